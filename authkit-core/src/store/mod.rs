@@ -1,0 +1,68 @@
+//! The five store traits. A backend implements them; core drives every rule through them.
+//!
+//! Shared rules, which the conformance suite checks for every method:
+//!
+//! - Secrets never reach a store: only their SHA-256 ([`TokenHash`](crate::TokenHash)).
+//!   Treat every hash and id passed in as untrusted input.
+//! - A store never reads the clock; every call that depends on time takes `now`.
+//!   Timestamps are UTC with microsecond precision: a value written is the value read back.
+//! - A miss is `Ok(None)`, `Ok(false)` or `Ok(0)` where the method says so, and
+//!   [`StoreError::NotFound`](crate::StoreError::NotFound) where it says so. A backend
+//!   failure is always [`StoreError::Backend`](crate::StoreError::Backend), never a miss.
+//! - Unique violations are [`StoreError::Conflict`](crate::StoreError::Conflict), and the
+//!   call that fails leaves nothing written.
+//! - Purges delete at most `limit` rows per call and return how many went; core calls
+//!   them until a call returns less than `limit`, so no purge holds a table for long.
+
+mod api_key;
+mod rbac;
+mod session;
+mod token;
+mod user;
+
+pub use api_key::ApiKeyStore;
+pub use rbac::RbacStore;
+pub use session::SessionStore;
+pub use token::{OtpMatcher, RotationRule, TokenStore};
+pub use user::UserStore;
+
+use std::sync::Arc;
+
+/// One store per trait, as [`Auth`](crate::Auth) holds them. Build it from one backend
+/// that implements every trait with [`Stores::from_backend`], or mix stores field by field.
+#[derive(Clone)]
+pub struct Stores {
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Refresh and one-time tokens.
+    pub tokens: Arc<dyn TokenStore>,
+    /// API and service keys.
+    pub api_keys: Arc<dyn ApiKeyStore>,
+    /// Roles, permissions, abilities and grants.
+    pub rbac: Arc<dyn RbacStore>,
+}
+
+impl Stores {
+    /// Uses one backend for all five traits.
+    pub fn from_backend<S>(backend: S) -> Self
+    where
+        S: UserStore + SessionStore + TokenStore + ApiKeyStore + RbacStore + 'static,
+    {
+        let backend = Arc::new(backend);
+        Stores {
+            users: backend.clone(),
+            sessions: backend.clone(),
+            tokens: backend.clone(),
+            api_keys: backend.clone(),
+            rbac: backend,
+        }
+    }
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores").finish_non_exhaustive()
+    }
+}
