@@ -266,6 +266,14 @@ impl Config {
             return invalid("password.min_chars must be between 1 and password.max_bytes".into());
         }
         crate::password::argon2_params(p.params)?;
+        let cookie = &self.session.cookie;
+        if cookie.same_site == SameSite::None && !cookie.secure {
+            return invalid("session.cookie: SameSite=None requires Secure".into());
+        }
+        let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if cookie.name.is_empty() || !cookie.name.chars().all(token_char) {
+            return invalid("session.cookie.name is not an RFC 6265 token".into());
+        }
         if self.purge_batch == 0 {
             return invalid("purge_batch is zero".into());
         }

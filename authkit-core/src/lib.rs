@@ -19,3 +19,8 @@ pub use secret::Secret;
 pub use store::{
     ApiKeyStore, OtpMatcher, RbacStore, RotationRule, SessionStore, Stores, TokenStore, UserStore,
 };
+mod auth;
+pub use auth::{
+    AccessClaims, Audience, Auth, AuthBuilder, IssuedSession, LoginAttempt, LoginHook,
+    LoginOutcome, PurgeReport, TokenPair,
+};

@@ -5,20 +5,25 @@ use crate::model::{Timestamp, User, UserId};
 
 /// Users with a unique normalized email.
 ///
-/// Emails reach the store already normalized by core ([`normalize_email`](crate::normalize_email)):
-/// the store compares them byte for byte and must not change them.
+/// Emails reach the store already normalized by core ([`normalize_email`](crate::normalize_email)),
+/// and the store keeps them exactly as given. As defence in depth against a caller that
+/// bypasses core, the store compares emails ignoring ASCII case, in lookups and in the
+/// uniqueness check (a unique index on the lowercased column; every supported database
+/// can do that portably for ASCII): `ALICE@x.io` finds and collides with `alice@x.io`.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
     /// Inserts `user` as given (id, timestamps and all).
     ///
-    /// Atomic: of two concurrent creates with one email, exactly one succeeds; the other
+    /// Atomic: of two concurrent creates with one email (ignoring ASCII case), exactly one
+    /// succeeds; the other
     /// gets [`StoreError::Conflict`] and writes nothing.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
 
     /// The user with this id, or `None`.
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
 
-    /// The user with this normalized email, or `None`. One indexed lookup.
+    /// The user whose email equals `email` ignoring ASCII case, or `None`.
+    /// One indexed lookup.
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
 
     /// Replaces the password hash (`None` removes it) and sets `updated_at = now`.

@@ -1,0 +1,188 @@
+//! JWT access tokens (HS256).
+//!
+//! RFC 8725 (JWT Best Current Practices) §3.1 and §3.9: verification pins the algorithm
+//! and checks the audience; RFC 7519 §4.1.4: a token is refused on or after `exp`. The
+//! expiry is checked against the injected clock, after the signature, so a forged token
+//! learns nothing about time.
+
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Auth;
+use crate::config::TokenConfig;
+use crate::error::{Error, Result};
+use crate::model::{Timestamp, UserId};
+
+/// Who an access token is for. A token minted for one audience is refused by the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// Browser clients behind a backend-for-frontend: `bff`.
+    Bff,
+    /// Programmatic clients: `api`.
+    Api,
+}
+
+impl Audience {
+    /// The `aud` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Bff => "bff",
+            Audience::Api => "api",
+        }
+    }
+
+    /// Parses an `aud` value.
+    pub fn parse(s: &str) -> Option<Audience> {
+        match s {
+            "bff" => Some(Audience::Bff),
+            "api" => Some(Audience::Api),
+            _ => None,
+        }
+    }
+}
+
+/// The claims of an access token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The user id.
+    pub sub: String,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Expires at, Unix seconds: refused on or after it.
+    pub exp: i64,
+    /// The issuer.
+    pub iss: String,
+    /// The audience.
+    pub aud: String,
+    /// A unique id for this token.
+    pub jti: String,
+    /// Space-separated scopes (RFC 8693 §4.2), for programmatic tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl AccessClaims {
+    /// The user id in `sub`. Verified tokens always carry a valid one.
+    pub fn user_id(&self) -> Result<UserId> {
+        Uuid::from_str(&self.sub)
+            .map(UserId)
+            .map_err(|_| Error::InvalidToken)
+    }
+}
+
+/// Signing and verification state, built once.
+pub(super) struct Jwt {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    header: Header,
+    bff: Validation,
+    api: Validation,
+    leeway: i64,
+}
+
+impl Jwt {
+    pub(super) fn new(cfg: &TokenConfig) -> Self {
+        let key = cfg.signing_key.as_bytes();
+        Jwt {
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+            header: Header::new(Algorithm::HS256),
+            bff: validation(&cfg.issuer, Audience::Bff),
+            api: validation(&cfg.issuer, Audience::Api),
+            leeway: cfg.leeway.whole_seconds(),
+        }
+    }
+
+    pub(super) fn sign(&self, claims: &AccessClaims) -> Result<String> {
+        jsonwebtoken::encode(&self.header, claims, &self.encoding)
+            .map_err(|e| Error::Internal(format!("jwt signing failed: {e}")))
+    }
+
+    pub(super) fn verify(
+        &self,
+        token: &str,
+        audience: Audience,
+        now: Timestamp,
+    ) -> Result<AccessClaims> {
+        let validation = match audience {
+            Audience::Bff => &self.bff,
+            Audience::Api => &self.api,
+        };
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, validation)
+            .map_err(|e| map_decode_error(e.kind()))?
+            .claims;
+        if now.unix_timestamp() >= claims.exp.saturating_add(self.leeway) {
+            return Err(Error::TokenExpired);
+        }
+        Ok(claims)
+    }
+}
+
+impl std::fmt::Debug for Jwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwt").finish_non_exhaustive()
+    }
+}
+
+fn validation(issuer: &str, audience: Audience) -> Validation {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.validate_exp = false; // checked against the injected clock in `Jwt::verify`
+    v.leeway = 0;
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[audience.as_str()]);
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v
+}
+
+fn map_decode_error(kind: &ErrorKind) -> Error {
+    match kind {
+        ErrorKind::InvalidAudience => Error::WrongAudience,
+        ErrorKind::ExpiredSignature => Error::TokenExpired,
+        ErrorKind::InvalidToken
+        | ErrorKind::Base64(_)
+        | ErrorKind::Json(_)
+        | ErrorKind::Utf8(_) => Error::MalformedToken,
+        _ => Error::InvalidToken,
+    }
+}
+
+impl Auth {
+    /// Verifies an access token for `audience`: signature with HS256 only, `iss`, `aud`,
+    /// and `exp` against the clock (with the configured leeway).
+    ///
+    /// Errors: [`Error::MalformedToken`] (not a JWT), [`Error::InvalidToken`] (signature,
+    /// algorithm, issuer, missing claim), [`Error::WrongAudience`], [`Error::TokenExpired`].
+    pub fn verify_access(&self, token: &str, audience: Audience) -> Result<AccessClaims> {
+        self.jwt.verify(token, audience, self.now())
+    }
+
+    /// Signs an access token for `user`.
+    pub(super) fn mint_access(
+        &self,
+        user: UserId,
+        audience: Audience,
+        scope: Option<String>,
+        now: Timestamp,
+        ttl: time::Duration,
+    ) -> Result<(String, Timestamp)> {
+        let expires_at = now + ttl;
+        let mut jti = [0u8; 16];
+        self.rng.fill(&mut jti);
+        let claims = AccessClaims {
+            sub: user.0.to_string(),
+            iat: now.unix_timestamp(),
+            exp: expires_at.unix_timestamp(),
+            iss: self.config.tokens.issuer.clone(),
+            aud: audience.as_str().to_owned(),
+            jti: URL_SAFE_NO_PAD.encode(jti),
+            scope,
+        };
+        Ok((self.jwt.sign(&claims)?, expires_at))
+    }
+}

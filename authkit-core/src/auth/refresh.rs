@@ -1,0 +1,204 @@
+//! Rotating refresh tokens with reuse detection.
+//!
+//! OAuth 2.0 Security BCP (RFC 9700) §4.14.2: a refresh token is rotated on every use,
+//! and when a used token is presented again the authorization server cannot tell the
+//! legitimate client from an attacker, so it revokes the whole family. Each family also
+//! has an absolute lifetime (`refresh_chain_ttl`), so a stolen chain dies with time.
+
+use uuid::Uuid;
+
+use super::jwt::Audience;
+use super::{Auth, user_missing};
+use crate::error::{Error, Result};
+use crate::model::{
+    FamilyId, RefreshToken, RefreshTokenId, RotationDecision, RotationOutcome, Timestamp, UserId,
+};
+use crate::secret::{Secret, TokenKind, issue_token, parse_token};
+
+/// An access token and the refresh token that renews it.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// The signed JWT.
+    pub access_token: String,
+    /// When the access token expires.
+    pub access_expires_at: Timestamp,
+    /// The opaque refresh token (`rft_…`), shown once.
+    pub refresh_token: Secret,
+    /// When the refresh token expires (never after its chain's absolute deadline).
+    pub refresh_expires_at: Timestamp,
+    /// The family this pair belongs to (one login).
+    pub family_id: FamilyId,
+    /// The user.
+    pub user_id: UserId,
+}
+
+/// What a presented refresh token's state allows, decided once from the stored row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Rotate,
+    Reused,
+    Revoked,
+    Expired,
+    ChainExpired,
+}
+
+impl Auth {
+    /// Issues a new pair (a new family) for browser clients, audience `bff`.
+    /// Unknown user: [`Error::UserNotFound`].
+    pub async fn issue_token_pair(&self, user: UserId) -> Result<TokenPair> {
+        let now = self.now();
+        let (secret, row) = self.new_refresh(user, FamilyId(self.new_uuid(now)), now, now);
+        self.stores
+            .tokens
+            .create_refresh(&row)
+            .await
+            .map_err(user_missing)?;
+        self.pair(row, secret, now)
+    }
+
+    /// Rotates a refresh token: the presented one is consumed and a new pair returned.
+    ///
+    /// Errors: [`Error::MalformedToken`] (without touching the store),
+    /// [`Error::RefreshUnknown`], [`Error::RefreshReused`] (the token had been used: its
+    /// whole family is now revoked; outside the optional `reuse_grace`),
+    /// [`Error::RefreshExpired`] (expired or revoked), [`Error::RefreshChainExpired`].
+    pub async fn refresh(&self, presented: &str) -> Result<TokenPair> {
+        let hash = parse_token(TokenKind::Refresh, presented)?;
+        let now = self.now();
+        // The successor is drawn before the store call: the rule runs under the store's
+        // lock and must only decide. Its family, user and chain start are filled from the
+        // presented row there.
+        let (secret, draft) =
+            self.new_refresh(UserId(Uuid::nil()), FamilyId(Uuid::nil()), now, now);
+        let rule = |t: &RefreshToken| match self.verdict(t, now) {
+            Verdict::Rotate => RotationDecision::Rotate(self.successor(t, &draft, now)),
+            Verdict::Reused => RotationDecision::RevokeFamily,
+            _ => RotationDecision::Reject,
+        };
+        let outcome = self.stores.tokens.rotate_refresh(&hash, now, &rule).await?;
+        let RotationOutcome::Decided {
+            presented,
+            decision,
+        } = outcome
+        else {
+            return Err(Error::RefreshUnknown);
+        };
+        match decision {
+            RotationDecision::Rotate(next) => self.pair(next, secret, now),
+            RotationDecision::RevokeFamily => {
+                tracing::warn!(family = %presented.family_id, user = %presented.user_id, "refresh token reused; family revoked");
+                Err(Error::RefreshReused {
+                    family: presented.family_id,
+                    user: presented.user_id,
+                })
+            }
+            RotationDecision::Reject => Err(match self.verdict(&presented, now) {
+                Verdict::ChainExpired => Error::RefreshChainExpired,
+                _ => Error::RefreshExpired,
+            }),
+        }
+    }
+
+    /// Revokes every token of a family (logout of one login); returns how many changed.
+    pub async fn revoke_family(&self, family: FamilyId) -> Result<u64> {
+        Ok(self.stores.tokens.revoke_family(family, self.now()).await?)
+    }
+
+    /// Revokes every refresh token of a user; returns how many changed.
+    pub async fn revoke_user_refresh(&self, user: UserId) -> Result<u64> {
+        Ok(self
+            .stores
+            .tokens
+            .revoke_user_refresh(user, self.now())
+            .await?)
+    }
+
+    /// Decides what a presented token's state allows at `now`. Reuse is judged first:
+    /// a consumed token presented again signals theft even when it has also expired.
+    fn verdict(&self, t: &RefreshToken, now: Timestamp) -> Verdict {
+        let cfg = &self.config.tokens;
+        if t.revoked_at.is_some() {
+            return Verdict::Revoked;
+        }
+        if let Some(consumed) = t.consumed_at {
+            let in_grace = now < consumed + cfg.reuse_grace && t.rotations < 2;
+            if !in_grace {
+                return Verdict::Reused;
+            }
+        }
+        if now >= t.chain_started_at + cfg.refresh_chain_ttl {
+            return Verdict::ChainExpired;
+        }
+        if now >= t.expires_at {
+            return Verdict::Expired;
+        }
+        Verdict::Rotate
+    }
+
+    /// A refresh token for `user` in `family`, its chain started at `chain_started_at`.
+    fn new_refresh(
+        &self,
+        user: UserId,
+        family: FamilyId,
+        chain_started_at: Timestamp,
+        now: Timestamp,
+    ) -> (Secret, RefreshToken) {
+        let cfg = &self.config.tokens;
+        let (secret, token_hash) = issue_token(TokenKind::Refresh, self.rng.as_ref());
+        let row = RefreshToken {
+            id: RefreshTokenId(self.new_uuid(now)),
+            family_id: family,
+            user_id: user,
+            token_hash,
+            audience: Audience::Bff.as_str().to_owned(),
+            profile: None,
+            chain_started_at,
+            created_at: now,
+            expires_at: (now + cfg.refresh_ttl).min(chain_started_at + cfg.refresh_chain_ttl),
+            consumed_at: None,
+            rotations: 0,
+            revoked_at: None,
+        };
+        (secret, row)
+    }
+
+    /// The successor of `presented`: the draft's id and hash, the presented token's
+    /// family, user, audience, profile and chain start.
+    fn successor(
+        &self,
+        presented: &RefreshToken,
+        draft: &RefreshToken,
+        now: Timestamp,
+    ) -> RefreshToken {
+        let cfg = &self.config.tokens;
+        RefreshToken {
+            family_id: presented.family_id,
+            user_id: presented.user_id,
+            audience: presented.audience.clone(),
+            profile: presented.profile.clone(),
+            chain_started_at: presented.chain_started_at,
+            expires_at: (now + cfg.refresh_ttl)
+                .min(presented.chain_started_at + cfg.refresh_chain_ttl),
+            ..draft.clone()
+        }
+    }
+
+    fn pair(&self, row: RefreshToken, refresh_token: Secret, now: Timestamp) -> Result<TokenPair> {
+        let audience = Audience::parse(&row.audience).unwrap_or(Audience::Bff);
+        let (access_token, access_expires_at) = self.mint_access(
+            row.user_id,
+            audience,
+            None,
+            now,
+            self.config.tokens.access_ttl,
+        )?;
+        Ok(TokenPair {
+            access_token,
+            access_expires_at,
+            refresh_token,
+            refresh_expires_at: row.expires_at,
+            family_id: row.family_id,
+            user_id: row.user_id,
+        })
+    }
+}

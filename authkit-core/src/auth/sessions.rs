@@ -1,0 +1,142 @@
+//! Opaque server-side sessions.
+//!
+//! OWASP Session Management Cheat Sheet: session ids of at least 64 bits of entropy (we use
+//! 256) from a CSPRNG, idle and absolute timeouts enforced on the server, cookies marked
+//! `Secure`, `HttpOnly` and `SameSite`. Only the SHA-256 of the secret is stored, so a
+//! leaked sessions table cannot be replayed.
+
+use std::fmt::Write;
+
+use super::{Auth, user_missing};
+use crate::config::SameSite;
+use crate::error::{Error, Result};
+use crate::model::{Session, SessionId, SlidePolicy, UserId};
+use crate::secret::{Secret, TokenKind, issue_token, parse_token};
+
+/// A session just issued: the secret for the client (shown once) and the stored row.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    /// The plaintext secret (`ses_…`); only its hash is stored.
+    pub secret: Secret,
+    /// The stored session.
+    pub session: Session,
+}
+
+impl Auth {
+    /// Issues a session for `user`. Unknown user: [`Error::UserNotFound`].
+    pub async fn issue_session(&self, user: UserId) -> Result<IssuedSession> {
+        self.issue_session_with_payload(user, None).await
+    }
+
+    pub(crate) async fn issue_session_with_payload(
+        &self,
+        user: UserId,
+        payload: Option<Vec<u8>>,
+    ) -> Result<IssuedSession> {
+        let now = self.now();
+        let cfg = &self.config.session;
+        let (secret, token_hash) = issue_token(TokenKind::Session, self.rng.as_ref());
+        let absolute_expires_at = now + cfg.absolute_ttl;
+        let session = Session {
+            id: SessionId(self.new_uuid(now)),
+            user_id: user,
+            token_hash,
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: (now + cfg.idle_ttl).min(absolute_expires_at),
+            absolute_expires_at,
+            payload,
+        };
+        self.stores
+            .sessions
+            .create_session(&session)
+            .await
+            .map_err(user_missing)?;
+        Ok(IssuedSession { secret, session })
+    }
+
+    /// Authenticates a presented session secret and slides its idle deadline (never past
+    /// the absolute one; written only when it moves by more than `session.touch_step`).
+    ///
+    /// Errors: [`Error::MalformedToken`] without touching the store;
+    /// [`Error::SessionInvalid`] for an unknown, revoked or expired session.
+    pub async fn authenticate_session(&self, presented: &str) -> Result<Session> {
+        let hash = parse_token(TokenKind::Session, presented)?;
+        let policy = self.slide_policy();
+        self.stores
+            .sessions
+            .touch_session(&hash, self.now(), policy)
+            .await?
+            .ok_or(Error::SessionInvalid)
+    }
+
+    /// The sliding rule in force.
+    pub fn slide_policy(&self) -> SlidePolicy {
+        SlidePolicy {
+            idle_ttl: self.config.session.idle_ttl,
+            min_step: self.config.session.touch_step,
+        }
+    }
+
+    /// Revokes one session (logout). `false` if it did not exist.
+    pub async fn revoke_session(&self, id: SessionId) -> Result<bool> {
+        Ok(self.stores.sessions.revoke_session(id).await?)
+    }
+
+    /// Revokes every session of `user` but `keep` ("log out everywhere else"); returns
+    /// how many went.
+    pub async fn revoke_other_sessions(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+    ) -> Result<u64> {
+        Ok(self
+            .stores
+            .sessions
+            .revoke_user_sessions(user, keep)
+            .await?)
+    }
+
+    /// The user's live sessions, oldest first.
+    pub async fn list_sessions(&self, user: UserId) -> Result<Vec<Session>> {
+        Ok(self
+            .stores
+            .sessions
+            .list_user_sessions(user, self.now())
+            .await?)
+    }
+
+    /// The `Set-Cookie` value that hands `issued` to a browser, with the configured
+    /// attributes and `Max-Age` up to the absolute deadline.
+    pub fn session_cookie(&self, issued: &IssuedSession) -> String {
+        let max_age = (issued.session.absolute_expires_at - self.now())
+            .whole_seconds()
+            .max(0);
+        self.cookie(issued.secret.expose(), max_age)
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie (logout).
+    pub fn clear_session_cookie(&self) -> String {
+        self.cookie("", 0)
+    }
+
+    fn cookie(&self, value: &str, max_age: i64) -> String {
+        let c = &self.config.session.cookie;
+        let mut out = format!("{}={}; Path={}; Max-Age={}", c.name, value, c.path, max_age);
+        if let Some(domain) = &c.domain {
+            let _ = write!(out, "; Domain={domain}");
+        }
+        if c.http_only {
+            out.push_str("; HttpOnly");
+        }
+        if c.secure {
+            out.push_str("; Secure");
+        }
+        out.push_str(match c.same_site {
+            SameSite::Lax => "; SameSite=Lax",
+            SameSite::Strict => "; SameSite=Strict",
+            SameSite::None => "; SameSite=None",
+        });
+        out
+    }
+}
