@@ -1,4 +1,30 @@
 //! authkit: authentication and authorization for Rust web services.
+//!
+//! # Overview
+//!
+//! [`Auth`] runs every flow: registration and Argon2id password login, opaque server-side
+//! sessions with a sliding idle deadline under an absolute cap, HS256 access tokens with
+//! rotating refresh tokens (reuse detection, family revocation, chain cap), and purging.
+//! It holds one store per trait ([`Stores`]): [`UserStore`], [`SessionStore`],
+//! [`TokenStore`], [`ApiKeyStore`], [`RbacStore`]. Backends (`authkit-memory`, …)
+//! implement the traits and nothing else: every rule about time, reuse and attempts
+//! lives here, and reaches a store as a parameter or an atomic operation.
+//!
+//! # Example
+//!
+//! See [`Auth`] for a login and a session, and the repository README for a tour.
+//!
+//! # Errors
+//!
+//! Flows return [`Error`], one variant per cause a caller acts on; stores return
+//! [`StoreError`]. Malformed input (tokens, emails, passwords) is refused before any
+//! store is touched.
+//!
+//! # Secrets
+//!
+//! Opaque secrets are 256 random bits with a type prefix (`ses_`, `rft_`); stores keep
+//! their SHA-256 only, and the plaintext ([`Secret`]) is returned once. Time and
+//! randomness are injectable ([`Clock`], [`Randomness`]) for deterministic tests.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod clock;

@@ -444,7 +444,8 @@ pub struct SlidePolicy {
     /// The idle time-to-live: the deadline target is `min(now + idle_ttl, absolute)`.
     pub idle_ttl: time::Duration,
     /// Write only when the target moves the stored deadline by more than this.
-    /// Zero writes on every touch that moves the deadline at all.
+    /// Zero (or a negative value, read as zero) writes on every touch that moves the
+    /// deadline forward at all.
     pub min_step: time::Duration,
 }
 
@@ -456,6 +457,7 @@ impl SlidePolicy {
     /// stored one, so skipping a write only makes the session end earlier, never later.
     pub fn next_deadline(&self, session: &Session, now: Timestamp) -> Option<Timestamp> {
         let target = (now + self.idle_ttl).min(session.absolute_expires_at);
-        (target - session.idle_expires_at > self.min_step).then_some(target)
+        let step = self.min_step.max(time::Duration::ZERO);
+        (target - session.idle_expires_at > step).then_some(target)
     }
 }

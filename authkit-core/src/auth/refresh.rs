@@ -114,17 +114,18 @@ impl Auth {
     }
 
     /// Decides what a presented token's state allows at `now`. Reuse is judged first:
-    /// a consumed token presented again signals theft even when it has also expired.
+    /// a consumed token presented again signals theft even when it has also expired or
+    /// its family was already revoked (revoking again changes nothing).
     fn verdict(&self, t: &RefreshToken, now: Timestamp) -> Verdict {
         let cfg = &self.config.tokens;
-        if t.revoked_at.is_some() {
-            return Verdict::Revoked;
-        }
         if let Some(consumed) = t.consumed_at {
             let in_grace = now < consumed + cfg.reuse_grace && t.rotations < 2;
-            if !in_grace {
+            if !in_grace || t.revoked_at.is_some() {
                 return Verdict::Reused;
             }
+        }
+        if t.revoked_at.is_some() {
+            return Verdict::Revoked;
         }
         if now >= t.chain_started_at + cfg.refresh_chain_ttl {
             return Verdict::ChainExpired;

@@ -30,6 +30,11 @@ use std::sync::Arc;
 
 /// One store per trait, as [`Auth`](crate::Auth) holds them. Build it from one backend
 /// that implements every trait with [`Stores::from_backend`], or mix stores field by field.
+///
+/// Mixing has a price: a store can only refuse rows for unknown users (and cascade on
+/// user deletion) when it shares the users' backend. Core revokes sessions and refresh
+/// tokens through their own stores when it deletes a user, so no credential outlives its
+/// user, but other rows of a separate store are left for that store to clean up.
 #[derive(Clone)]
 pub struct Stores {
     /// Users.

@@ -6,8 +6,9 @@ use crate::model::{RbacItem, SlugKind, UserGrants, UserId};
 /// Roles, permissions and abilities (by slug), and the grants between them and users.
 ///
 /// Slugs arrive validated by core. Grants name a `kind` of [`SlugKind::Permission`] or
-/// [`SlugKind::Ability`]; a grant of a role to a role does not exist. Granting what is
-/// already granted is not an error: the method returns `false`.
+/// [`SlugKind::Ability`]; a grant naming [`SlugKind::Role`] is refused as
+/// [`StoreError::NotFound`] (there is no such grantable item), and revoking one returns
+/// `false`. Granting what is already granted is not an error: the method returns `false`.
 #[async_trait]
 pub trait RbacStore: Send + Sync + 'static {
     /// Registers an item. A slug already registered for the kind: [`StoreError::Conflict`].

@@ -36,6 +36,10 @@ pub trait TokenStore: Send + Sync + 'static {
     ///    - `Reject`: change nothing;
     /// 3. return [`RotationOutcome::Decided`] with the row as `rule` saw it.
     ///
+    /// A successor whose id or hash is taken is [`StoreError::Conflict`], one naming an
+    /// unknown user [`StoreError::NotFound`]; either way nothing changes (the presented
+    /// token stays unconsumed).
+    ///
     /// Under N concurrent calls with one hash, `rule` sees each call's predecessor's
     /// effect: if it rotates only unconsumed tokens, exactly one call rotates.
     async fn rotate_refresh(

@@ -1,0 +1,246 @@
+//! [`ApiKeyStore`]: API and service keys keyed by id, with a unique index on the key hash.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use async_trait::async_trait;
+use authkit::{
+    ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, KeyUsage, StoreError, Timestamp, TokenHash, UserId,
+};
+
+use crate::MemoryStore;
+use crate::sync::{read, take_limit, write};
+use crate::users::Users;
+
+/// The API-key table.
+#[derive(Default)]
+pub(crate) struct ApiKeys {
+    by_id: HashMap<ApiKeyId, ApiKey>,
+    /// Key hash → id: the unique index on hashes, and the verification lookup.
+    by_hash: HashMap<TokenHash, ApiKeyId>,
+}
+
+impl fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeys")
+            .field("rows", &self.by_id.len())
+            .finish()
+    }
+}
+
+const UNKNOWN_KEY: StoreError = StoreError::NotFound { what: "api key" };
+
+impl ApiKeys {
+    /// The checks of an insert: the owner (unless a service key) exists, id and hash are
+    /// new.
+    fn check_insert(&self, users: &Users, key: &ApiKey) -> Result<(), StoreError> {
+        if let Some(owner) = key.owner {
+            users.require(owner)?;
+        }
+        if self.by_id.contains_key(&key.id) {
+            return Err(StoreError::Conflict { what: "api key id" });
+        }
+        if self.by_hash.contains_key(&key.key_hash) {
+            return Err(StoreError::Conflict {
+                what: "api key hash",
+            });
+        }
+        Ok(())
+    }
+
+    fn insert_unchecked(&mut self, key: &ApiKey) {
+        self.by_hash.insert(key.key_hash, key.id);
+        self.by_id.insert(key.id, key.clone());
+    }
+
+    fn remove(&mut self, id: ApiKeyId) -> bool {
+        match self.by_id.remove(&id) {
+            Some(key) => {
+                self.by_hash.remove(&key.key_hash);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The cascade of `delete_user`: the keys the user owns (service keys stay).
+    pub(crate) fn remove_owner(&mut self, user: UserId) {
+        let by_hash = &mut self.by_hash;
+        self.by_id.retain(|_, k| {
+            let keep = k.owner != Some(user);
+            if !keep {
+                by_hash.remove(&k.key_hash);
+            }
+            keep
+        });
+    }
+
+    fn update(&mut self, id: ApiKeyId, update: &ApiKeyUpdate) -> Result<ApiKey, StoreError> {
+        let key = self.by_id.get_mut(&id).ok_or(UNKNOWN_KEY)?;
+        let ApiKeyUpdate {
+            name,
+            description,
+            scopes,
+            expires_at,
+            allowed_ips,
+            metadata,
+        } = update;
+        if let Some(name) = name {
+            key.name.clone_from(name);
+        }
+        if let Some(description) = description {
+            key.description.clone_from(description);
+        }
+        if let Some(scopes) = scopes {
+            key.scopes.clone_from(scopes);
+        }
+        if let Some(expires_at) = expires_at {
+            key.expires_at = *expires_at;
+        }
+        if let Some(allowed_ips) = allowed_ips {
+            key.allowed_ips.clone_from(allowed_ips);
+        }
+        if let Some(metadata) = metadata {
+            key.metadata.clone_from(metadata);
+        }
+        Ok(key.clone())
+    }
+
+    fn revoke(&mut self, id: ApiKeyId, reason: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let key = self.by_id.get_mut(&id).ok_or(UNKNOWN_KEY)?;
+        if key.revoked_at.is_some() {
+            return Ok(false);
+        }
+        key.revoked_at = Some(now);
+        key.revoked_reason = Some(reason.to_owned());
+        Ok(true)
+    }
+
+    fn replace(
+        &mut self,
+        users: &Users,
+        old: ApiKeyId,
+        new: &ApiKey,
+        old_expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        if !self.by_id.contains_key(&old) {
+            return Err(UNKNOWN_KEY);
+        }
+        self.check_insert(users, new)?;
+        if let Some(key) = self.by_id.get_mut(&old) {
+            key.expires_at = Some(match key.expires_at {
+                Some(current) => current.min(old_expires_at),
+                None => old_expires_at,
+            });
+        }
+        self.insert_unchecked(new);
+        Ok(())
+    }
+
+    fn record_usage(&mut self, usage: &[KeyUsage]) {
+        for entry in usage {
+            let Some(key) = self.by_id.get_mut(&entry.key_id) else {
+                continue;
+            };
+            key.usage_count = key.usage_count.saturating_add(entry.uses);
+            if key.last_used_at.is_none_or(|t| entry.last_used_at > t) {
+                key.last_used_at = Some(entry.last_used_at);
+                key.last_used_ip = entry.last_used_ip;
+            }
+        }
+    }
+
+    fn list(&self, owner: Option<UserId>) -> Vec<ApiKey> {
+        let mut keys: Vec<ApiKey> = self
+            .by_id
+            .values()
+            .filter(|k| k.owner == owner)
+            .cloned()
+            .collect();
+        keys.sort_by_key(|k| (k.created_at, k.id));
+        keys
+    }
+
+    fn purge(&mut self, now: Timestamp, limit: u32) -> u64 {
+        let doomed: Vec<ApiKeyId> = take_limit(
+            self.by_id
+                .values()
+                .filter(|k| k.expires_at.is_some_and(|e| e <= now))
+                .map(|k| k.id),
+            limit,
+        )
+        .collect();
+        for id in &doomed {
+            self.remove(*id);
+        }
+        doomed.len() as u64
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for MemoryStore {
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let users = read(&self.users);
+        let mut keys = write(&self.api_keys);
+        keys.check_insert(&users, key)?;
+        keys.insert_unchecked(key);
+        Ok(())
+    }
+
+    async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKey>, StoreError> {
+        let keys = read(&self.api_keys);
+        Ok(keys
+            .by_hash
+            .get(hash)
+            .and_then(|id| keys.by_id.get(id))
+            .cloned())
+    }
+
+    async fn api_key_by_id(&self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+        Ok(read(&self.api_keys).by_id.get(&id).cloned())
+    }
+
+    async fn list_api_keys(&self, owner: Option<UserId>) -> Result<Vec<ApiKey>, StoreError> {
+        Ok(read(&self.api_keys).list(owner))
+    }
+
+    async fn update_api_key(
+        &self,
+        id: ApiKeyId,
+        update: &ApiKeyUpdate,
+    ) -> Result<ApiKey, StoreError> {
+        write(&self.api_keys).update(id, update)
+    }
+
+    async fn revoke_api_key(
+        &self,
+        id: ApiKeyId,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        write(&self.api_keys).revoke(id, reason, now)
+    }
+
+    async fn replace_api_key(
+        &self,
+        old: ApiKeyId,
+        new: &ApiKey,
+        old_expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let users = read(&self.users);
+        write(&self.api_keys).replace(&users, old, new, old_expires_at)
+    }
+
+    async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
+        write(&self.api_keys).record_usage(usage);
+        Ok(())
+    }
+
+    async fn delete_api_key(&self, id: ApiKeyId) -> Result<bool, StoreError> {
+        Ok(write(&self.api_keys).remove(id))
+    }
+
+    async fn purge_api_keys(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        Ok(write(&self.api_keys).purge(now, limit))
+    }
+}

@@ -1,0 +1,299 @@
+//! [`RbacStore`]: items keyed by `(kind, slug)`, grants to roles and users, role
+//! assignments. Ordered collections keep every listing sorted without extra work.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use async_trait::async_trait;
+use authkit::{RbacItem, RbacStore, SlugKind, StoreError, UserGrants, UserId};
+
+use crate::MemoryStore;
+use crate::sync::{read, write};
+
+/// A granted permission or ability: `(kind, slug)`, ordered by kind then slug.
+type Grant = (SlugKind, String);
+
+/// The RBAC tables.
+#[derive(Default)]
+pub(crate) struct Rbac {
+    /// Every registered item, by kind then slug.
+    items: BTreeMap<Grant, RbacItem>,
+    /// Role slug → what it grants. Only registered roles have an entry.
+    role_grants: HashMap<String, BTreeSet<Grant>>,
+    /// User → assigned role slugs.
+    user_roles: HashMap<UserId, BTreeSet<String>>,
+    /// User → permissions and abilities granted directly.
+    user_grants: HashMap<UserId, BTreeSet<Grant>>,
+}
+
+impl fmt::Debug for Rbac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rbac")
+            .field("items", &self.items.len())
+            .field("users_with_roles", &self.user_roles.len())
+            .field("users_with_grants", &self.user_grants.len())
+            .finish()
+    }
+}
+
+const UNKNOWN_ROLE: StoreError = StoreError::NotFound { what: "role" };
+
+/// What a grant naming an unregistered item, or naming a role (roles are not granted,
+/// they are assigned), returns.
+const UNKNOWN_GRANTABLE: StoreError = StoreError::NotFound {
+    what: "permission or ability",
+};
+
+fn key(kind: SlugKind, slug: &str) -> Grant {
+    (kind, slug.to_owned())
+}
+
+impl Rbac {
+    /// The cascade of `delete_user`.
+    pub(crate) fn remove_user(&mut self, user: UserId) {
+        self.user_roles.remove(&user);
+        self.user_grants.remove(&user);
+    }
+
+    fn has(&self, kind: SlugKind, slug: &str) -> bool {
+        self.items.contains_key(&key(kind, slug))
+    }
+
+    /// The grant for a permission or ability that exists; a role or an unknown item is
+    /// `NotFound { what: "permission or ability" }`.
+    fn grantable(&self, kind: SlugKind, slug: &str) -> Result<Grant, StoreError> {
+        let grant = key(kind, slug);
+        if kind == SlugKind::Role || !self.items.contains_key(&grant) {
+            return Err(UNKNOWN_GRANTABLE);
+        }
+        Ok(grant)
+    }
+
+    fn define(&mut self, item: &RbacItem) -> Result<(), StoreError> {
+        let k = key(item.kind, &item.slug);
+        if self.items.contains_key(&k) {
+            return Err(StoreError::Conflict { what: "rbac item" });
+        }
+        if item.kind == SlugKind::Role {
+            self.role_grants.insert(item.slug.clone(), BTreeSet::new());
+        }
+        self.items.insert(k, item.clone());
+        Ok(())
+    }
+
+    fn remove(&mut self, kind: SlugKind, slug: &str) -> bool {
+        let k = key(kind, slug);
+        if self.items.remove(&k).is_none() {
+            return false;
+        }
+        if kind == SlugKind::Role {
+            self.role_grants.remove(slug);
+            for roles in self.user_roles.values_mut() {
+                roles.remove(slug);
+            }
+            self.user_roles.retain(|_, roles| !roles.is_empty());
+        } else {
+            for grants in self.role_grants.values_mut() {
+                grants.remove(&k);
+            }
+            for grants in self.user_grants.values_mut() {
+                grants.remove(&k);
+            }
+            self.user_grants.retain(|_, grants| !grants.is_empty());
+        }
+        true
+    }
+
+    fn missing(&self, kind: SlugKind, slugs: &[String]) -> Vec<String> {
+        slugs
+            .iter()
+            .filter(|slug| !self.has(kind, slug))
+            .cloned()
+            .collect()
+    }
+
+    fn grant_to_role(
+        &mut self,
+        role: &str,
+        kind: SlugKind,
+        slug: &str,
+    ) -> Result<bool, StoreError> {
+        if !self.role_grants.contains_key(role) {
+            return Err(UNKNOWN_ROLE);
+        }
+        let grant = self.grantable(kind, slug)?;
+        Ok(self
+            .role_grants
+            .get_mut(role)
+            .is_some_and(|grants| grants.insert(grant)))
+    }
+
+    fn role_grants(&self, role: &str) -> Result<Vec<RbacItem>, StoreError> {
+        let grants = self.role_grants.get(role).ok_or(UNKNOWN_ROLE)?;
+        Ok(grants
+            .iter()
+            .filter_map(|g| self.items.get(g))
+            .cloned()
+            .collect())
+    }
+
+    fn assign(&mut self, user: UserId, role: &str) -> Result<bool, StoreError> {
+        if !self.has(SlugKind::Role, role) {
+            return Err(UNKNOWN_ROLE);
+        }
+        Ok(self
+            .user_roles
+            .entry(user)
+            .or_default()
+            .insert(role.to_owned()))
+    }
+
+    fn unassign(&mut self, user: UserId, role: &str) -> bool {
+        let Some(roles) = self.user_roles.get_mut(&user) else {
+            return false;
+        };
+        let held = roles.remove(role);
+        if roles.is_empty() {
+            self.user_roles.remove(&user);
+        }
+        held
+    }
+
+    fn grant_to_user(
+        &mut self,
+        user: UserId,
+        kind: SlugKind,
+        slug: &str,
+    ) -> Result<bool, StoreError> {
+        let grant = self.grantable(kind, slug)?;
+        Ok(self.user_grants.entry(user).or_default().insert(grant))
+    }
+
+    fn revoke_from_user(&mut self, user: UserId, kind: SlugKind, slug: &str) -> bool {
+        let Some(grants) = self.user_grants.get_mut(&user) else {
+            return false;
+        };
+        let held = grants.remove(&key(kind, slug));
+        if grants.is_empty() {
+            self.user_grants.remove(&user);
+        }
+        held
+    }
+
+    fn user_grants(&self, user: UserId) -> UserGrants {
+        let roles = self.user_roles.get(&user);
+        let through_roles = roles
+            .into_iter()
+            .flatten()
+            .filter_map(|role| self.role_grants.get(role))
+            .flatten();
+        let direct = self.user_grants.get(&user).into_iter().flatten();
+        let mut permissions = BTreeSet::new();
+        let mut abilities = BTreeSet::new();
+        for (kind, slug) in through_roles.chain(direct) {
+            match kind {
+                SlugKind::Permission => permissions.insert(slug),
+                SlugKind::Ability => abilities.insert(slug),
+                SlugKind::Role => false,
+            };
+        }
+        UserGrants {
+            roles: roles.into_iter().flatten().cloned().collect(),
+            permissions: permissions.into_iter().cloned().collect(),
+            abilities: abilities.into_iter().cloned().collect(),
+        }
+    }
+}
+
+#[async_trait]
+impl RbacStore for MemoryStore {
+    async fn define_item(&self, item: &RbacItem) -> Result<(), StoreError> {
+        write(&self.rbac).define(item)
+    }
+
+    async fn remove_item(&self, kind: SlugKind, slug: &str) -> Result<bool, StoreError> {
+        Ok(write(&self.rbac).remove(kind, slug))
+    }
+
+    async fn list_items(&self, kind: SlugKind) -> Result<Vec<RbacItem>, StoreError> {
+        Ok(read(&self.rbac)
+            .items
+            .values()
+            .filter(|item| item.kind == kind)
+            .cloned()
+            .collect())
+    }
+
+    async fn missing_items(
+        &self,
+        kind: SlugKind,
+        slugs: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(read(&self.rbac).missing(kind, slugs))
+    }
+
+    /// A `kind` of [`SlugKind::Role`] is refused with
+    /// `NotFound { what: "permission or ability" }`: roles are assigned to users, never
+    /// granted to roles.
+    async fn grant_to_role(
+        &self,
+        role: &str,
+        kind: SlugKind,
+        slug: &str,
+    ) -> Result<bool, StoreError> {
+        write(&self.rbac).grant_to_role(role, kind, slug)
+    }
+
+    async fn revoke_from_role(
+        &self,
+        role: &str,
+        kind: SlugKind,
+        slug: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(write(&self.rbac)
+            .role_grants
+            .get_mut(role)
+            .is_some_and(|grants| grants.remove(&key(kind, slug))))
+    }
+
+    async fn role_grants(&self, role: &str) -> Result<Vec<RbacItem>, StoreError> {
+        read(&self.rbac).role_grants(role)
+    }
+
+    async fn assign_role(&self, user: UserId, role: &str) -> Result<bool, StoreError> {
+        let users = read(&self.users);
+        users.require(user)?;
+        write(&self.rbac).assign(user, role)
+    }
+
+    async fn unassign_role(&self, user: UserId, role: &str) -> Result<bool, StoreError> {
+        Ok(write(&self.rbac).unassign(user, role))
+    }
+
+    /// A `kind` of [`SlugKind::Role`] is refused with
+    /// `NotFound { what: "permission or ability" }`: use
+    /// [`assign_role`](RbacStore::assign_role) for roles.
+    async fn grant_to_user(
+        &self,
+        user: UserId,
+        kind: SlugKind,
+        slug: &str,
+    ) -> Result<bool, StoreError> {
+        let users = read(&self.users);
+        users.require(user)?;
+        write(&self.rbac).grant_to_user(user, kind, slug)
+    }
+
+    async fn revoke_from_user(
+        &self,
+        user: UserId,
+        kind: SlugKind,
+        slug: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(write(&self.rbac).revoke_from_user(user, kind, slug))
+    }
+
+    async fn user_grants(&self, user: UserId) -> Result<UserGrants, StoreError> {
+        Ok(read(&self.rbac).user_grants(user))
+    }
+}
