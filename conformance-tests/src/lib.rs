@@ -1,1 +1,365 @@
+//! The contract suite for authkit stores: run it on any backend.
+//!
+//! Every store trait of [`authkit::store`] states its contract in its doc comments:
+//! what a miss returns, which errors mean what, which methods are atomic and what the
+//! loser of a race gets, which deadlines are exclusive. This crate checks those
+//! contracts, one public function per contract ("case"), against any store set you
+//! hand it. A backend that passes the whole suite can be swapped for any other.
+//!
+//! # Running the suite on your store
+//!
+//! Implement [`StoreFactory`] so that every call returns a fresh, empty store set
+//! isolated from every other call (a new database, schema or temporary file per case;
+//! cases run in parallel), then expand the suite in an integration test, for example
+//! `tests/conformance.rs`:
+//!
+//! ```ignore
+//! use authkit::Stores;
+//! use authkit_conformance::{StoreFactory, async_trait};
+//!
+//! struct PostgresFactory;
+//!
+//! #[async_trait]
+//! impl StoreFactory for PostgresFactory {
+//!     async fn stores(&self) -> Stores {
+//!         // Never pass silently when the database is missing: fail, and say what to set.
+//!         let url = std::env::var("AUTHKIT_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+//!             panic!("set AUTHKIT_TEST_POSTGRES_URL to a PostgreSQL server the suite may use")
+//!         });
+//!         let store = my_backend::PgStore::connect_to_fresh_schema(&url)
+//!             .await
+//!             .expect("connect to AUTHKIT_TEST_POSTGRES_URL");
+//!         Stores::from_backend(store)
+//!     }
+//! }
+//!
+//! authkit_conformance::conformance_suite!(PostgresFactory);
+//! ```
+//!
+//! The macro expands into one `#[test]` per case, named `module_case` after the case's
+//! module and function (`sessions_touch_slides_idle_deadline` runs
+//! [`cases::sessions::touch_slides_idle_deadline`]), so a failure names one contract and
+//! one case can be run alone:
+//!
+//! ```text
+//! cargo test --test conformance sessions_touch_slides_idle_deadline
+//! cargo nextest run --test conformance -E 'test(/^tokens_refresh/)'
+//! ```
+//!
+//! To run the suite once per database from one test file, expand it in one module per
+//! database (`mod postgres { authkit_conformance::conformance_suite!(super::PgFactory); }`).
+//!
+//! Async cases run each on their own multi-thread tokio runtime with 4 worker threads
+//! (what `#[tokio::test(flavor = "multi_thread", worker_threads = 4)]` builds), so the
+//! concurrency cases really race; your crate needs no tokio features for it. The factory
+//! expression is evaluated inside that runtime. Property cases ([`cases::props`]) build a
+//! runtime and call [`StoreFactory::stores`] once per generated sequence.
+//!
+//! # Calling a case directly
+//!
+//! Cases are plain public functions, so a store author can also call one from a test of
+//! their own, on any tokio runtime with worker threads:
+//!
+//! ```
+//! use authkit::Stores;
+//! use authkit_conformance::{StoreFactory, async_trait, cases};
+//!
+//! struct Memory;
+//!
+//! #[async_trait]
+//! impl StoreFactory for Memory {
+//!     async fn stores(&self) -> Stores {
+//!         Stores::from_backend(authkit_memory::MemoryStore::new())
+//!     }
+//! }
+//!
+//! # fn main() {
+//! let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+//! runtime.block_on(cases::users::email_lookup_ignores_ascii_case(&Memory));
+//! # }
+//! ```
+//!
+//! # What the suite covers
+//!
+//! - [`cases::users`], [`cases::sessions`], [`cases::tokens`] (refresh, one-time, OTP),
+//!   [`cases::api_keys`], [`cases::rbac`]: every trait method's success path, its miss,
+//!   and every documented error, checking that a failed write left nothing behind;
+//!   32-way races on rotation, one-time consume, OTP attempts, user creation, touches and
+//!   usage counters; deadlines exactly at the boundary; emails in other ASCII cases,
+//!   non-ASCII and at the maximum length; timestamps to the microsecond.
+//! - [`cases::cascade`]: deleting a user removes everything of it in every store.
+//! - [`cases::props`]: random operation sequences checked against a model.
+//!
+//! [`fixtures`] holds the small builders the cases share; they are public so your own
+//! tests can use them too.
 
+// Test code: a failed unwrap is a failed case.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod cases;
+pub mod fixtures;
+
+/// Re-exported so a [`StoreFactory`] can be implemented without depending on it.
+pub use async_trait::async_trait;
+
+/// Gives the suite a fresh store set per case.
+///
+/// Every call must return stores that are empty and isolated from every other call's,
+/// since cases run in parallel and some (purges, service-key listings) see every row.
+#[async_trait::async_trait]
+pub trait StoreFactory: Send + Sync + 'static {
+    /// A fresh, empty store set, isolated from every other case's. May panic with a
+    /// message naming the env var to set when its database is unreachable.
+    async fn stores(&self) -> authkit::Stores;
+}
+
+/// Expands the whole suite into one test per case, for the factory given.
+///
+/// `factory_expr` is any expression of a type implementing [`StoreFactory`]; it is
+/// evaluated once per test. Each test is named `module_case` (for example
+/// `sessions_touch_slides_idle_deadline` for [`cases::sessions::touch_slides_idle_deadline`]).
+/// Async cases run on a multi-thread tokio runtime with 4 workers; property cases run as
+/// plain tests and build their own runtimes.
+///
+/// ```ignore
+/// authkit_conformance::conformance_suite!(MyFactory::default());
+/// ```
+#[macro_export]
+macro_rules! conformance_suite {
+    ($factory:expr $(,)?) => {
+        $crate::__for_each_case!($crate::__suite_tests, ($factory));
+    };
+}
+
+/// The one list of cases. Calls `$callback! { $args <entries> }`, where each entry reads
+/// `test_name = module::case [kind];` and kind is `async` (an `async fn(&F)`) or `sync`
+/// (a `fn(&F)`, property cases). To add a case, add its line here; `conformance_suite!`
+/// checks at compile time that `test_name` is `module_case`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_case {
+    ($callback:path, $args:tt) => {
+        $callback! { $args
+            users_create_then_read = users::create_then_read [async];
+            users_missing_user_is_none = users::missing_user_is_none [async];
+            users_email_lookup_ignores_ascii_case = users::email_lookup_ignores_ascii_case [async];
+            users_duplicate_email_conflicts_ignoring_case = users::duplicate_email_conflicts_ignoring_case [async];
+            users_duplicate_id_conflicts = users::duplicate_id_conflicts [async];
+            users_concurrent_creates_one_wins = users::concurrent_creates_one_wins [async];
+            users_unicode_email_round_trips = users::unicode_email_round_trips [async];
+            users_longest_email_round_trips = users::longest_email_round_trips [async];
+            users_password_hash_set_and_cleared = users::password_hash_set_and_cleared [async];
+            users_mark_email_verified_keeps_first_time = users::mark_email_verified_keeps_first_time [async];
+            users_timestamps_round_trip_exactly = users::timestamps_round_trip_exactly [async];
+            users_delete_user = users::delete_user [async];
+
+            sessions_create_then_read = sessions::create_then_read [async];
+            sessions_create_duplicate_conflicts = sessions::create_duplicate_conflicts [async];
+            sessions_create_unknown_user_not_found = sessions::create_unknown_user_not_found [async];
+            sessions_session_by_id_live_only_and_does_not_slide = sessions::session_by_id_live_only_and_does_not_slide [async];
+            sessions_touch_slides_idle_deadline = sessions::touch_slides_idle_deadline [async];
+            sessions_touch_unknown_is_none = sessions::touch_unknown_is_none [async];
+            sessions_touch_at_idle_deadline_is_none = sessions::touch_at_idle_deadline_is_none [async];
+            sessions_touch_at_absolute_deadline_is_none = sessions::touch_at_absolute_deadline_is_none [async];
+            sessions_touch_caps_at_absolute_deadline = sessions::touch_caps_at_absolute_deadline [async];
+            sessions_touch_min_step_skips_small_moves = sessions::touch_min_step_skips_small_moves [async];
+            sessions_touch_never_moves_deadline_backwards = sessions::touch_never_moves_deadline_backwards [async];
+            sessions_touch_concurrent_keeps_latest_deadline = sessions::touch_concurrent_keeps_latest_deadline [async];
+            sessions_payload_set_get_clear = sessions::payload_set_get_clear [async];
+            sessions_revoke_session = sessions::revoke_session [async];
+            sessions_revoke_user_sessions_except_one = sessions::revoke_user_sessions_except_one [async];
+            sessions_list_live_oldest_first = sessions::list_live_oldest_first [async];
+            sessions_purge_removes_only_dead = sessions::purge_removes_only_dead [async];
+            sessions_purge_respects_limit = sessions::purge_respects_limit [async];
+
+            tokens_refresh_rotate_applies_rotation = tokens::refresh_rotate_applies_rotation [async];
+            tokens_refresh_second_rotation_keeps_first_consumed_at = tokens::refresh_second_rotation_keeps_first_consumed_at [async];
+            tokens_refresh_create_duplicate_conflicts = tokens::refresh_create_duplicate_conflicts [async];
+            tokens_refresh_create_unknown_user_not_found = tokens::refresh_create_unknown_user_not_found [async];
+            tokens_refresh_rotate_unknown_skips_rule = tokens::refresh_rotate_unknown_skips_rule [async];
+            tokens_refresh_reject_changes_nothing = tokens::refresh_reject_changes_nothing [async];
+            tokens_refresh_revoke_family_decision = tokens::refresh_revoke_family_decision [async];
+            tokens_refresh_concurrent_rotation_rotates_once = tokens::refresh_concurrent_rotation_rotates_once [async];
+            tokens_refresh_revoke_family_counts = tokens::refresh_revoke_family_counts [async];
+            tokens_refresh_revoke_user_counts = tokens::refresh_revoke_user_counts [async];
+            tokens_refresh_purge_keeps_unexpired = tokens::refresh_purge_keeps_unexpired [async];
+            tokens_refresh_purge_respects_limit = tokens::refresh_purge_respects_limit [async];
+            tokens_one_time_issue_then_consume = tokens::one_time_issue_then_consume [async];
+            tokens_one_time_issue_duplicate_hash_conflicts = tokens::one_time_issue_duplicate_hash_conflicts [async];
+            tokens_one_time_issue_unknown_user_not_found = tokens::one_time_issue_unknown_user_not_found [async];
+            tokens_one_time_issue_invalidates_earlier = tokens::one_time_issue_invalidates_earlier [async];
+            tokens_one_time_wrong_purpose_is_none = tokens::one_time_wrong_purpose_is_none [async];
+            tokens_one_time_expiry_boundary = tokens::one_time_expiry_boundary [async];
+            tokens_one_time_concurrent_consume_once = tokens::one_time_concurrent_consume_once [async];
+            tokens_one_time_purge = tokens::one_time_purge [async];
+            tokens_one_time_purge_respects_limit = tokens::one_time_purge_respects_limit [async];
+            tokens_otp_no_code = tokens::otp_no_code [async];
+            tokens_otp_rejected_counts_down_then_locks = tokens::otp_rejected_counts_down_then_locks [async];
+            tokens_otp_accepted_consumes = tokens::otp_accepted_consumes [async];
+            tokens_otp_concurrent_failures_counted = tokens::otp_concurrent_failures_counted [async];
+            tokens_otp_concurrent_accept_once = tokens::otp_concurrent_accept_once [async];
+
+            api_keys_create_then_read = api_keys::create_then_read [async];
+            api_keys_create_duplicate_conflicts = api_keys::create_duplicate_conflicts [async];
+            api_keys_create_unknown_owner_not_found = api_keys::create_unknown_owner_not_found [async];
+            api_keys_list_by_owner_and_service_keys = api_keys::list_by_owner_and_service_keys [async];
+            api_keys_update_fields = api_keys::update_fields [async];
+            api_keys_revoke_keeps_first_reason = api_keys::revoke_keeps_first_reason [async];
+            api_keys_revocation_visible_to_next_lookup = api_keys::revocation_visible_to_next_lookup [async];
+            api_keys_replace_api_key = api_keys::replace_api_key [async];
+            api_keys_record_usage_adds_up = api_keys::record_usage_adds_up [async];
+            api_keys_record_usage_last_used_moves_forward = api_keys::record_usage_last_used_moves_forward [async];
+            api_keys_delete_api_key = api_keys::delete_api_key [async];
+            api_keys_purge_api_keys = api_keys::purge_api_keys [async];
+
+            rbac_define_and_list = rbac::define_and_list [async];
+            rbac_define_duplicate_conflicts = rbac::define_duplicate_conflicts [async];
+            rbac_missing_items_in_given_order = rbac::missing_items_in_given_order [async];
+            rbac_grant_to_role = rbac::grant_to_role [async];
+            rbac_assign_role = rbac::assign_role [async];
+            rbac_grant_to_user = rbac::grant_to_user [async];
+            rbac_user_grants_union = rbac::user_grants_union [async];
+            rbac_remove_item_removes_grants = rbac::remove_item_removes_grants [async];
+
+            cascade_delete_user_removes_everything = cascade::delete_user_removes_everything [async];
+
+            props_sessions_match_model = props::sessions_match_model [sync];
+            props_refresh_families_match_model = props::refresh_families_match_model [sync];
+            flows_password_login = flows::password_login [async];
+            flows_email_rules = flows::email_rules [async];
+            flows_password_policy = flows::password_policy [async];
+            flows_outdated_hash_upgraded = flows::outdated_hash_upgraded [async];
+            flows_login_hook = flows::login_hook [async];
+            flows_session_slides_and_idles_out = flows::session_slides_and_idles_out [async];
+            flows_session_absolute_cap = flows::session_absolute_cap [async];
+            flows_session_bad_input = flows::session_bad_input [async];
+            flows_session_revocation = flows::session_revocation [async];
+            flows_session_cookie = flows::session_cookie [async];
+            flows_access_token_checks = flows::access_token_checks [async];
+            flows_access_token_algorithm_pinned = flows::access_token_algorithm_pinned [async];
+            flows_refresh_rotation_and_reuse = flows::refresh_rotation_and_reuse [async];
+            flows_refresh_bad_input = flows::refresh_bad_input [async];
+            flows_refresh_expiry_and_chain_cap = flows::refresh_expiry_and_chain_cap [async];
+            flows_refresh_reuse_grace = flows::refresh_reuse_grace [async];
+            flows_refresh_concurrent = flows::refresh_concurrent [async];
+            flows_refresh_revocation = flows::refresh_revocation [async];
+            flows_delete_user_ends_everything = flows::delete_user_ends_everything [async];
+            flows_purge_counts = flows::purge_counts [async];
+            flows_invalid_config_refused = flows::invalid_config_refused [async];
+            flows_issued_tokens_resist_tampering = flows::issued_tokens_resist_tampering [sync];
+        }
+    };
+}
+
+/// Expands the entries of [`__for_each_case!`] into tests for one factory.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __suite_tests {
+    (($factory:expr) $($test:ident = $module:ident :: $case:ident [$kind:tt];)*) => {
+        $( $crate::__suite_test!($factory, $test, $module, $case, $kind); )*
+    };
+}
+
+/// One test of [`__suite_tests!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __suite_test {
+    ($factory:expr, $test:ident, $module:ident, $case:ident, async) => {
+        #[test]
+        fn $test() {
+            const _: () = assert!(
+                $crate::__name_is(stringify!($test), stringify!($module), stringify!($case)),
+                "a test in __for_each_case! is not named module_case"
+            );
+            $crate::__run_async(async {
+                let factory = $factory;
+                $crate::cases::$module::$case(&factory).await;
+            });
+        }
+    };
+    ($factory:expr, $test:ident, $module:ident, $case:ident, sync) => {
+        #[test]
+        fn $test() {
+            const _: () = assert!(
+                $crate::__name_is(stringify!($test), stringify!($module), stringify!($case)),
+                "a test in __for_each_case! is not named module_case"
+            );
+            let factory = $factory;
+            $crate::cases::$module::$case(&factory);
+        }
+    };
+}
+
+/// Runs one async case to completion on a fresh multi-thread runtime with 4 workers.
+#[doc(hidden)]
+pub fn __run_async<Fut: std::future::Future<Output = ()>>(case: Fut) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("build a tokio runtime for the case")
+        .block_on(case);
+}
+
+/// `test == module + "_" + case`, in a const context.
+#[doc(hidden)]
+pub const fn __name_is(test: &str, module: &str, case: &str) -> bool {
+    let (t, m, c) = (test.as_bytes(), module.as_bytes(), case.as_bytes());
+    if t.len() != m.len() + 1 + c.len() || t[m.len()] != b'_' {
+        return false;
+    }
+    let mut i = 0;
+    while i < m.len() {
+        if t[i] != m[i] {
+            return false;
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < c.len() {
+        if t[m.len() + 1 + j] != c[j] {
+            return false;
+        }
+        j += 1;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Unused;
+
+    #[async_trait::async_trait]
+    impl StoreFactory for Unused {
+        async fn stores(&self) -> authkit::Stores {
+            unreachable!("only type-checked")
+        }
+    }
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Every async case's future is `Send`, so a store author may spawn it.
+    macro_rules! check_send {
+        (($factory:expr) $($test:ident = $module:ident :: $case:ident [$kind:tt];)*) => {
+            #[allow(dead_code)]
+            fn every_async_case_is_send() {
+                $( check_send!(@one $factory, $module, $case, $kind); )*
+            }
+        };
+        (@one $factory:expr, $module:ident, $case:ident, async) => {
+            assert_send(&crate::cases::$module::$case($factory));
+        };
+        (@one $factory:expr, $module:ident, $case:ident, sync) => {};
+    }
+    crate::__for_each_case!(check_send, (&Unused));
+
+    #[test]
+    fn names_are_checked() {
+        assert!(__name_is("users_delete_user", "users", "delete_user"));
+        assert!(!__name_is("users_delete", "users", "delete_user"));
+        assert!(!__name_is("usersxdelete_user", "users", "delete_user"));
+        assert!(!__name_is("user_delete_users", "users", "delete_user"));
+    }
+}

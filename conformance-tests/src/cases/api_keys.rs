@@ -1,0 +1,656 @@
+//! [`ApiKeyStore`](authkit::ApiKeyStore): keys and service keys, lookups by hash and id,
+//! updates, revocation, rotation, usage that adds up under concurrency, purging.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use authkit::{ApiKey, ApiKeyId, ApiKeyUpdate, Environment, KeyType, KeyUsage, StoreError, UserId};
+
+use crate::StoreFactory;
+use crate::fixtures::{BASE, MICRO, api_key, at, create_user, fresh_hash, together};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// A created key reads back equal, every field included, by hash and by id; unknown
+/// hashes and ids are `None`.
+pub async fn create_then_read<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let key = api_key(Some(u.id), BASE);
+    let mut restricted = api_key(Some(u.id), at(1));
+    restricted.key_type = KeyType::Restricted;
+    restricted.environment = Environment::Test;
+    restricted.organization_id = None;
+    restricted.description = None;
+    restricted.scopes = Vec::new();
+    restricted.allowed_ips = Vec::new();
+    restricted.metadata = BTreeMap::new();
+    restricted.expires_at = Some(at(3600));
+    restricted.usage_count = 7;
+    restricted.last_used_at = Some(at(2));
+    restricted.last_used_ip = Some(ip("2001:db8::42"));
+    let mut publishable = api_key(None, at(2));
+    publishable.key_type = KeyType::Publishable;
+    publishable.name = "Ünïcode näme ✓".to_owned();
+    publishable
+        .metadata
+        .insert(String::new(), "empty key".to_owned());
+    publishable.revoked_at = Some(at(3));
+    publishable.revoked_reason = Some("leaked".to_owned());
+    publishable.last_used_ip = Some(ip("192.0.2.7"));
+    publishable.last_used_at = Some(at(2));
+
+    for k in [&key, &restricted, &publishable] {
+        stores.api_keys.create_api_key(k).await.unwrap();
+    }
+    for k in [&key, &restricted, &publishable] {
+        let by_hash = stores.api_keys.api_key_by_hash(&k.key_hash).await.unwrap();
+        assert_eq!(by_hash.as_ref(), Some(k), "api_key_by_hash");
+        let by_id = stores.api_keys.api_key_by_id(k.id).await.unwrap();
+        assert_eq!(by_id.as_ref(), Some(k), "api_key_by_id");
+    }
+    let unknown = stores
+        .api_keys
+        .api_key_by_hash(&fresh_hash())
+        .await
+        .unwrap();
+    assert_eq!(unknown, None, "unknown hash");
+    let unknown = stores
+        .api_keys
+        .api_key_by_id(ApiKeyId::new())
+        .await
+        .unwrap();
+    assert_eq!(unknown, None, "unknown id");
+}
+
+/// A duplicate id or hash is `Conflict`, and the losing key is not written.
+pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let first = api_key(Some(u.id), BASE);
+    stores.api_keys.create_api_key(&first).await.unwrap();
+
+    let mut same_id = api_key(Some(u.id), BASE);
+    same_id.id = first.id;
+    let err = stores.api_keys.create_api_key(&same_id).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "duplicate id: expected Conflict, got {err:?}"
+    );
+    let found = stores
+        .api_keys
+        .api_key_by_hash(&same_id.key_hash)
+        .await
+        .unwrap();
+    assert_eq!(found, None, "the losing key (duplicate id) was written");
+
+    let mut same_hash = api_key(None, BASE);
+    same_hash.key_hash = first.key_hash;
+    let err = stores
+        .api_keys
+        .create_api_key(&same_hash)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "duplicate hash: expected Conflict, got {err:?}"
+    );
+    let found = stores.api_keys.api_key_by_id(same_hash.id).await.unwrap();
+    assert_eq!(found, None, "the losing key (duplicate hash) was written");
+    let found = stores.api_keys.api_key_by_id(first.id).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&first), "the first key changed");
+    assert_eq!(
+        stores.api_keys.list_api_keys(None).await.unwrap(),
+        Vec::new()
+    );
+}
+
+/// A key of an unknown owner is `NotFound` and is not written.
+pub async fn create_unknown_owner_not_found<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let key = api_key(Some(UserId::new()), BASE);
+    let err = stores.api_keys.create_api_key(&key).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "unknown owner: expected NotFound, got {err:?}"
+    );
+    assert_eq!(stores.api_keys.api_key_by_id(key.id).await.unwrap(), None);
+}
+
+/// `list_api_keys` lists an owner's keys, or the service keys, oldest (`created_at`)
+/// first, revoked and expired ones included.
+pub async fn list_by_owner_and_service_keys<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let a = create_user(&stores).await;
+    let b = create_user(&stores).await;
+    // Ids are generated in the opposite order of `created_at`.
+    let a_new = api_key(Some(a.id), at(20));
+    let mut a_old = api_key(Some(a.id), at(10));
+    a_old.expires_at = Some(at(11));
+    let b_key = api_key(Some(b.id), at(15));
+    let svc_new = api_key(None, at(30));
+    let mut svc_old = api_key(None, at(5));
+    svc_old.revoked_at = Some(at(6));
+    svc_old.revoked_reason = Some("rotated".to_owned());
+    for k in [&a_new, &svc_new, &b_key, &a_old, &svc_old] {
+        stores.api_keys.create_api_key(k).await.unwrap();
+    }
+
+    let listed = stores.api_keys.list_api_keys(Some(a.id)).await.unwrap();
+    assert_eq!(listed, vec![a_old, a_new], "keys of a user");
+    let listed = stores.api_keys.list_api_keys(Some(b.id)).await.unwrap();
+    assert_eq!(listed, vec![b_key], "keys of another user");
+    let listed = stores.api_keys.list_api_keys(None).await.unwrap();
+    assert_eq!(listed, vec![svc_old, svc_new], "service keys");
+    let listed = stores
+        .api_keys
+        .list_api_keys(Some(UserId::new()))
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "unknown owner");
+}
+
+/// `update_api_key` changes exactly the fields it names (`Some(None)` clears), returns
+/// the key as stored after; an empty update changes nothing; unknown id is `NotFound`.
+pub async fn update_fields<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let key = api_key(Some(u.id), BASE);
+    let bystander = api_key(Some(u.id), BASE);
+    stores.api_keys.create_api_key(&key).await.unwrap();
+    stores.api_keys.create_api_key(&bystander).await.unwrap();
+
+    let unchanged = stores
+        .api_keys
+        .update_api_key(key.id, &ApiKeyUpdate::default())
+        .await
+        .unwrap();
+    assert_eq!(unchanged, key, "an empty update");
+
+    let update = ApiKeyUpdate {
+        name: Some("renamed".to_owned()),
+        description: Some(None),
+        scopes: Some(vec!["read:*".to_owned()]),
+        expires_at: Some(Some(at(7200) + MICRO)),
+        allowed_ips: Some(Vec::new()),
+        metadata: Some(BTreeMap::from([("k".to_owned(), "v".to_owned())])),
+    };
+    let updated = stores
+        .api_keys
+        .update_api_key(key.id, &update)
+        .await
+        .unwrap();
+    let mut expected = key.clone();
+    expected.name = "renamed".to_owned();
+    expected.description = None;
+    expected.scopes = vec!["read:*".to_owned()];
+    expected.expires_at = Some(at(7200) + MICRO);
+    expected.allowed_ips = Vec::new();
+    expected.metadata = BTreeMap::from([("k".to_owned(), "v".to_owned())]);
+    assert_eq!(updated, expected, "update result");
+    let stored = stores.api_keys.api_key_by_id(key.id).await.unwrap();
+    assert_eq!(stored.as_ref(), Some(&expected), "stored after update");
+
+    let update = ApiKeyUpdate {
+        description: Some(Some("back".to_owned())),
+        expires_at: Some(None),
+        ..ApiKeyUpdate::default()
+    };
+    let updated = stores
+        .api_keys
+        .update_api_key(key.id, &update)
+        .await
+        .unwrap();
+    expected.description = Some("back".to_owned());
+    expected.expires_at = None;
+    assert_eq!(
+        updated, expected,
+        "setting a description, clearing the expiry"
+    );
+    let stored = stores
+        .api_keys
+        .api_key_by_hash(&key.key_hash)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.as_ref(),
+        Some(&expected),
+        "stored after the second update"
+    );
+
+    let err = stores
+        .api_keys
+        .update_api_key(ApiKeyId::new(), &update)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "unknown id: expected NotFound, got {err:?}"
+    );
+    let other = stores.api_keys.api_key_by_id(bystander.id).await.unwrap();
+    assert_eq!(other.as_ref(), Some(&bystander), "another key changed");
+}
+
+/// `revoke_api_key` revokes once (`true`); a second revoke is `false` and keeps the first
+/// time and reason; unknown id is `NotFound`.
+pub async fn revoke_keeps_first_reason<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let key = api_key(None, BASE);
+    stores.api_keys.create_api_key(&key).await.unwrap();
+
+    assert!(
+        stores
+            .api_keys
+            .revoke_api_key(key.id, "leaked", at(10))
+            .await
+            .unwrap(),
+        "first revoke"
+    );
+    let mut expected = key.clone();
+    expected.revoked_at = Some(at(10));
+    expected.revoked_reason = Some("leaked".to_owned());
+    let stored = stores
+        .api_keys
+        .api_key_by_hash(&key.key_hash)
+        .await
+        .unwrap();
+    assert_eq!(stored.as_ref(), Some(&expected), "after revoke");
+
+    assert!(
+        !stores
+            .api_keys
+            .revoke_api_key(key.id, "again", at(20))
+            .await
+            .unwrap(),
+        "second revoke"
+    );
+    let stored = stores.api_keys.api_key_by_id(key.id).await.unwrap();
+    assert_eq!(
+        stored.as_ref(),
+        Some(&expected),
+        "the first revocation stays"
+    );
+
+    let err = stores
+        .api_keys
+        .revoke_api_key(ApiKeyId::new(), "x", at(20))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "unknown id: expected NotFound, got {err:?}"
+    );
+}
+
+/// Once `revoke_api_key` returns, every lookup that starts afterwards (on any task)
+/// sees the revocation: nothing caches.
+pub async fn revocation_visible_to_next_lookup<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let key = api_key(None, BASE);
+    stores.api_keys.create_api_key(&key).await.unwrap();
+    // Warm any cache a store might (wrongly) keep.
+    let before = together(8, |_| {
+        let stores = stores.clone();
+        let hash = key.key_hash;
+        async move { stores.api_keys.api_key_by_hash(&hash).await.unwrap() }
+    })
+    .await;
+    assert!(
+        before
+            .iter()
+            .all(|k| k.as_ref().unwrap().revoked_at.is_none())
+    );
+
+    let revoker = stores.clone();
+    let id = key.id;
+    tokio::spawn(async move {
+        revoker
+            .api_keys
+            .revoke_api_key(id, "compromised", at(5))
+            .await
+    })
+    .await
+    .unwrap()
+    .unwrap();
+
+    let after = together(8, |_| {
+        let stores = stores.clone();
+        let hash = key.key_hash;
+        async move { stores.api_keys.api_key_by_hash(&hash).await.unwrap() }
+    })
+    .await;
+    for k in after {
+        assert_eq!(
+            k.unwrap().revoked_at,
+            Some(at(5)),
+            "a lookup after revoke missed it"
+        );
+    }
+}
+
+/// `replace_api_key` inserts the new key and lowers the old key's expiry to
+/// `min(its expiry, old_expires_at)`; unknown old id is `NotFound` with nothing
+/// inserted; a duplicate new hash is `Conflict` with nothing changed.
+pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let no_expiry = api_key(Some(u.id), BASE);
+    let mut early = api_key(Some(u.id), BASE);
+    early.expires_at = Some(at(50));
+    let mut late = api_key(Some(u.id), BASE);
+    late.expires_at = Some(at(500));
+    for k in [&no_expiry, &early, &late] {
+        stores.api_keys.create_api_key(k).await.unwrap();
+    }
+
+    for (old, expiry) in [(&no_expiry, at(100)), (&early, at(50)), (&late, at(100))] {
+        let new = api_key(Some(u.id), at(1));
+        stores
+            .api_keys
+            .replace_api_key(old.id, &new, at(100))
+            .await
+            .unwrap();
+        let stored = stores
+            .api_keys
+            .api_key_by_id(old.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut expected = old.clone();
+        expected.expires_at = Some(expiry);
+        assert_eq!(stored, expected, "old key after replace");
+        let inserted = stores
+            .api_keys
+            .api_key_by_hash(&new.key_hash)
+            .await
+            .unwrap();
+        assert_eq!(inserted.as_ref(), Some(&new), "new key after replace");
+    }
+
+    let orphan = api_key(Some(u.id), at(2));
+    let err = stores
+        .api_keys
+        .replace_api_key(ApiKeyId::new(), &orphan, at(100))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "unknown old id: expected NotFound, got {err:?}"
+    );
+    assert_eq!(
+        stores.api_keys.api_key_by_id(orphan.id).await.unwrap(),
+        None,
+        "replace with an unknown old key inserted the new one"
+    );
+
+    let fresh = api_key(Some(u.id), BASE);
+    stores.api_keys.create_api_key(&fresh).await.unwrap();
+    let mut clash = api_key(Some(u.id), at(3));
+    clash.key_hash = no_expiry.key_hash;
+    let err = stores
+        .api_keys
+        .replace_api_key(fresh.id, &clash, at(10))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "duplicate new hash: expected Conflict, got {err:?}"
+    );
+    let stored = stores.api_keys.api_key_by_id(fresh.id).await.unwrap();
+    assert_eq!(
+        stored.as_ref(),
+        Some(&fresh),
+        "a failed replace changed the old key"
+    );
+    assert_eq!(stores.api_keys.api_key_by_id(clash.id).await.unwrap(), None);
+}
+
+/// 32 concurrent batches of one use each add up exactly; the latest use wins
+/// `last_used_at` and its IP whatever the order; repeated keys in a batch add up;
+/// unknown keys are skipped.
+pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let key = api_key(None, BASE);
+    let other = api_key(None, BASE);
+    stores.api_keys.create_api_key(&key).await.unwrap();
+    stores.api_keys.create_api_key(&other).await.unwrap();
+
+    together(32, |i| {
+        let stores = stores.clone();
+        let batch = vec![
+            KeyUsage {
+                key_id: key.id,
+                uses: 1,
+                last_used_at: at(100 + i as i64),
+                last_used_ip: Some(IpAddr::from([10, 0, 0, i as u8])),
+            },
+            KeyUsage {
+                key_id: ApiKeyId::new(),
+                uses: 5,
+                last_used_at: at(1000),
+                last_used_ip: None,
+            },
+            KeyUsage {
+                key_id: other.id,
+                uses: 2,
+                last_used_at: at(50),
+                last_used_ip: None,
+            },
+        ];
+        async move { stores.api_keys.record_key_usage(&batch).await.unwrap() }
+    })
+    .await;
+
+    let stored = stores
+        .api_keys
+        .api_key_by_id(key.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.usage_count, 32, "uses from 32 concurrent batches");
+    assert_eq!(stored.last_used_at, Some(at(131)), "the latest use");
+    assert_eq!(
+        stored.last_used_ip,
+        Some(ip("10.0.0.31")),
+        "the latest use's IP"
+    );
+    let stored = stores
+        .api_keys
+        .api_key_by_id(other.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.usage_count, 64,
+        "uses of another key in the same batches"
+    );
+    assert_eq!(stored.last_used_at, Some(at(50)));
+    assert_eq!(stored.last_used_ip, None);
+
+    let twice = [
+        KeyUsage {
+            key_id: other.id,
+            uses: 3,
+            last_used_at: at(60),
+            last_used_ip: Some(ip("::1")),
+        },
+        KeyUsage {
+            key_id: other.id,
+            uses: 4,
+            last_used_at: at(55),
+            last_used_ip: Some(ip("192.0.2.1")),
+        },
+    ];
+    stores.api_keys.record_key_usage(&twice).await.unwrap();
+    let stored = stores
+        .api_keys
+        .api_key_by_id(other.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.usage_count, 71, "one key twice in a batch");
+    assert_eq!(stored.last_used_at, Some(at(60)));
+    assert_eq!(stored.last_used_ip, Some(ip("::1")));
+
+    stores.api_keys.record_key_usage(&[]).await.unwrap();
+}
+
+/// `last_used_at` (with its IP) only moves forward: an older or equal use adds its count
+/// and leaves them.
+pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let key = api_key(None, BASE);
+    stores.api_keys.create_api_key(&key).await.unwrap();
+    let usage = |uses, when, addr: &str| KeyUsage {
+        key_id: key.id,
+        uses,
+        last_used_at: when,
+        last_used_ip: Some(ip(addr)),
+    };
+
+    stores
+        .api_keys
+        .record_key_usage(&[usage(1, at(20), "192.0.2.20")])
+        .await
+        .unwrap();
+    stores
+        .api_keys
+        .record_key_usage(&[usage(3, at(10), "192.0.2.10")])
+        .await
+        .unwrap();
+    let stored = stores
+        .api_keys
+        .api_key_by_id(key.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.usage_count, 4);
+    assert_eq!(
+        stored.last_used_at,
+        Some(at(20)),
+        "an older use moved last_used_at back"
+    );
+    assert_eq!(
+        stored.last_used_ip,
+        Some(ip("192.0.2.20")),
+        "an older use moved the IP"
+    );
+
+    stores
+        .api_keys
+        .record_key_usage(&[usage(1, at(20), "192.0.2.99")])
+        .await
+        .unwrap();
+    let stored = stores
+        .api_keys
+        .api_key_by_id(key.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.usage_count, 5);
+    assert_eq!(
+        stored.last_used_ip,
+        Some(ip("192.0.2.20")),
+        "an equal time is not later"
+    );
+
+    stores
+        .api_keys
+        .record_key_usage(&[usage(1, at(20) + MICRO, "2001:db8::20")])
+        .await
+        .unwrap();
+    let stored = stores
+        .api_keys
+        .api_key_by_id(key.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.usage_count, 6);
+    assert_eq!(stored.last_used_at, Some(at(20) + MICRO), "a later use");
+    assert_eq!(stored.last_used_ip, Some(ip("2001:db8::20")));
+}
+
+/// `delete_api_key` deletes (`true`), then `false`; unknown ids are `false`.
+pub async fn delete_api_key<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let key = api_key(None, BASE);
+    let keep = api_key(None, BASE);
+    stores.api_keys.create_api_key(&key).await.unwrap();
+    stores.api_keys.create_api_key(&keep).await.unwrap();
+
+    assert!(
+        stores.api_keys.delete_api_key(key.id).await.unwrap(),
+        "first delete"
+    );
+    assert_eq!(stores.api_keys.api_key_by_id(key.id).await.unwrap(), None);
+    assert_eq!(
+        stores
+            .api_keys
+            .api_key_by_hash(&key.key_hash)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        !stores.api_keys.delete_api_key(key.id).await.unwrap(),
+        "second delete"
+    );
+    assert!(
+        !stores
+            .api_keys
+            .delete_api_key(ApiKeyId::new())
+            .await
+            .unwrap(),
+        "unknown id"
+    );
+    assert_eq!(
+        stores.api_keys.list_api_keys(None).await.unwrap(),
+        vec![keep]
+    );
+}
+
+/// `purge_api_keys` deletes keys with `expires_at <= now`, at most `limit` per call, and
+/// keeps keys without expiry, unexpired ones and revoked unexpired ones.
+pub async fn purge_api_keys<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let mut expired = Vec::new();
+    for t in [10, 20, 30] {
+        let mut k = api_key(None, BASE);
+        k.expires_at = Some(at(t));
+        expired.push(k);
+    }
+    let no_expiry = api_key(None, BASE);
+    let mut later = api_key(None, BASE);
+    later.expires_at = Some(at(30) + MICRO);
+    let mut revoked = api_key(None, BASE);
+    revoked.expires_at = Some(at(3600));
+    revoked.revoked_at = Some(at(1));
+    revoked.revoked_reason = Some("r".to_owned());
+    for k in expired.iter().chain([&no_expiry, &later, &revoked]) {
+        stores.api_keys.create_api_key(k).await.unwrap();
+    }
+
+    let first = stores.api_keys.purge_api_keys(at(30), 2).await.unwrap();
+    let second = stores.api_keys.purge_api_keys(at(30), 2).await.unwrap();
+    let third = stores.api_keys.purge_api_keys(at(30), 2).await.unwrap();
+    assert_eq!(
+        (first, second, third),
+        (2, 1, 0),
+        "purge counts with limit 2"
+    );
+    for k in &expired {
+        assert_eq!(
+            stores.api_keys.api_key_by_id(k.id).await.unwrap(),
+            None,
+            "expired key kept"
+        );
+    }
+    let left: Vec<ApiKey> = stores.api_keys.list_api_keys(None).await.unwrap();
+    let mut left_ids: Vec<_> = left.iter().map(|k| k.id).collect();
+    left_ids.sort();
+    let mut expected = vec![no_expiry.id, later.id, revoked.id];
+    expected.sort();
+    assert_eq!(left_ids, expected, "keys kept by the purge");
+}

@@ -1,0 +1,249 @@
+//! [`UserStore::delete_user`](authkit::UserStore::delete_user) takes everything of the
+//! user with it, across every store, and nothing of anyone else.
+
+use authkit::{
+    ApiKey, OneTimeToken, OtpAttempt, Purpose, RefreshToken, RotationOutcome, Session, SlugKind,
+    Stores, User, UserGrants,
+};
+
+use crate::StoreFactory;
+use crate::fixtures::{
+    BASE, api_key, at, create_user, item, one_time, peek_refresh, policy, refresh, secs, session,
+};
+
+struct Owned {
+    user: User,
+    session: Session,
+    refresh: RefreshToken,
+    link: OneTimeToken,
+    otp: OneTimeToken,
+    key: ApiKey,
+}
+
+async fn populate(stores: &Stores) -> Owned {
+    let user = create_user(stores).await;
+    let session = session(user.id, BASE, secs(600), secs(3600));
+    stores.sessions.create_session(&session).await.unwrap();
+    let refresh = refresh(user.id, BASE, secs(3600));
+    stores.tokens.create_refresh(&refresh).await.unwrap();
+    let link = one_time(user.id, Purpose::MagicLink, BASE, secs(600));
+    stores.tokens.issue_one_time(&link).await.unwrap();
+    let otp = one_time(user.id, Purpose::EmailOtp, BASE, secs(600));
+    stores.tokens.issue_one_time(&otp).await.unwrap();
+    let key = api_key(Some(user.id), BASE);
+    stores.api_keys.create_api_key(&key).await.unwrap();
+    stores.rbac.assign_role(user.id, "member").await.unwrap();
+    stores
+        .rbac
+        .grant_to_user(user.id, SlugKind::Permission, "posts.write")
+        .await
+        .unwrap();
+    Owned {
+        user,
+        session,
+        refresh,
+        link,
+        otp,
+        key,
+    }
+}
+
+/// After `delete_user`, none of the user's sessions, refresh tokens, one-time tokens,
+/// OTP codes, API keys, role assignments or direct grants is found by any method, and
+/// another user's identical set, the service keys and the RBAC items are untouched.
+pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    stores
+        .rbac
+        .define_item(&item(SlugKind::Role, "member"))
+        .await
+        .unwrap();
+    stores
+        .rbac
+        .define_item(&item(SlugKind::Permission, "posts.write"))
+        .await
+        .unwrap();
+    stores
+        .rbac
+        .grant_to_role("member", SlugKind::Permission, "posts.write")
+        .await
+        .unwrap();
+    let service = api_key(None, BASE);
+    stores.api_keys.create_api_key(&service).await.unwrap();
+    let gone = populate(&stores).await;
+    let kept = populate(&stores).await;
+    let kept_refresh = peek_refresh(&stores, &kept.refresh.token_hash).await;
+
+    assert!(
+        stores.users.delete_user(gone.user.id).await.unwrap(),
+        "delete_user"
+    );
+    let now = at(1);
+    let id = gone.user.id;
+
+    assert_eq!(stores.users.user_by_id(id).await.unwrap(), None, "user");
+    let touched = stores
+        .sessions
+        .touch_session(&gone.session.token_hash, now, policy(600, 0))
+        .await
+        .unwrap();
+    assert_eq!(touched, None, "session by touch");
+    assert_eq!(
+        stores
+            .sessions
+            .session_by_id(gone.session.id, now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        stores
+            .sessions
+            .list_user_sessions(id, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        stores
+            .sessions
+            .revoke_user_sessions(id, None)
+            .await
+            .unwrap(),
+        0,
+        "sessions left"
+    );
+
+    let rotated = stores
+        .tokens
+        .rotate_refresh(&gone.refresh.token_hash, now, &|_| {
+            panic!("rule called for a deleted user's token")
+        })
+        .await
+        .unwrap();
+    assert_eq!(rotated, RotationOutcome::Unknown, "refresh token");
+    assert_eq!(
+        stores.tokens.revoke_user_refresh(id, now).await.unwrap(),
+        0,
+        "refresh left"
+    );
+    assert_eq!(
+        stores
+            .tokens
+            .revoke_family(gone.refresh.family_id, now)
+            .await
+            .unwrap(),
+        0,
+        "refresh family left"
+    );
+    let consumed = stores
+        .tokens
+        .consume_one_time(&gone.link.token_hash, Purpose::MagicLink, now)
+        .await
+        .unwrap();
+    assert_eq!(consumed, None, "one-time token");
+    let consumed = stores
+        .tokens
+        .consume_one_time(&gone.otp.token_hash, Purpose::EmailOtp, now)
+        .await
+        .unwrap();
+    assert_eq!(consumed, None, "OTP code by hash");
+    let otp = stores
+        .tokens
+        .attempt_otp(id, Purpose::EmailOtp, now, 5, &|_| true)
+        .await
+        .unwrap();
+    assert_eq!(otp, OtpAttempt::NoCode, "OTP code");
+
+    assert_eq!(
+        stores
+            .api_keys
+            .api_key_by_hash(&gone.key.key_hash)
+            .await
+            .unwrap(),
+        None,
+        "key"
+    );
+    assert_eq!(
+        stores.api_keys.api_key_by_id(gone.key.id).await.unwrap(),
+        None
+    );
+    assert!(
+        stores
+            .api_keys
+            .list_api_keys(Some(id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert_eq!(
+        stores.rbac.user_grants(id).await.unwrap(),
+        UserGrants::default()
+    );
+    assert!(
+        !stores.rbac.unassign_role(id, "member").await.unwrap(),
+        "role assignment left"
+    );
+    assert!(
+        !stores
+            .rbac
+            .revoke_from_user(id, SlugKind::Permission, "posts.write")
+            .await
+            .unwrap(),
+        "direct grant left"
+    );
+
+    // Everything else is untouched.
+    assert_eq!(
+        stores.users.user_by_id(kept.user.id).await.unwrap(),
+        Some(kept.user.clone())
+    );
+    let s = stores
+        .sessions
+        .session_by_id(kept.session.id, now)
+        .await
+        .unwrap();
+    assert_eq!(s, Some(kept.session.clone()), "another user's session");
+    assert_eq!(
+        peek_refresh(&stores, &kept.refresh.token_hash).await,
+        kept_refresh
+    );
+    assert_eq!(
+        stores.api_keys.api_key_by_id(kept.key.id).await.unwrap(),
+        Some(kept.key.clone())
+    );
+    assert_eq!(
+        stores.api_keys.api_key_by_id(service.id).await.unwrap(),
+        Some(service)
+    );
+    let grants = stores.rbac.user_grants(kept.user.id).await.unwrap();
+    assert_eq!(
+        grants.roles,
+        vec!["member".to_owned()],
+        "another user's role"
+    );
+    assert_eq!(grants.permissions, vec!["posts.write".to_owned()]);
+    assert_eq!(
+        stores.rbac.role_grants("member").await.unwrap(),
+        vec![item(SlugKind::Permission, "posts.write")],
+        "the role itself"
+    );
+    let consumed = stores
+        .tokens
+        .consume_one_time(&kept.link.token_hash, Purpose::MagicLink, now)
+        .await
+        .unwrap();
+    assert!(consumed.is_some(), "another user's one-time token");
+    let otp = stores
+        .tokens
+        .attempt_otp(kept.user.id, Purpose::EmailOtp, now, 5, &|t| {
+            t.id == kept.otp.id
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(otp, OtpAttempt::Accepted(_)),
+        "another user's OTP code: {otp:?}"
+    );
+}

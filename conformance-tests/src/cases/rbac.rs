@@ -1,0 +1,536 @@
+//! [`RbacStore`](authkit::RbacStore): items per kind, grants to roles and users, the
+//! union a user holds, and removal that takes grants with it.
+
+use authkit::{RbacItem, SlugKind, StoreError, Stores, UserGrants, UserId};
+
+use crate::StoreFactory;
+use crate::fixtures::{create_user, item};
+
+use SlugKind::{Ability, Permission, Role};
+
+async fn define(stores: &Stores, items: &[(SlugKind, &str)]) {
+    for (kind, slug) in items {
+        stores.rbac.define_item(&item(*kind, slug)).await.unwrap();
+    }
+}
+
+fn strings(slugs: &[&str]) -> Vec<String> {
+    slugs.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>, what: &str) {
+    match result {
+        Err(StoreError::NotFound { .. }) => {}
+        other => panic!("{what}: expected NotFound, got {other:?}"),
+    }
+}
+
+/// Defined items are listed per kind, by slug, labels kept; one slug may exist under
+/// several kinds.
+pub async fn define_and_list<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    define(
+        &stores,
+        &[
+            (Permission, "posts.write"),
+            (Role, "editor"),
+            (Permission, "posts.read"),
+            (Ability, "billing"),
+            (Role, "admin"),
+            (Permission, "admin"),
+        ],
+    )
+    .await;
+
+    let roles = stores.rbac.list_items(Role).await.unwrap();
+    assert_eq!(
+        roles,
+        vec![item(Role, "admin"), item(Role, "editor")],
+        "roles"
+    );
+    let permissions = stores.rbac.list_items(Permission).await.unwrap();
+    assert_eq!(
+        permissions,
+        vec![
+            item(Permission, "admin"),
+            item(Permission, "posts.read"),
+            item(Permission, "posts.write")
+        ],
+        "permissions"
+    );
+    let abilities = stores.rbac.list_items(Ability).await.unwrap();
+    assert_eq!(abilities, vec![item(Ability, "billing")], "abilities");
+}
+
+/// Defining a slug again for its kind is `Conflict`, and the first label stays.
+pub async fn define_duplicate_conflicts<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    define(&stores, &[(Role, "editor")]).await;
+    let again = RbacItem {
+        kind: Role,
+        slug: "editor".to_owned(),
+        label: "Another label".to_owned(),
+    };
+    let err = stores.rbac.define_item(&again).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "duplicate slug: expected Conflict, got {err:?}"
+    );
+    let roles = stores.rbac.list_items(Role).await.unwrap();
+    assert_eq!(
+        roles,
+        vec![item(Role, "editor")],
+        "the first definition stays"
+    );
+}
+
+/// `missing_items` returns the unregistered slugs of the kind, in the order given.
+pub async fn missing_items_in_given_order<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    define(
+        &stores,
+        &[(Permission, "a"), (Permission, "c"), (Ability, "d")],
+    )
+    .await;
+    let missing = stores
+        .rbac
+        .missing_items(Permission, &strings(&["d", "a", "z", "b", "c"]))
+        .await
+        .unwrap();
+    assert_eq!(missing, strings(&["d", "z", "b"]), "missing permissions");
+    let missing = stores.rbac.missing_items(Permission, &[]).await.unwrap();
+    assert!(missing.is_empty(), "no slugs asked");
+    let missing = stores
+        .rbac
+        .missing_items(Ability, &strings(&["d"]))
+        .await
+        .unwrap();
+    assert!(missing.is_empty(), "registered ability");
+}
+
+/// `grant_to_role` is `true` when new and `false` when already held; `role_grants`
+/// lists them by kind then slug; `revoke_from_role` is `true` once. Unknown role or
+/// item is `NotFound`.
+pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    define(
+        &stores,
+        &[
+            (Role, "editor"),
+            (Role, "viewer"),
+            (Permission, "posts.write"),
+            (Permission, "posts.read"),
+            (Ability, "export"),
+        ],
+    )
+    .await;
+
+    for (kind, slug) in [
+        (Ability, "export"),
+        (Permission, "posts.write"),
+        (Permission, "posts.read"),
+    ] {
+        assert!(
+            stores
+                .rbac
+                .grant_to_role("editor", kind, slug)
+                .await
+                .unwrap(),
+            "new grant {slug}"
+        );
+    }
+    assert!(
+        !stores
+            .rbac
+            .grant_to_role("editor", Permission, "posts.read")
+            .await
+            .unwrap(),
+        "repeated grant"
+    );
+    let grants = stores.rbac.role_grants("editor").await.unwrap();
+    let mut expected = vec![
+        item(Permission, "posts.read"),
+        item(Permission, "posts.write"),
+        item(Ability, "export"),
+    ];
+    expected.sort_by(|a, b| (a.kind, &a.slug).cmp(&(b.kind, &b.slug)));
+    assert_eq!(grants, expected, "role_grants, by kind then slug");
+    assert!(
+        stores.rbac.role_grants("viewer").await.unwrap().is_empty(),
+        "a role without grants"
+    );
+
+    assert_not_found(
+        stores
+            .rbac
+            .grant_to_role("nobody", Permission, "posts.read")
+            .await,
+        "unknown role",
+    );
+    assert_not_found(
+        stores
+            .rbac
+            .grant_to_role("editor", Permission, "posts.delete")
+            .await,
+        "unknown permission",
+    );
+    assert_not_found(
+        stores
+            .rbac
+            .grant_to_role("editor", Ability, "posts.read")
+            .await,
+        "slug registered under another kind",
+    );
+    assert_not_found(
+        stores.rbac.role_grants("nobody").await,
+        "role_grants of an unknown role",
+    );
+
+    assert!(
+        stores
+            .rbac
+            .revoke_from_role("editor", Permission, "posts.read")
+            .await
+            .unwrap(),
+        "first revoke"
+    );
+    assert!(
+        !stores
+            .rbac
+            .revoke_from_role("editor", Permission, "posts.read")
+            .await
+            .unwrap(),
+        "second revoke"
+    );
+    let grants = stores.rbac.role_grants("editor").await.unwrap();
+    assert!(
+        !grants.contains(&item(Permission, "posts.read")),
+        "revoked grant still listed"
+    );
+    assert_eq!(grants.len(), 2, "other grants of the role");
+}
+
+/// `assign_role` is `true` when new, `false` when already assigned; `unassign_role` is
+/// `true` once. Unknown user or role is `NotFound`.
+pub async fn assign_role<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    define(&stores, &[(Role, "editor"), (Permission, "editor")]).await;
+
+    assert!(
+        stores.rbac.assign_role(u.id, "editor").await.unwrap(),
+        "first assignment"
+    );
+    assert!(
+        !stores.rbac.assign_role(u.id, "editor").await.unwrap(),
+        "repeated assignment"
+    );
+    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    assert_eq!(grants.roles, strings(&["editor"]), "roles after assignment");
+    assert!(grants.permissions.is_empty(), "a role is not a permission");
+
+    assert_not_found(
+        stores.rbac.assign_role(UserId::new(), "editor").await,
+        "unknown user",
+    );
+    assert_not_found(
+        stores.rbac.assign_role(u.id, "nobody").await,
+        "unknown role",
+    );
+
+    assert!(
+        stores.rbac.unassign_role(u.id, "editor").await.unwrap(),
+        "first unassign"
+    );
+    assert!(
+        !stores.rbac.unassign_role(u.id, "editor").await.unwrap(),
+        "second unassign"
+    );
+    assert!(
+        stores
+            .rbac
+            .user_grants(u.id)
+            .await
+            .unwrap()
+            .roles
+            .is_empty(),
+        "after unassign"
+    );
+}
+
+/// `grant_to_user` is `true` when new, `false` when already held; `revoke_from_user` is
+/// `true` once. Unknown user or item is `NotFound`.
+pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    define(&stores, &[(Permission, "posts.read"), (Ability, "export")]).await;
+
+    assert!(
+        stores
+            .rbac
+            .grant_to_user(u.id, Permission, "posts.read")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !stores
+            .rbac
+            .grant_to_user(u.id, Permission, "posts.read")
+            .await
+            .unwrap(),
+        "again"
+    );
+    assert!(
+        stores
+            .rbac
+            .grant_to_user(u.id, Ability, "export")
+            .await
+            .unwrap()
+    );
+    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    assert_eq!(
+        grants,
+        UserGrants {
+            roles: Vec::new(),
+            permissions: strings(&["posts.read"]),
+            abilities: strings(&["export"]),
+        }
+    );
+
+    assert_not_found(
+        stores
+            .rbac
+            .grant_to_user(UserId::new(), Permission, "posts.read")
+            .await,
+        "unknown user",
+    );
+    assert_not_found(
+        stores.rbac.grant_to_user(u.id, Permission, "export").await,
+        "slug registered under another kind",
+    );
+    assert_not_found(
+        stores.rbac.grant_to_user(u.id, Ability, "nothing").await,
+        "unknown ability",
+    );
+
+    assert!(
+        stores
+            .rbac
+            .revoke_from_user(u.id, Permission, "posts.read")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !stores
+            .rbac
+            .revoke_from_user(u.id, Permission, "posts.read")
+            .await
+            .unwrap()
+    );
+    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    assert!(grants.permissions.is_empty(), "after revoke_from_user");
+    assert_eq!(grants.abilities, strings(&["export"]));
+}
+
+/// `user_grants` holds the user's roles and the sorted, duplicate-free union of
+/// permissions and abilities granted directly and through roles; unknown users hold
+/// nothing, and other users' grants never leak in.
+pub async fn user_grants_union<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let other = create_user(&stores).await;
+    define(
+        &stores,
+        &[
+            (Role, "writer"),
+            (Role, "reviewer"),
+            (Role, "unused"),
+            (Permission, "posts.write"),
+            (Permission, "posts.read"),
+            (Permission, "posts.approve"),
+            (Permission, "zeta"),
+            (Permission, "secret"),
+            (Ability, "export"),
+            (Ability, "import"),
+        ],
+    )
+    .await;
+    let role_grants = [
+        ("writer", Permission, "posts.write"),
+        ("writer", Permission, "posts.read"),
+        ("writer", Ability, "export"),
+        ("reviewer", Permission, "posts.read"),
+        ("reviewer", Permission, "posts.approve"),
+        ("unused", Permission, "secret"),
+    ];
+    for (role, kind, slug) in role_grants {
+        stores.rbac.grant_to_role(role, kind, slug).await.unwrap();
+    }
+    stores.rbac.assign_role(u.id, "writer").await.unwrap();
+    stores.rbac.assign_role(u.id, "reviewer").await.unwrap();
+    stores.rbac.assign_role(other.id, "unused").await.unwrap();
+    for (kind, slug) in [
+        (Permission, "zeta"),
+        (Permission, "posts.write"),
+        (Ability, "import"),
+        (Ability, "export"),
+    ] {
+        stores.rbac.grant_to_user(u.id, kind, slug).await.unwrap();
+    }
+    stores
+        .rbac
+        .grant_to_user(other.id, Permission, "secret")
+        .await
+        .unwrap();
+
+    let mut grants = stores.rbac.user_grants(u.id).await.unwrap();
+    grants.roles.sort();
+    assert_eq!(
+        grants,
+        UserGrants {
+            roles: strings(&["reviewer", "writer"]),
+            permissions: strings(&["posts.approve", "posts.read", "posts.write", "zeta"]),
+            abilities: strings(&["export", "import"]),
+        },
+        "user_grants"
+    );
+    let nobody = stores.rbac.user_grants(UserId::new()).await.unwrap();
+    assert_eq!(nobody, UserGrants::default(), "unknown user");
+
+    // Unassigning a role takes its permissions, but not those also granted directly.
+    stores.rbac.unassign_role(u.id, "writer").await.unwrap();
+    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    assert_eq!(grants.roles, strings(&["reviewer"]));
+    assert_eq!(
+        grants.permissions,
+        strings(&["posts.approve", "posts.read", "posts.write", "zeta"])
+    );
+    assert_eq!(grants.abilities, strings(&["export", "import"]));
+    stores.rbac.unassign_role(u.id, "reviewer").await.unwrap();
+    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    assert_eq!(
+        grants.permissions,
+        strings(&["posts.write", "zeta"]),
+        "direct grants only"
+    );
+}
+
+/// `remove_item` removes the item and every grant and assignment naming it (`true`),
+/// then `false`.
+pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    define(
+        &stores,
+        &[
+            (Role, "editor"),
+            (Role, "viewer"),
+            (Permission, "posts.read"),
+            (Permission, "posts.write"),
+            (Ability, "export"),
+        ],
+    )
+    .await;
+    stores
+        .rbac
+        .grant_to_role("editor", Permission, "posts.read")
+        .await
+        .unwrap();
+    stores
+        .rbac
+        .grant_to_role("editor", Permission, "posts.write")
+        .await
+        .unwrap();
+    stores
+        .rbac
+        .grant_to_role("viewer", Ability, "export")
+        .await
+        .unwrap();
+    stores
+        .rbac
+        .grant_to_user(u.id, Permission, "posts.read")
+        .await
+        .unwrap();
+    stores.rbac.assign_role(u.id, "editor").await.unwrap();
+    stores.rbac.assign_role(u.id, "viewer").await.unwrap();
+
+    assert!(
+        stores
+            .rbac
+            .remove_item(Permission, "posts.read")
+            .await
+            .unwrap(),
+        "remove permission"
+    );
+    assert!(
+        !stores
+            .rbac
+            .remove_item(Permission, "posts.read")
+            .await
+            .unwrap(),
+        "remove again"
+    );
+    assert_eq!(
+        stores.rbac.role_grants("editor").await.unwrap(),
+        vec![item(Permission, "posts.write")],
+        "role grants after removing a permission"
+    );
+    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    assert_eq!(
+        grants.permissions,
+        strings(&["posts.write"]),
+        "direct and role grant gone"
+    );
+    assert!(
+        !stores
+            .rbac
+            .revoke_from_user(u.id, Permission, "posts.read")
+            .await
+            .unwrap(),
+        "the direct grant survived the removal"
+    );
+
+    assert!(
+        stores.rbac.remove_item(Role, "viewer").await.unwrap(),
+        "remove role"
+    );
+    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    assert_eq!(
+        grants.roles,
+        strings(&["editor"]),
+        "assignment of a removed role"
+    );
+    assert!(
+        grants.abilities.is_empty(),
+        "abilities through a removed role"
+    );
+    assert_not_found(
+        stores.rbac.role_grants("viewer").await,
+        "role_grants of a removed role",
+    );
+    assert_eq!(
+        stores.rbac.list_items(Role).await.unwrap(),
+        vec![item(Role, "editor")],
+        "roles after removal"
+    );
+    assert_eq!(
+        stores.rbac.list_items(Ability).await.unwrap(),
+        vec![item(Ability, "export")],
+        "removing a role keeps the items it granted"
+    );
+
+    // Re-defining the slug does not bring old grants back.
+    define(&stores, &[(Role, "viewer")]).await;
+    assert!(
+        stores.rbac.role_grants("viewer").await.unwrap().is_empty(),
+        "stale role grants"
+    );
+    assert_eq!(
+        stores.rbac.user_grants(u.id).await.unwrap().roles,
+        strings(&["editor"])
+    );
+    assert!(
+        !stores.rbac.remove_item(Ability, "nothing").await.unwrap(),
+        "unknown item"
+    );
+}

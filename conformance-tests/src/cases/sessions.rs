@@ -1,0 +1,640 @@
+//! [`SessionStore`](authkit::SessionStore): exclusive deadlines, sliding that never passes
+//! the absolute cap, the write step, payloads, revocation, listing and purging.
+
+use authkit::{Session, SessionId, StoreError, TokenHash, UserId};
+
+use crate::StoreFactory;
+use crate::fixtures::{BASE, MICRO, at, create_user, fresh_hash, policy, secs, session, together};
+
+/// A created session reads back equal by id; unknown ids are `None`.
+pub async fn create_then_read<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let mut s = session(u.id, BASE, secs(60), secs(3600));
+    s.payload = Some(vec![1, 2, 3]);
+    stores.sessions.create_session(&s).await.unwrap();
+
+    let found = stores.sessions.session_by_id(s.id, BASE).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&s), "session_by_id");
+    let unknown = stores
+        .sessions
+        .session_by_id(SessionId::new(), BASE)
+        .await
+        .unwrap();
+    assert_eq!(unknown, None, "session_by_id of an unknown id");
+}
+
+/// A duplicate id or token hash is `Conflict`, and the losing session is not written.
+pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let first = session(u.id, BASE, secs(60), secs(3600));
+    stores.sessions.create_session(&first).await.unwrap();
+
+    let mut same_id = session(u.id, BASE, secs(60), secs(3600));
+    same_id.id = first.id;
+    let err = stores.sessions.create_session(&same_id).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "duplicate id: expected Conflict, got {err:?}"
+    );
+    let touched = touch(&stores, &same_id.token_hash, BASE).await;
+    assert_eq!(
+        touched, None,
+        "the losing session (duplicate id) was written"
+    );
+
+    let mut same_hash = session(u.id, BASE, secs(60), secs(3600));
+    same_hash.token_hash = first.token_hash;
+    let err = stores
+        .sessions
+        .create_session(&same_hash)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "duplicate token hash: expected Conflict, got {err:?}"
+    );
+    let by_id = stores
+        .sessions
+        .session_by_id(same_hash.id, BASE)
+        .await
+        .unwrap();
+    assert_eq!(
+        by_id, None,
+        "the losing session (duplicate hash) was written"
+    );
+
+    let found = stores.sessions.session_by_id(first.id, BASE).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&first), "the first session changed");
+    let listed = stores
+        .sessions
+        .list_user_sessions(u.id, BASE)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        vec![first],
+        "sessions of the user after two conflicts"
+    );
+}
+
+/// A session for an unknown user is `NotFound` and is not written.
+pub async fn create_unknown_user_not_found<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let s = session(UserId::new(), BASE, secs(60), secs(3600));
+    let err = stores.sessions.create_session(&s).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "unknown user: expected NotFound, got {err:?}"
+    );
+    let found = stores.sessions.session_by_id(s.id, BASE).await.unwrap();
+    assert_eq!(found, None, "the failed create left a row");
+}
+
+/// `session_by_id` returns only live sessions (exclusive deadlines) and never slides.
+pub async fn session_by_id_live_only_and_does_not_slide<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let s = session(u.id, BASE, secs(60), secs(3600));
+    stores.sessions.create_session(&s).await.unwrap();
+
+    let just_before = stores
+        .sessions
+        .session_by_id(s.id, at(60) - MICRO)
+        .await
+        .unwrap();
+    assert_eq!(
+        just_before.as_ref(),
+        Some(&s),
+        "one microsecond before the idle deadline"
+    );
+    let again = stores.sessions.session_by_id(s.id, at(30)).await.unwrap();
+    assert_eq!(again.as_ref(), Some(&s), "session_by_id slid the session");
+    let at_deadline = stores.sessions.session_by_id(s.id, at(60)).await.unwrap();
+    assert_eq!(
+        at_deadline, None,
+        "at the idle deadline the session is dead"
+    );
+
+    let capped = session(u.id, BASE, secs(3600), secs(60));
+    stores.sessions.create_session(&capped).await.unwrap();
+    let at_absolute = stores
+        .sessions
+        .session_by_id(capped.id, at(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        at_absolute, None,
+        "at the absolute deadline the session is dead"
+    );
+}
+
+async fn touch(
+    stores: &authkit::Stores,
+    hash: &TokenHash,
+    now: authkit::Timestamp,
+) -> Option<Session> {
+    stores
+        .sessions
+        .touch_session(hash, now, policy(60, 0))
+        .await
+        .unwrap()
+}
+
+/// A touch slides the idle deadline to `now + idle_ttl`, stamps `last_seen_at` and
+/// returns the session as stored after the step.
+pub async fn touch_slides_idle_deadline<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let s = session(u.id, BASE, secs(60), secs(3600));
+    stores.sessions.create_session(&s).await.unwrap();
+
+    let touched = stores
+        .sessions
+        .touch_session(&s.token_hash, at(30), policy(60, 0))
+        .await
+        .unwrap()
+        .expect("a live session");
+    let mut expected = s.clone();
+    expected.idle_expires_at = at(90);
+    expected.last_seen_at = at(30);
+    assert_eq!(touched, expected, "touch result");
+    let stored = stores.sessions.session_by_id(s.id, at(30)).await.unwrap();
+    assert_eq!(stored.as_ref(), Some(&expected), "stored after touch");
+
+    // Alive past the original deadline, thanks to the slide.
+    let later = touch(&stores, &s.token_hash, at(75)).await;
+    assert!(later.is_some(), "dead after sliding");
+}
+
+/// Touching an unknown hash is `None`.
+pub async fn touch_unknown_is_none<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let s = session(u.id, BASE, secs(60), secs(3600));
+    stores.sessions.create_session(&s).await.unwrap();
+    assert_eq!(touch(&stores, &fresh_hash(), at(1)).await, None);
+}
+
+/// A touch exactly at the idle deadline is `None` and changes nothing; one microsecond
+/// earlier it succeeds.
+pub async fn touch_at_idle_deadline_is_none<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let s = session(u.id, BASE, secs(60), secs(3600));
+    let t = session(u.id, BASE, secs(60), secs(3600));
+    stores.sessions.create_session(&s).await.unwrap();
+    stores.sessions.create_session(&t).await.unwrap();
+
+    assert_eq!(
+        touch(&stores, &s.token_hash, at(60)).await,
+        None,
+        "touch at the idle deadline"
+    );
+    let after = stores
+        .sessions
+        .session_by_id(s.id, at(60) - MICRO)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.as_ref(),
+        Some(&s),
+        "a failed touch changed the session"
+    );
+    assert_eq!(
+        touch(&stores, &s.token_hash, at(61)).await,
+        None,
+        "touch past the deadline"
+    );
+
+    let just_before = touch(&stores, &t.token_hash, at(60) - MICRO).await;
+    let just_before = just_before.expect("one microsecond before the idle deadline");
+    assert_eq!(just_before.idle_expires_at, at(120) - MICRO);
+}
+
+/// A touch exactly at the absolute deadline is `None`, however far the idle deadline is.
+pub async fn touch_at_absolute_deadline_is_none<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let s = session(u.id, BASE, secs(60), secs(100));
+    stores.sessions.create_session(&s).await.unwrap();
+
+    let first = touch(&stores, &s.token_hash, at(50))
+        .await
+        .expect("live at 50s");
+    assert_eq!(
+        first.idle_expires_at,
+        at(100),
+        "slid to the absolute deadline"
+    );
+    let last = touch(&stores, &s.token_hash, at(100) - MICRO).await;
+    assert!(
+        last.is_some(),
+        "live one microsecond before the absolute deadline"
+    );
+    assert_eq!(
+        touch(&stores, &s.token_hash, at(100)).await,
+        None,
+        "at the absolute deadline"
+    );
+
+    // A session stored with an idle deadline past its absolute one still dies at the latter.
+    let odd = session(u.id, BASE, secs(500), secs(100));
+    stores.sessions.create_session(&odd).await.unwrap();
+    assert_eq!(
+        touch(&stores, &odd.token_hash, at(100)).await,
+        None,
+        "idle deadline past the absolute one"
+    );
+}
+
+/// The slide stops at the absolute deadline: the target is `min(now + idle_ttl, absolute)`.
+pub async fn touch_caps_at_absolute_deadline<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let s = session(u.id, BASE, secs(60), secs(100));
+    stores.sessions.create_session(&s).await.unwrap();
+
+    let touched = touch(&stores, &s.token_hash, at(50))
+        .await
+        .expect("live at 50s");
+    let mut expected = s.clone();
+    expected.idle_expires_at = at(100);
+    expected.last_seen_at = at(50);
+    assert_eq!(touched, expected, "touch result past the cap");
+    let stored = stores.sessions.session_by_id(s.id, at(50)).await.unwrap();
+    assert_eq!(
+        stored.as_ref(),
+        Some(&expected),
+        "stored deadline past the cap"
+    );
+
+    // Already at the cap: nothing moves, nothing is written.
+    let again = touch(&stores, &s.token_hash, at(80))
+        .await
+        .expect("live at 80s");
+    assert_eq!(again, expected, "a touch at the cap wrote");
+}
+
+/// With a `min_step`, a touch that moves the deadline by at most the step does not
+/// write (`last_seen_at` and the deadline stay); one that moves it more does.
+pub async fn touch_min_step_skips_small_moves<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let s = session(u.id, BASE, secs(60), secs(3600));
+    stores.sessions.create_session(&s).await.unwrap();
+    let step = policy(60, 10);
+
+    for now in [at(5), at(10)] {
+        let touched = stores
+            .sessions
+            .touch_session(&s.token_hash, now, step)
+            .await
+            .unwrap();
+        assert_eq!(
+            touched.as_ref(),
+            Some(&s),
+            "touch at {now} within the step wrote"
+        );
+        let stored = stores.sessions.session_by_id(s.id, now).await.unwrap();
+        assert_eq!(
+            stored.as_ref(),
+            Some(&s),
+            "stored after a touch within the step"
+        );
+    }
+
+    let touched = stores
+        .sessions
+        .touch_session(&s.token_hash, at(10) + MICRO, step)
+        .await
+        .unwrap();
+    let mut expected = s.clone();
+    expected.idle_expires_at = at(70) + MICRO;
+    expected.last_seen_at = at(10) + MICRO;
+    assert_eq!(touched.as_ref(), Some(&expected), "touch past the step");
+    let stored = stores.sessions.session_by_id(s.id, at(11)).await.unwrap();
+    assert_eq!(
+        stored.as_ref(),
+        Some(&expected),
+        "stored after a touch past the step"
+    );
+}
+
+/// A policy whose target is earlier than the stored deadline never moves it backwards.
+pub async fn touch_never_moves_deadline_backwards<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let s = session(u.id, BASE, secs(600), secs(3600));
+    stores.sessions.create_session(&s).await.unwrap();
+
+    let touched = stores
+        .sessions
+        .touch_session(&s.token_hash, at(5), policy(10, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        touched.as_ref(),
+        Some(&s),
+        "a shorter policy moved the deadline"
+    );
+    let stored = stores.sessions.session_by_id(s.id, at(5)).await.unwrap();
+    assert_eq!(stored.as_ref(), Some(&s), "stored after a shorter policy");
+}
+
+/// 32 concurrent touches at different instants: the stored deadline ends at the latest
+/// target, never an earlier one.
+pub async fn touch_concurrent_keeps_latest_deadline<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let s = session(u.id, BASE, secs(60), secs(3600));
+    stores.sessions.create_session(&s).await.unwrap();
+
+    let results = together(32, |i| {
+        let stores = stores.clone();
+        let hash = s.token_hash;
+        let now = at(1 + i as i64);
+        async move {
+            stores
+                .sessions
+                .touch_session(&hash, now, policy(60, 0))
+                .await
+                .unwrap()
+                .map(|s| (now, s))
+        }
+    })
+    .await;
+    for result in &results {
+        let (now, touched) = result
+            .as_ref()
+            .expect("every concurrent touch sees a live session");
+        assert!(
+            touched.idle_expires_at >= *now + secs(60),
+            "touch at {now} returned deadline {} before its own target",
+            touched.idle_expires_at
+        );
+    }
+    let stored = stores
+        .sessions
+        .session_by_id(s.id, at(32))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.idle_expires_at, at(92), "final deadline");
+    assert_eq!(stored.last_seen_at, at(32), "final last_seen_at");
+}
+
+/// Payloads are set, replaced (empty and 64 KiB included) and cleared on live sessions;
+/// unknown or dead sessions are `NotFound`.
+pub async fn payload_set_get_clear<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let s = session(u.id, BASE, secs(60), secs(3600));
+    stores.sessions.create_session(&s).await.unwrap();
+
+    let big: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+    for payload in [Some(vec![0u8, 255, 7]), Some(Vec::new()), Some(big), None] {
+        stores
+            .sessions
+            .set_session_payload(s.id, payload.as_deref(), at(1))
+            .await
+            .unwrap();
+        let mut expected = s.clone();
+        expected.payload = payload.clone();
+        let stored = stores.sessions.session_by_id(s.id, at(1)).await.unwrap();
+        assert_eq!(
+            stored.as_ref(),
+            Some(&expected),
+            "after setting a payload of {:?} bytes",
+            payload.as_ref().map(Vec::len)
+        );
+        let touched = stores
+            .sessions
+            .touch_session(&s.token_hash, at(1), policy(60, 3600))
+            .await
+            .unwrap();
+        assert_eq!(
+            touched.as_ref(),
+            Some(&expected),
+            "touch returns the payload"
+        );
+    }
+
+    let err = stores
+        .sessions
+        .set_session_payload(SessionId::new(), Some(b"x"), at(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "unknown session: expected NotFound, got {err:?}"
+    );
+    let err = stores
+        .sessions
+        .set_session_payload(s.id, Some(b"x"), at(60))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "dead session: expected NotFound, got {err:?}"
+    );
+    let stored = stores.sessions.session_by_id(s.id, at(59)).await.unwrap();
+    assert_eq!(
+        stored.as_ref(),
+        Some(&s),
+        "a failed set_session_payload wrote"
+    );
+}
+
+/// `revoke_session` deletes one session (`true`), after which no touch returns it;
+/// `false` the second time and for unknown ids.
+pub async fn revoke_session<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let s = session(u.id, BASE, secs(60), secs(3600));
+    let keep = session(u.id, BASE, secs(60), secs(3600));
+    stores.sessions.create_session(&s).await.unwrap();
+    stores.sessions.create_session(&keep).await.unwrap();
+
+    assert!(
+        stores.sessions.revoke_session(s.id).await.unwrap(),
+        "first revoke"
+    );
+    assert_eq!(
+        touch(&stores, &s.token_hash, at(1)).await,
+        None,
+        "touch after revoke"
+    );
+    assert_eq!(
+        stores.sessions.session_by_id(s.id, at(1)).await.unwrap(),
+        None
+    );
+    assert!(
+        !stores.sessions.revoke_session(s.id).await.unwrap(),
+        "second revoke"
+    );
+    assert!(
+        !stores
+            .sessions
+            .revoke_session(SessionId::new())
+            .await
+            .unwrap(),
+        "revoke of an unknown id"
+    );
+    assert!(
+        touch(&stores, &keep.token_hash, at(1)).await.is_some(),
+        "the other session"
+    );
+}
+
+/// `revoke_user_sessions` revokes every session of the user but the one excepted, and
+/// counts them; other users are untouched.
+pub async fn revoke_user_sessions_except_one<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let other = create_user(&stores).await;
+    let mine: Vec<_> = (0..3)
+        .map(|_| session(u.id, BASE, secs(60), secs(3600)))
+        .collect();
+    let theirs = session(other.id, BASE, secs(60), secs(3600));
+    for s in mine.iter().chain([&theirs]) {
+        stores.sessions.create_session(s).await.unwrap();
+    }
+
+    let n = stores
+        .sessions
+        .revoke_user_sessions(u.id, Some(mine[1].id))
+        .await
+        .unwrap();
+    assert_eq!(n, 2, "revoked all but one");
+    assert_eq!(touch(&stores, &mine[0].token_hash, at(1)).await, None);
+    assert_eq!(touch(&stores, &mine[2].token_hash, at(1)).await, None);
+    assert!(
+        touch(&stores, &mine[1].token_hash, at(1)).await.is_some(),
+        "the excepted one"
+    );
+    assert!(
+        touch(&stores, &theirs.token_hash, at(1)).await.is_some(),
+        "another user's"
+    );
+
+    let n = stores
+        .sessions
+        .revoke_user_sessions(u.id, None)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "revoked the last one");
+    assert_eq!(touch(&stores, &mine[1].token_hash, at(1)).await, None);
+    let n = stores
+        .sessions
+        .revoke_user_sessions(u.id, None)
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "nothing left");
+    let n = stores
+        .sessions
+        .revoke_user_sessions(UserId::new(), None)
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "unknown user");
+    assert!(
+        touch(&stores, &theirs.token_hash, at(1)).await.is_some(),
+        "another user's"
+    );
+}
+
+/// `list_user_sessions` lists the user's live sessions only, oldest (`created_at`) first.
+pub async fn list_live_oldest_first<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let other = create_user(&stores).await;
+    // Ids are generated newest-created first, and inserted out of order, so neither id
+    // order nor insertion order equals creation order.
+    let newest = session(u.id, at(20), secs(600), secs(3600));
+    let oldest = session(u.id, at(0), secs(600), secs(3600));
+    let middle = session(u.id, at(10), secs(600), secs(3600));
+    let idle_dead = session(u.id, at(5), secs(25), secs(3600));
+    let absolute_dead = session(u.id, at(1), secs(600), secs(29));
+    let theirs = session(other.id, at(3), secs(600), secs(3600));
+    for s in [
+        &middle,
+        &newest,
+        &idle_dead,
+        &oldest,
+        &theirs,
+        &absolute_dead,
+    ] {
+        stores.sessions.create_session(s).await.unwrap();
+    }
+
+    let listed = stores
+        .sessions
+        .list_user_sessions(u.id, at(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        vec![oldest, middle, newest],
+        "live sessions, oldest first"
+    );
+    let none = stores
+        .sessions
+        .list_user_sessions(UserId::new(), at(30))
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "unknown user");
+}
+
+/// `purge_sessions` deletes the sessions that are dead at `now` (deadline `<= now`),
+/// counts them, and keeps live ones.
+pub async fn purge_removes_only_dead<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let idle_dead = session(u.id, BASE, secs(10), secs(3600));
+    let idle_at_now = session(u.id, BASE, secs(30), secs(3600));
+    let absolute_at_now = session(u.id, BASE, secs(600), secs(30));
+    let live = session(u.id, BASE, secs(30) + MICRO, secs(3600));
+    for s in [&idle_dead, &idle_at_now, &absolute_at_now, &live] {
+        stores.sessions.create_session(s).await.unwrap();
+    }
+
+    let n = stores.sessions.purge_sessions(at(30), 100).await.unwrap();
+    assert_eq!(n, 3, "dead sessions purged");
+    for dead in [&idle_dead, &idle_at_now, &absolute_at_now] {
+        assert!(
+            !stores.sessions.revoke_session(dead.id).await.unwrap(),
+            "a dead session survived the purge"
+        );
+    }
+    let kept = stores
+        .sessions
+        .session_by_id(live.id, at(30))
+        .await
+        .unwrap();
+    assert_eq!(kept.as_ref(), Some(&live), "the live session");
+    let n = stores.sessions.purge_sessions(at(30), 100).await.unwrap();
+    assert_eq!(n, 0, "second purge");
+}
+
+/// `purge_sessions` deletes at most `limit` per call.
+pub async fn purge_respects_limit<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    for _ in 0..5 {
+        let s = session(u.id, BASE, secs(10), secs(3600));
+        stores.sessions.create_session(&s).await.unwrap();
+    }
+    let live = session(u.id, BASE, secs(600), secs(3600));
+    stores.sessions.create_session(&live).await.unwrap();
+
+    let mut counts = Vec::new();
+    for _ in 0..4 {
+        counts.push(stores.sessions.purge_sessions(at(20), 2).await.unwrap());
+    }
+    assert_eq!(counts, vec![2, 2, 1, 0], "purge counts with limit 2");
+    assert!(
+        touch(&stores, &live.token_hash, at(20)).await.is_some(),
+        "the live session"
+    );
+}

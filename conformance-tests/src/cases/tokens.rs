@@ -1,0 +1,1050 @@
+//! [`TokenStore`](authkit::TokenStore): refresh rotation (atomic, in families), one-time
+//! tokens (single use, per purpose) and OTP attempts (counted atomically, locked at the cap).
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use authkit::{
+    FamilyId, OneTimeToken, OtpAttempt, Purpose, RefreshToken, RotationDecision, RotationOutcome,
+    StoreError, Stores, Timestamp, TokenHash, UserId,
+};
+
+use crate::StoreFactory;
+use crate::fixtures::{
+    BASE, MICRO, at, create_user, fresh_hash, one_time, peek_refresh, refresh, secs, successor,
+    together,
+};
+
+const HOUR: i64 = 3600;
+
+/// Rotates `presented` into `next` at `now`, checking the rule ran once and the outcome.
+async fn rotate_into(
+    stores: &Stores,
+    presented: &RefreshToken,
+    next: &RefreshToken,
+    now: Timestamp,
+) {
+    let calls = AtomicUsize::new(0);
+    let rule = |_: &RefreshToken| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        RotationDecision::Rotate(next.clone())
+    };
+    let outcome = stores
+        .tokens
+        .rotate_refresh(&presented.token_hash, now, &rule)
+        .await
+        .unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "rule calls per rotate_refresh"
+    );
+    match outcome {
+        RotationOutcome::Decided { decision, .. } => {
+            assert_eq!(decision, RotationDecision::Rotate(next.clone()), "decision")
+        }
+        RotationOutcome::Unknown => panic!("rotate_refresh: a stored token is Unknown"),
+    }
+}
+
+/// `rotate_refresh` with `Rotate(next)`: the rule runs once on the stored row, the
+/// presented token gets `consumed_at = now` and `rotations = 1`, `next` is stored as
+/// given and can itself be rotated.
+pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let first = refresh(u.id, BASE, secs(HOUR));
+    stores.tokens.create_refresh(&first).await.unwrap();
+    assert_eq!(
+        peek_refresh(&stores, &first.token_hash).await.as_ref(),
+        Some(&first),
+        "created token reads back as given"
+    );
+
+    let next = successor(&first, at(10), secs(HOUR));
+    let calls = AtomicUsize::new(0);
+    let seen = Mutex::new(None);
+    let rule = |row: &RefreshToken| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        *seen.lock().unwrap() = Some(row.clone());
+        RotationDecision::Rotate(next.clone())
+    };
+    let outcome = stores
+        .tokens
+        .rotate_refresh(&first.token_hash, at(10), &rule)
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "rule calls");
+    assert_eq!(
+        seen.lock().unwrap().as_ref(),
+        Some(&first),
+        "the row the rule saw"
+    );
+    assert_eq!(
+        outcome,
+        RotationOutcome::Decided {
+            presented: first.clone(),
+            decision: RotationDecision::Rotate(next.clone()),
+        },
+        "outcome"
+    );
+
+    let mut consumed = first.clone();
+    consumed.consumed_at = Some(at(10));
+    consumed.rotations = 1;
+    assert_eq!(
+        peek_refresh(&stores, &first.token_hash).await.as_ref(),
+        Some(&consumed),
+        "presented token after rotation"
+    );
+    assert_eq!(
+        peek_refresh(&stores, &next.token_hash).await.as_ref(),
+        Some(&next),
+        "successor as stored"
+    );
+
+    let third = successor(&next, at(20), secs(HOUR));
+    rotate_into(&stores, &next, &third, at(20)).await;
+    assert_eq!(
+        peek_refresh(&stores, &third.token_hash).await.as_ref(),
+        Some(&third),
+        "successor of the successor"
+    );
+}
+
+/// A second `Rotate` of a consumed token (a grace interval) keeps the first
+/// `consumed_at` and counts `rotations = 2`.
+pub async fn refresh_second_rotation_keeps_first_consumed_at<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let first = refresh(u.id, BASE, secs(HOUR));
+    stores.tokens.create_refresh(&first).await.unwrap();
+    let a = successor(&first, at(10), secs(HOUR));
+    let b = successor(&first, at(15), secs(HOUR));
+    rotate_into(&stores, &first, &a, at(10)).await;
+    rotate_into(&stores, &first, &b, at(15)).await;
+
+    let row = peek_refresh(&stores, &first.token_hash).await.unwrap();
+    assert_eq!(
+        row.consumed_at,
+        Some(at(10)),
+        "consumed_at after a second rotation"
+    );
+    assert_eq!(row.rotations, 2, "rotations after a second rotation");
+    assert_eq!(
+        peek_refresh(&stores, &a.token_hash).await.as_ref(),
+        Some(&a)
+    );
+    assert_eq!(
+        peek_refresh(&stores, &b.token_hash).await.as_ref(),
+        Some(&b)
+    );
+}
+
+/// A duplicate id or hash is `Conflict`, and the losing token is not written.
+pub async fn refresh_create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let first = refresh(u.id, BASE, secs(HOUR));
+    stores.tokens.create_refresh(&first).await.unwrap();
+
+    let mut same_id = refresh(u.id, BASE, secs(HOUR));
+    same_id.id = first.id;
+    let err = stores.tokens.create_refresh(&same_id).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "duplicate id: expected Conflict, got {err:?}"
+    );
+    assert_eq!(
+        peek_refresh(&stores, &same_id.token_hash).await,
+        None,
+        "the losing token (duplicate id) was written"
+    );
+
+    let mut same_hash = refresh(u.id, BASE, secs(2 * HOUR));
+    same_hash.token_hash = first.token_hash;
+    let err = stores.tokens.create_refresh(&same_hash).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "duplicate hash: expected Conflict, got {err:?}"
+    );
+    assert_eq!(
+        peek_refresh(&stores, &first.token_hash).await.as_ref(),
+        Some(&first),
+        "the first token changed"
+    );
+    assert_eq!(
+        stores
+            .tokens
+            .revoke_family(same_hash.family_id, at(1))
+            .await
+            .unwrap(),
+        0,
+        "the losing token (duplicate hash) was written"
+    );
+}
+
+/// A refresh token of an unknown user is `NotFound` and is not written.
+pub async fn refresh_create_unknown_user_not_found<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let t = refresh(UserId::new(), BASE, secs(HOUR));
+    let err = stores.tokens.create_refresh(&t).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "unknown user: expected NotFound, got {err:?}"
+    );
+    assert_eq!(
+        peek_refresh(&stores, &t.token_hash).await,
+        None,
+        "the failed create wrote"
+    );
+}
+
+/// An unknown hash is `Unknown`, and the rule is never called.
+pub async fn refresh_rotate_unknown_skips_rule<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let t = refresh(u.id, BASE, secs(HOUR));
+    stores.tokens.create_refresh(&t).await.unwrap();
+
+    let calls = AtomicUsize::new(0);
+    let rule = |_: &RefreshToken| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        RotationDecision::RevokeFamily
+    };
+    let outcome = stores
+        .tokens
+        .rotate_refresh(&fresh_hash(), at(1), &rule)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RotationOutcome::Unknown, "outcome");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "rule called for an unknown token"
+    );
+    assert_eq!(
+        peek_refresh(&stores, &t.token_hash).await.as_ref(),
+        Some(&t)
+    );
+}
+
+/// `Reject` changes nothing.
+pub async fn refresh_reject_changes_nothing<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let t = refresh(u.id, BASE, secs(HOUR));
+    stores.tokens.create_refresh(&t).await.unwrap();
+
+    let calls = AtomicUsize::new(0);
+    let rule = |_: &RefreshToken| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        RotationDecision::Reject
+    };
+    let outcome = stores
+        .tokens
+        .rotate_refresh(&t.token_hash, at(5), &rule)
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "rule calls");
+    assert_eq!(
+        outcome,
+        RotationOutcome::Decided {
+            presented: t.clone(),
+            decision: RotationDecision::Reject
+        }
+    );
+    assert_eq!(
+        peek_refresh(&stores, &t.token_hash).await.as_ref(),
+        Some(&t),
+        "after Reject"
+    );
+    // Still rotatable.
+    let next = successor(&t, at(6), secs(HOUR));
+    rotate_into(&stores, &t, &next, at(6)).await;
+}
+
+/// `RevokeFamily` revokes every token of the presented token's family (keeping an
+/// earlier `revoked_at`), and no token of another family.
+pub async fn refresh_revoke_family_decision<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let other = create_user(&stores).await;
+    let a1 = refresh(u.id, BASE, secs(HOUR));
+    let b1 = refresh(u.id, BASE, secs(HOUR));
+    let c1 = refresh(other.id, BASE, secs(HOUR));
+    for t in [&a1, &b1, &c1] {
+        stores.tokens.create_refresh(t).await.unwrap();
+    }
+    let a2 = successor(&a1, at(10), secs(HOUR));
+    rotate_into(&stores, &a1, &a2, at(10)).await;
+    let a1_consumed = peek_refresh(&stores, &a1.token_hash).await.unwrap();
+
+    let revoke = |_: &RefreshToken| RotationDecision::RevokeFamily;
+    let outcome = stores
+        .tokens
+        .rotate_refresh(&a1.token_hash, at(30), &revoke)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        RotationOutcome::Decided {
+            presented: a1_consumed.clone(),
+            decision: RotationDecision::RevokeFamily
+        }
+    );
+    let mut expected_a1 = a1_consumed;
+    expected_a1.revoked_at = Some(at(30));
+    let mut expected_a2 = a2.clone();
+    expected_a2.revoked_at = Some(at(30));
+    assert_eq!(
+        peek_refresh(&stores, &a1.token_hash).await,
+        Some(expected_a1.clone())
+    );
+    assert_eq!(
+        peek_refresh(&stores, &a2.token_hash).await,
+        Some(expected_a2.clone())
+    );
+    assert_eq!(
+        peek_refresh(&stores, &b1.token_hash).await,
+        Some(b1),
+        "another family"
+    );
+    assert_eq!(
+        peek_refresh(&stores, &c1.token_hash).await,
+        Some(c1),
+        "another user"
+    );
+
+    // Revoking again keeps the first revocation time.
+    stores
+        .tokens
+        .rotate_refresh(&a2.token_hash, at(40), &revoke)
+        .await
+        .unwrap();
+    assert_eq!(
+        peek_refresh(&stores, &a1.token_hash).await,
+        Some(expected_a1)
+    );
+    assert_eq!(
+        peek_refresh(&stores, &a2.token_hash).await,
+        Some(expected_a2)
+    );
+}
+
+/// 32 concurrent rotations of one token with the rule "rotate if unconsumed, else revoke
+/// the family": exactly one rotates, every other call sees the token consumed, and the
+/// family ends revoked. Losers' successors are never stored.
+pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let t = refresh(u.id, BASE, secs(HOUR));
+    stores.tokens.create_refresh(&t).await.unwrap();
+    let nexts: Vec<_> = (0..32).map(|_| successor(&t, at(10), secs(HOUR))).collect();
+
+    let outcomes = together(nexts.len(), |i| {
+        let stores = stores.clone();
+        let hash = t.token_hash;
+        let next = nexts[i].clone();
+        async move {
+            let rule = move |row: &RefreshToken| {
+                if row.consumed_at.is_none() {
+                    RotationDecision::Rotate(next.clone())
+                } else {
+                    RotationDecision::RevokeFamily
+                }
+            };
+            stores
+                .tokens
+                .rotate_refresh(&hash, at(10), &rule)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+
+    let mut winners = Vec::new();
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            RotationOutcome::Decided {
+                presented,
+                decision: RotationDecision::Rotate(_),
+            } => {
+                assert_eq!(
+                    presented.consumed_at, None,
+                    "the winner saw a consumed token"
+                );
+                winners.push(i);
+            }
+            RotationOutcome::Decided {
+                presented,
+                decision: RotationDecision::RevokeFamily,
+            } => assert!(
+                presented.consumed_at.is_some(),
+                "call {i} revoked after seeing an unconsumed token"
+            ),
+            other => panic!("call {i}: unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "rotations applied: {winners:?}");
+    let winner = winners[0];
+
+    let row = peek_refresh(&stores, &t.token_hash).await.unwrap();
+    assert_eq!(
+        row.rotations, 1,
+        "the presented token was rotated more than once"
+    );
+    assert_eq!(row.consumed_at, Some(at(10)));
+    assert_eq!(row.revoked_at, Some(at(10)), "family revoked by the reuse");
+    let stored_next = peek_refresh(&stores, &nexts[winner].token_hash)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored_next.revoked_at,
+        Some(at(10)),
+        "the winner's successor revoked"
+    );
+    for (i, next) in nexts.iter().enumerate() {
+        if i != winner {
+            assert_eq!(
+                peek_refresh(&stores, &next.token_hash).await,
+                None,
+                "loser {i}'s successor was stored"
+            );
+        }
+    }
+}
+
+/// `revoke_family` revokes the family's unrevoked tokens and counts them; an earlier
+/// revocation time stays; other families and unknown families are untouched.
+pub async fn refresh_revoke_family_counts<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let t1 = refresh(u.id, BASE, secs(HOUR));
+    let other = refresh(u.id, BASE, secs(HOUR));
+    stores.tokens.create_refresh(&t1).await.unwrap();
+    stores.tokens.create_refresh(&other).await.unwrap();
+    let t2 = successor(&t1, at(1), secs(HOUR));
+    let t3 = successor(&t2, at(2), secs(HOUR));
+    rotate_into(&stores, &t1, &t2, at(1)).await;
+    rotate_into(&stores, &t2, &t3, at(2)).await;
+
+    let n = stores
+        .tokens
+        .revoke_family(t1.family_id, at(30))
+        .await
+        .unwrap();
+    assert_eq!(n, 3, "tokens revoked in the family");
+    for t in [&t1, &t2, &t3] {
+        let row = peek_refresh(&stores, &t.token_hash).await.unwrap();
+        assert_eq!(
+            row.revoked_at,
+            Some(at(30)),
+            "revoked_at of a family member"
+        );
+    }
+    let n = stores
+        .tokens
+        .revoke_family(t1.family_id, at(40))
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "second revoke_family");
+    let row = peek_refresh(&stores, &t3.token_hash).await.unwrap();
+    assert_eq!(
+        row.revoked_at,
+        Some(at(30)),
+        "the first revocation time stays"
+    );
+    assert_eq!(
+        peek_refresh(&stores, &other.token_hash).await,
+        Some(other),
+        "another family"
+    );
+    let n = stores
+        .tokens
+        .revoke_family(FamilyId::new(), at(40))
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "unknown family");
+}
+
+/// `revoke_user_refresh` revokes every unrevoked token of the user, across families,
+/// and counts them; other users are untouched.
+pub async fn refresh_revoke_user_counts<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let someone = create_user(&stores).await;
+    let a1 = refresh(u.id, BASE, secs(HOUR));
+    let b1 = refresh(u.id, BASE, secs(HOUR));
+    let c1 = refresh(someone.id, BASE, secs(HOUR));
+    for t in [&a1, &b1, &c1] {
+        stores.tokens.create_refresh(t).await.unwrap();
+    }
+    let a2 = successor(&a1, at(1), secs(HOUR));
+    rotate_into(&stores, &a1, &a2, at(1)).await;
+    stores
+        .tokens
+        .revoke_family(b1.family_id, at(2))
+        .await
+        .unwrap();
+    let b2_unrevoked = refresh(u.id, at(3), secs(HOUR));
+    stores.tokens.create_refresh(&b2_unrevoked).await.unwrap();
+
+    let n = stores
+        .tokens
+        .revoke_user_refresh(u.id, at(30))
+        .await
+        .unwrap();
+    assert_eq!(n, 3, "unrevoked tokens of the user");
+    for (t, when) in [
+        (&a1, at(30)),
+        (&a2, at(30)),
+        (&b1, at(2)),
+        (&b2_unrevoked, at(30)),
+    ] {
+        let row = peek_refresh(&stores, &t.token_hash).await.unwrap();
+        assert_eq!(row.revoked_at, Some(when), "revoked_at");
+    }
+    assert_eq!(
+        peek_refresh(&stores, &c1.token_hash).await,
+        Some(c1),
+        "another user"
+    );
+    let n = stores
+        .tokens
+        .revoke_user_refresh(u.id, at(40))
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "second revoke_user_refresh");
+    let n = stores
+        .tokens
+        .revoke_user_refresh(UserId::new(), at(40))
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "unknown user");
+}
+
+/// `purge_refresh` deletes tokens with `expires_at <= now` and keeps consumed or revoked
+/// tokens that have not expired (they detect reuse).
+pub async fn refresh_purge_keeps_unexpired<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let expired = refresh(u.id, BASE, secs(10));
+    let expires_now = refresh(u.id, BASE, secs(30));
+    let consumed = refresh(u.id, BASE, secs(30) + MICRO);
+    let revoked = refresh(u.id, BASE, secs(HOUR));
+    let live = refresh(u.id, BASE, secs(HOUR));
+    for t in [&expired, &expires_now, &consumed, &revoked, &live] {
+        stores.tokens.create_refresh(t).await.unwrap();
+    }
+    let consumed_next = successor(&consumed, at(5), secs(HOUR));
+    rotate_into(&stores, &consumed, &consumed_next, at(5)).await;
+    stores
+        .tokens
+        .revoke_family(revoked.family_id, at(6))
+        .await
+        .unwrap();
+
+    let n = stores.tokens.purge_refresh(at(30), 100).await.unwrap();
+    assert_eq!(n, 2, "expired tokens purged");
+    assert_eq!(peek_refresh(&stores, &expired.token_hash).await, None);
+    assert_eq!(
+        peek_refresh(&stores, &expires_now.token_hash).await,
+        None,
+        "expires_at == now"
+    );
+    for kept in [&consumed, &consumed_next, &revoked, &live] {
+        assert!(
+            peek_refresh(&stores, &kept.token_hash).await.is_some(),
+            "an unexpired token was purged"
+        );
+    }
+    assert_eq!(
+        stores.tokens.purge_refresh(at(30), 100).await.unwrap(),
+        0,
+        "second purge"
+    );
+}
+
+/// `purge_refresh` deletes at most `limit` per call.
+pub async fn refresh_purge_respects_limit<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    for _ in 0..5 {
+        let t = refresh(u.id, BASE, secs(10));
+        stores.tokens.create_refresh(&t).await.unwrap();
+    }
+    let live = refresh(u.id, BASE, secs(HOUR));
+    stores.tokens.create_refresh(&live).await.unwrap();
+    let mut counts = Vec::new();
+    for _ in 0..4 {
+        counts.push(stores.tokens.purge_refresh(at(20), 2).await.unwrap());
+    }
+    assert_eq!(counts, vec![2, 2, 1, 0], "purge counts with limit 2");
+    assert!(
+        peek_refresh(&stores, &live.token_hash).await.is_some(),
+        "the live token"
+    );
+}
+
+async fn consume(stores: &Stores, t: &OneTimeToken, now: Timestamp) -> Option<OneTimeToken> {
+    stores
+        .tokens
+        .consume_one_time(&t.token_hash, t.purpose, now)
+        .await
+        .unwrap()
+}
+
+/// An issued token is consumed once: the result carries `consumed_at = now`, a second
+/// consume is `None`; unknown hashes are `None`.
+pub async fn one_time_issue_then_consume<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let t = one_time(u.id, Purpose::PasswordReset, BASE, secs(HOUR));
+    stores.tokens.issue_one_time(&t).await.unwrap();
+
+    let got = consume(&stores, &t, at(10)).await;
+    let mut expected = t.clone();
+    expected.consumed_at = Some(at(10));
+    assert_eq!(got, Some(expected), "first consume");
+    assert_eq!(consume(&stores, &t, at(11)).await, None, "second consume");
+    let unknown = stores
+        .tokens
+        .consume_one_time(&fresh_hash(), Purpose::PasswordReset, at(11))
+        .await
+        .unwrap();
+    assert_eq!(unknown, None, "unknown hash");
+}
+
+/// A duplicate hash is `Conflict`, and the failed issue changes nothing: not even the
+/// invalidation of the user's earlier token.
+pub async fn one_time_issue_duplicate_hash_conflicts<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let a = create_user(&stores).await;
+    let b = create_user(&stores).await;
+    let earlier = one_time(a.id, Purpose::MagicLink, BASE, secs(HOUR));
+    let taken = one_time(b.id, Purpose::MagicLink, BASE, secs(HOUR));
+    stores.tokens.issue_one_time(&earlier).await.unwrap();
+    stores.tokens.issue_one_time(&taken).await.unwrap();
+
+    let mut clash = one_time(a.id, Purpose::MagicLink, at(1), secs(HOUR));
+    clash.token_hash = taken.token_hash;
+    let err = stores.tokens.issue_one_time(&clash).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "duplicate hash: expected Conflict, got {err:?}"
+    );
+    let got = consume(&stores, &earlier, at(2)).await;
+    assert!(
+        got.is_some(),
+        "the failed issue invalidated the user's earlier token"
+    );
+    let got = consume(&stores, &taken, at(2)).await;
+    assert_eq!(
+        got.map(|t| t.id),
+        Some(taken.id),
+        "the hash still belongs to the first token"
+    );
+}
+
+/// A one-time token of an unknown user is `NotFound` and is not written.
+pub async fn one_time_issue_unknown_user_not_found<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let t = one_time(UserId::new(), Purpose::EmailVerification, BASE, secs(HOUR));
+    let err = stores.tokens.issue_one_time(&t).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "unknown user: expected NotFound, got {err:?}"
+    );
+    assert_eq!(
+        consume(&stores, &t, at(1)).await,
+        None,
+        "the failed issue wrote"
+    );
+}
+
+/// Issuing invalidates the user's earlier unconsumed tokens of the same purpose, and no
+/// token of another purpose or another user.
+pub async fn one_time_issue_invalidates_earlier<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let a = create_user(&stores).await;
+    let b = create_user(&stores).await;
+    let earlier = one_time(a.id, Purpose::PasswordReset, BASE, secs(HOUR));
+    let earlier2 = one_time(a.id, Purpose::PasswordReset, at(1), secs(HOUR));
+    let other_purpose = one_time(a.id, Purpose::EmailVerification, BASE, secs(HOUR));
+    let other_user = one_time(b.id, Purpose::PasswordReset, BASE, secs(HOUR));
+    for t in [&earlier, &other_purpose, &other_user] {
+        stores.tokens.issue_one_time(t).await.unwrap();
+    }
+    stores.tokens.issue_one_time(&earlier2).await.unwrap();
+    assert_eq!(
+        consume(&stores, &earlier, at(2)).await,
+        None,
+        "first token after a second issue"
+    );
+    let newest = one_time(a.id, Purpose::PasswordReset, at(3), secs(HOUR));
+    stores.tokens.issue_one_time(&newest).await.unwrap();
+
+    assert_eq!(
+        consume(&stores, &earlier2, at(4)).await,
+        None,
+        "earlier token of the purpose"
+    );
+    assert!(
+        consume(&stores, &newest, at(4)).await.is_some(),
+        "the newest token"
+    );
+    assert!(
+        consume(&stores, &other_purpose, at(4)).await.is_some(),
+        "another purpose"
+    );
+    assert!(
+        consume(&stores, &other_user, at(4)).await.is_some(),
+        "another user"
+    );
+}
+
+/// Consuming with the wrong purpose is `None` and leaves the token usable for its own.
+pub async fn one_time_wrong_purpose_is_none<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let t = one_time(u.id, Purpose::MagicLink, BASE, secs(HOUR));
+    stores.tokens.issue_one_time(&t).await.unwrap();
+
+    for wrong in Purpose::ALL.into_iter().filter(|p| *p != t.purpose) {
+        let got = stores
+            .tokens
+            .consume_one_time(&t.token_hash, wrong, at(1))
+            .await
+            .unwrap();
+        assert_eq!(got, None, "consumed as {wrong:?}");
+    }
+    let got = consume(&stores, &t, at(2)).await;
+    let mut expected = t.clone();
+    expected.consumed_at = Some(at(2));
+    assert_eq!(got, Some(expected), "consume for its own purpose");
+}
+
+/// A token is dead at its expiry: consuming at `expires_at` is `None`, one
+/// microsecond earlier succeeds.
+pub async fn one_time_expiry_boundary<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let a = create_user(&stores).await;
+    let b = create_user(&stores).await;
+    let t = one_time(a.id, Purpose::EmailVerification, BASE, secs(60));
+    let s = one_time(b.id, Purpose::EmailVerification, BASE, secs(60));
+    stores.tokens.issue_one_time(&t).await.unwrap();
+    stores.tokens.issue_one_time(&s).await.unwrap();
+
+    assert_eq!(consume(&stores, &t, at(60)).await, None, "at expires_at");
+    assert_eq!(consume(&stores, &t, at(61)).await, None, "after expires_at");
+    let got = consume(&stores, &s, at(60) - MICRO).await;
+    assert_eq!(
+        got.and_then(|t| t.consumed_at),
+        Some(at(60) - MICRO),
+        "just before expiry"
+    );
+}
+
+/// 32 concurrent consumes of one token: exactly one gets it.
+pub async fn one_time_concurrent_consume_once<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let t = one_time(u.id, Purpose::MagicLink, BASE, secs(HOUR));
+    stores.tokens.issue_one_time(&t).await.unwrap();
+
+    let results = together(32, |_| {
+        let stores = stores.clone();
+        let hash = t.token_hash;
+        async move {
+            stores
+                .tokens
+                .consume_one_time(&hash, Purpose::MagicLink, at(1))
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    let winners = results.iter().filter(|r| r.is_some()).count();
+    assert_eq!(winners, 1, "concurrent consumes that succeeded");
+}
+
+/// `purge_one_time` deletes consumed tokens and tokens with `expires_at <= now`, counts
+/// them, and keeps live ones.
+pub async fn one_time_purge<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let mut users = Vec::new();
+    for _ in 0..4 {
+        users.push(create_user(&stores).await);
+    }
+    let purpose = Purpose::EmailVerification;
+    let consumed = one_time(users[0].id, purpose, BASE, secs(HOUR));
+    let expired = one_time(users[1].id, purpose, BASE, secs(10));
+    let expires_now = one_time(users[2].id, purpose, BASE, secs(30));
+    let live = one_time(users[3].id, purpose, BASE, secs(30) + MICRO);
+    for t in [&consumed, &expired, &expires_now, &live] {
+        stores.tokens.issue_one_time(t).await.unwrap();
+    }
+    assert!(consume(&stores, &consumed, at(1)).await.is_some());
+
+    let n = stores.tokens.purge_one_time(at(30), 100).await.unwrap();
+    assert_eq!(n, 3, "consumed and expired tokens purged");
+    assert_eq!(
+        stores.tokens.purge_one_time(at(30), 100).await.unwrap(),
+        0,
+        "second purge"
+    );
+    assert!(
+        consume(&stores, &live, at(30)).await.is_some(),
+        "the live token"
+    );
+}
+
+/// `purge_one_time` deletes at most `limit` per call.
+pub async fn one_time_purge_respects_limit<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    for _ in 0..5 {
+        let u = create_user(&stores).await;
+        let t = one_time(u.id, Purpose::MagicLink, BASE, secs(10));
+        stores.tokens.issue_one_time(&t).await.unwrap();
+    }
+    let u = create_user(&stores).await;
+    let live = one_time(u.id, Purpose::MagicLink, BASE, secs(HOUR));
+    stores.tokens.issue_one_time(&live).await.unwrap();
+    let mut counts = Vec::new();
+    for _ in 0..4 {
+        counts.push(stores.tokens.purge_one_time(at(20), 2).await.unwrap());
+    }
+    assert_eq!(counts, vec![2, 2, 1, 0], "purge counts with limit 2");
+    assert!(
+        consume(&stores, &live, at(20)).await.is_some(),
+        "the live token"
+    );
+}
+
+async fn attempt(
+    stores: &Stores,
+    user: UserId,
+    now: Timestamp,
+    max: u32,
+    matches: &(dyn Fn(&OneTimeToken) -> bool + Send + Sync),
+) -> OtpAttempt {
+    stores
+        .tokens
+        .attempt_otp(user, Purpose::EmailOtp, now, max, matches)
+        .await
+        .unwrap()
+}
+
+/// No live unconsumed code of the purpose (none, expired at the boundary, consumed,
+/// another purpose, another user's): `NoCode`, and the matcher is not called.
+pub async fn otp_no_code<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let other = create_user(&stores).await;
+    let calls = AtomicUsize::new(0);
+    let matcher = |_: &OneTimeToken| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        true
+    };
+
+    assert_eq!(
+        attempt(&stores, u.id, at(1), 5, &matcher).await,
+        OtpAttempt::NoCode,
+        "no code"
+    );
+
+    let expiring = one_time(u.id, Purpose::EmailOtp, BASE, secs(60));
+    stores.tokens.issue_one_time(&expiring).await.unwrap();
+    let got = attempt(&stores, u.id, at(60), 5, &matcher).await;
+    assert_eq!(got, OtpAttempt::NoCode, "code at its expiry");
+
+    let used = one_time(u.id, Purpose::EmailOtp, at(61), secs(600));
+    stores.tokens.issue_one_time(&used).await.unwrap();
+    assert!(consume(&stores, &used, at(62)).await.is_some());
+    let got = attempt(&stores, u.id, at(63), 5, &matcher).await;
+    assert_eq!(got, OtpAttempt::NoCode, "consumed code");
+
+    let link = one_time(u.id, Purpose::MagicLink, at(64), secs(600));
+    stores.tokens.issue_one_time(&link).await.unwrap();
+    let theirs = one_time(other.id, Purpose::EmailOtp, at(64), secs(600));
+    stores.tokens.issue_one_time(&theirs).await.unwrap();
+    let got = attempt(&stores, u.id, at(65), 5, &matcher).await;
+    assert_eq!(
+        got,
+        OtpAttempt::NoCode,
+        "only another purpose's and another user's codes"
+    );
+
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "matcher called without a code"
+    );
+}
+
+/// Failed attempts count down `attempts_left`; at the cap the code is `Locked` and the
+/// matcher is no longer called, even with the right code.
+pub async fn otp_rejected_counts_down_then_locks<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
+    stores.tokens.issue_one_time(&code).await.unwrap();
+    let calls = AtomicUsize::new(0);
+    let wrong = |_: &OneTimeToken| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        false
+    };
+    let right = |_: &OneTimeToken| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        true
+    };
+
+    for left in [2, 1, 0] {
+        let got = attempt(&stores, u.id, at(1), 3, &wrong).await;
+        assert_eq!(
+            got,
+            OtpAttempt::Rejected {
+                attempts_left: left
+            },
+            "failed attempt"
+        );
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "matcher calls before the cap"
+    );
+    assert_eq!(
+        attempt(&stores, u.id, at(2), 3, &wrong).await,
+        OtpAttempt::Locked,
+        "at the cap"
+    );
+    assert_eq!(
+        attempt(&stores, u.id, at(2), 3, &right).await,
+        OtpAttempt::Locked,
+        "right code"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "matcher called on a locked code"
+    );
+}
+
+/// A matching code is `Accepted`: the matcher sees the stored token, which comes back
+/// consumed (failures so far included); afterwards there is no code.
+pub async fn otp_accepted_consumes<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
+    stores.tokens.issue_one_time(&code).await.unwrap();
+    let expected_hash: TokenHash = code.token_hash;
+
+    let got = attempt(&stores, u.id, at(1), 5, &|_| false).await;
+    assert_eq!(got, OtpAttempt::Rejected { attempts_left: 4 });
+
+    let seen = Mutex::new(None);
+    let matcher = |t: &OneTimeToken| {
+        *seen.lock().unwrap() = Some(t.clone());
+        t.token_hash == expected_hash
+    };
+    let got = attempt(&stores, u.id, at(2), 5, &matcher).await;
+    let mut before = code.clone();
+    before.failed_attempts = 1;
+    assert_eq!(
+        seen.lock().unwrap().as_ref(),
+        Some(&before),
+        "the token the matcher saw"
+    );
+    let mut after = before;
+    after.consumed_at = Some(at(2));
+    assert_eq!(got, OtpAttempt::Accepted(after), "accepted");
+
+    let got = attempt(&stores, u.id, at(3), 5, &|_| true).await;
+    assert_eq!(got, OtpAttempt::NoCode, "after acceptance");
+    assert_eq!(
+        consume(&stores, &code, at(3)).await,
+        None,
+        "consume after acceptance"
+    );
+}
+
+/// 32 concurrent failed attempts with a cap of 100 are each counted once: they see
+/// attempts_left 99 down to 68, each once, and the next attempt sees 67.
+pub async fn otp_concurrent_failures_counted<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
+    stores.tokens.issue_one_time(&code).await.unwrap();
+
+    let results = together(32, |_| {
+        let stores = stores.clone();
+        let user = u.id;
+        async move {
+            stores
+                .tokens
+                .attempt_otp(user, Purpose::EmailOtp, at(1), 100, &|_| false)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    let mut left = BTreeSet::new();
+    for result in results {
+        match result {
+            OtpAttempt::Rejected { attempts_left } => {
+                assert!(
+                    left.insert(attempts_left),
+                    "attempts_left {attempts_left} seen twice"
+                );
+            }
+            other => panic!("concurrent failed attempt: {other:?}"),
+        }
+    }
+    assert_eq!(
+        left,
+        (68..=99).collect::<BTreeSet<u32>>(),
+        "attempts_left seen"
+    );
+    let next = attempt(&stores, u.id, at(2), 100, &|_| false).await;
+    assert_eq!(
+        next,
+        OtpAttempt::Rejected { attempts_left: 67 },
+        "after 32 concurrent failures"
+    );
+}
+
+/// 32 concurrent attempts with the right code: exactly one is `Accepted`, the rest see
+/// no code.
+pub async fn otp_concurrent_accept_once<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
+    stores.tokens.issue_one_time(&code).await.unwrap();
+
+    let results = together(32, |_| {
+        let stores = stores.clone();
+        let user = u.id;
+        async move {
+            stores
+                .tokens
+                .attempt_otp(user, Purpose::EmailOtp, at(1), 5, &|_| true)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    let accepted = results
+        .iter()
+        .filter(|r| matches!(r, OtpAttempt::Accepted(_)))
+        .count();
+    assert_eq!(accepted, 1, "accepted attempts");
+    for r in &results {
+        assert!(
+            matches!(r, OtpAttempt::Accepted(_) | OtpAttempt::NoCode),
+            "unexpected outcome {r:?}"
+        );
+    }
+}

@@ -1,0 +1,388 @@
+//! [`UserStore`](authkit::UserStore): unique emails compared ignoring ASCII case, kept
+//! exactly as given; password hash; verification time; exact timestamps.
+
+use authkit::clock::truncate_to_micros;
+use authkit::{MAX_EMAIL_BYTES, StoreError, UserId};
+use time::Duration;
+use time::macros::datetime;
+
+use crate::StoreFactory;
+use crate::fixtures::{BASE, at, create_user, together, user};
+
+/// A created user reads back equal by id and by email.
+pub async fn create_then_read<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let mut alice = user("alice@example.com");
+    alice.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned());
+    stores.users.create_user(&alice).await.unwrap();
+
+    let by_id = stores.users.user_by_id(alice.id).await.unwrap();
+    assert_eq!(by_id.as_ref(), Some(&alice), "user_by_id");
+    let by_email = stores.users.user_by_email(&alice.email).await.unwrap();
+    assert_eq!(by_email.as_ref(), Some(&alice), "user_by_email");
+}
+
+/// Unknown ids and emails are `None`, not errors.
+pub async fn missing_user_is_none<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    create_user(&stores).await;
+    let by_id = stores.users.user_by_id(UserId::new()).await.unwrap();
+    assert_eq!(by_id, None, "user_by_id of an unknown id");
+    let by_email = stores
+        .users
+        .user_by_email("nobody@example.com")
+        .await
+        .unwrap();
+    assert_eq!(by_email, None, "user_by_email of an unknown email");
+    let empty = stores.users.user_by_email("").await.unwrap();
+    assert_eq!(empty, None, "user_by_email of the empty string");
+}
+
+/// Lookups ignore ASCII case, and the stored email is returned exactly as it was given.
+pub async fn email_lookup_ignores_ascii_case<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let alice = user("alice@x.io");
+    stores.users.create_user(&alice).await.unwrap();
+    for probe in ["ALICE@x.io", "Alice@X.Io", "alice@X.IO"] {
+        let found = stores.users.user_by_email(probe).await.unwrap();
+        assert_eq!(found.as_ref(), Some(&alice), "user_by_email({probe:?})");
+    }
+
+    // A caller that bypasses core may hand over mixed case: it is kept as given.
+    let bob = user("Bob@X.io");
+    stores.users.create_user(&bob).await.unwrap();
+    let found = stores.users.user_by_email("bob@x.io").await.unwrap();
+    assert_eq!(
+        found.as_ref(),
+        Some(&bob),
+        "mixed-case email found by lowercase"
+    );
+    assert_eq!(
+        found.unwrap().email,
+        "Bob@X.io",
+        "email not kept exactly as given"
+    );
+}
+
+/// A second user whose email differs only in ASCII case is a `Conflict`, and nothing of
+/// it is written.
+pub async fn duplicate_email_conflicts_ignoring_case<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let first = user("alice@x.io");
+    stores.users.create_user(&first).await.unwrap();
+
+    for email in ["alice@x.io", "ALICE@x.io", "Alice@X.IO"] {
+        let loser = user(email);
+        let err = stores.users.create_user(&loser).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { .. }),
+            "create_user({email:?}) over alice@x.io: expected Conflict, got {err:?}"
+        );
+        let written = stores.users.user_by_id(loser.id).await.unwrap();
+        assert_eq!(
+            written, None,
+            "the losing create_user({email:?}) left a row"
+        );
+    }
+    let still = stores.users.user_by_email("alice@x.io").await.unwrap();
+    assert_eq!(still.as_ref(), Some(&first), "the first user changed");
+}
+
+/// Inserting a second user with an existing id is a `Conflict` and changes nothing.
+pub async fn duplicate_id_conflicts<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let first = create_user(&stores).await;
+    let mut clash = user("someone-else@example.com");
+    clash.id = first.id;
+    let err = stores.users.create_user(&clash).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { .. }),
+        "duplicate id: expected Conflict, got {err:?}"
+    );
+    let by_id = stores.users.user_by_id(first.id).await.unwrap();
+    assert_eq!(by_id.as_ref(), Some(&first), "the first user changed");
+    let by_email = stores.users.user_by_email(&clash.email).await.unwrap();
+    assert_eq!(by_email, None, "the losing create_user left a row");
+}
+
+/// 32 concurrent creates of one email (in different ASCII cases): exactly one wins, the
+/// others get `Conflict` and leave nothing.
+pub async fn concurrent_creates_one_wins<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let candidates: Vec<_> = (0..32)
+        .map(|i: u32| {
+            // Uppercase a different subset of the letters of "racer" for each task.
+            let local: String = "racer"
+                .chars()
+                .enumerate()
+                .map(|(bit, c)| {
+                    if i & (1 << bit) != 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            user(&format!("{local}@x.io"))
+        })
+        .collect();
+    let results = together(candidates.len(), |i| {
+        let stores = stores.clone();
+        let candidate = candidates[i].clone();
+        async move { stores.users.create_user(&candidate).await }
+    })
+    .await;
+
+    let winners: Vec<_> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "expected exactly one winner, got {winners:?}"
+    );
+    for (i, result) in results.iter().enumerate() {
+        if let Err(err) = result {
+            assert!(
+                matches!(err, StoreError::Conflict { .. }),
+                "loser {i}: expected Conflict, got {err:?}"
+            );
+        }
+    }
+    let winner = &candidates[winners[0]];
+    for (i, candidate) in candidates.iter().enumerate() {
+        let row = stores.users.user_by_id(candidate.id).await.unwrap();
+        if i == winners[0] {
+            assert_eq!(row.as_ref(), Some(winner), "the winner's row");
+        } else {
+            assert_eq!(row, None, "loser {i} left a row");
+        }
+    }
+    let found = stores.users.user_by_email("racer@x.io").await.unwrap();
+    assert_eq!(found.as_ref(), Some(winner), "lookup after the race");
+}
+
+/// A non-ASCII email round-trips byte for byte and is found with its ASCII letters
+/// in another case.
+pub async fn unicode_email_round_trips<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let jurgen = user("jürgen@exämple.de");
+    stores.users.create_user(&jurgen).await.unwrap();
+    let found = stores
+        .users
+        .user_by_email("jürgen@exämple.de")
+        .await
+        .unwrap()
+        .expect("user_by_email of the exact unicode email");
+    assert_eq!(
+        found.email.as_bytes(),
+        jurgen.email.as_bytes(),
+        "email bytes"
+    );
+    assert_eq!(found, jurgen);
+    // Only the ASCII letters change case here: the lookup must still find it.
+    let upper = stores
+        .users
+        .user_by_email("JüRGEN@EXäMPLE.DE")
+        .await
+        .unwrap();
+    assert_eq!(
+        upper.as_ref(),
+        Some(&jurgen),
+        "ASCII-case variant of a unicode email"
+    );
+    // A different non-ASCII letter is a different email.
+    let other = stores
+        .users
+        .user_by_email("jurgen@exämple.de")
+        .await
+        .unwrap();
+    assert_eq!(other, None, "ü and u are different letters");
+
+    let emoji = user("😀+tag@例え.jp");
+    stores.users.create_user(&emoji).await.unwrap();
+    let found = stores.users.user_by_email("😀+tag@例え.jp").await.unwrap();
+    assert_eq!(found.as_ref(), Some(&emoji), "four-byte UTF-8 email");
+}
+
+/// An email of the maximum length ([`MAX_EMAIL_BYTES`], 254 bytes) round-trips.
+pub async fn longest_email_round_trips<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let local = "l".repeat(64);
+    let domain_len = MAX_EMAIL_BYTES - local.len() - 1;
+    let labels = "d".repeat(domain_len - 3);
+    let email = format!("{local}@{labels}.io");
+    assert_eq!(email.len(), MAX_EMAIL_BYTES);
+    let long = user(&email);
+    stores.users.create_user(&long).await.unwrap();
+    let found = stores.users.user_by_email(&email).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&long), "254-byte email by email");
+    let found = stores.users.user_by_id(long.id).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&long), "254-byte email by id");
+    let upper = stores
+        .users
+        .user_by_email(&email.to_ascii_uppercase())
+        .await
+        .unwrap();
+    assert_eq!(upper.as_ref(), Some(&long), "254-byte email, upper case");
+}
+
+/// `set_password_hash` sets and clears the hash and stamps `updated_at`; an unknown id
+/// is `NotFound`.
+pub async fn password_hash_set_and_cleared<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let phc = "$argon2id$v=19$m=19456,t=2,p=1$bm90LXJlYWw$bm90LXJlYWwtZWl0aGVy";
+
+    stores
+        .users
+        .set_password_hash(u.id, Some(phc), at(10))
+        .await
+        .unwrap();
+    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+    let mut expected = u.clone();
+    expected.password_hash = Some(phc.to_owned());
+    expected.updated_at = at(10);
+    assert_eq!(after, expected, "after setting the hash");
+
+    stores
+        .users
+        .set_password_hash(u.id, None, at(20))
+        .await
+        .unwrap();
+    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+    expected.password_hash = None;
+    expected.updated_at = at(20);
+    assert_eq!(after, expected, "after clearing the hash");
+
+    let err = stores
+        .users
+        .set_password_hash(UserId::new(), Some(phc), at(30))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "unknown user: expected NotFound, got {err:?}"
+    );
+}
+
+/// `mark_email_verified` stamps the first verification and keeps it; an unknown id is
+/// `NotFound`.
+pub async fn mark_email_verified_keeps_first_time<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+
+    stores
+        .users
+        .mark_email_verified(u.id, at(10))
+        .await
+        .unwrap();
+    let mut expected = u.clone();
+    expected.email_verified_at = Some(at(10));
+    expected.updated_at = at(10);
+    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+    assert_eq!(after, expected, "after the first verification");
+
+    stores
+        .users
+        .mark_email_verified(u.id, at(20))
+        .await
+        .unwrap();
+    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+    assert_eq!(after, expected, "a second verification changed the row");
+
+    let err = stores
+        .users
+        .mark_email_verified(UserId::new(), at(30))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "unknown user: expected NotFound, got {err:?}"
+    );
+}
+
+/// Timestamps with odd microseconds, before 2000 and after 2038, read back exactly.
+pub async fn timestamps_round_trip_exactly<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let odd = truncate_to_micros(BASE + Duration::nanoseconds(1_000_999_999));
+    assert_ne!(
+        odd.microsecond() % 1000,
+        0,
+        "fixture: sub-millisecond micros"
+    );
+    let mut u = user("times@example.com");
+    u.created_at = truncate_to_micros(datetime!(1999-12-31 23:59:59.999999 UTC));
+    u.updated_at = odd;
+    u.email_verified_at = Some(datetime!(2099-12-31 23:59:59.000001 UTC));
+    stores.users.create_user(&u).await.unwrap();
+    let found = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+    assert_eq!(found.created_at, u.created_at, "created_at");
+    assert_eq!(found.updated_at, u.updated_at, "updated_at");
+    assert_eq!(
+        found.email_verified_at, u.email_verified_at,
+        "email_verified_at"
+    );
+    assert_eq!(
+        found.created_at.offset(),
+        time::UtcOffset::UTC,
+        "read back in UTC"
+    );
+
+    stores
+        .users
+        .set_password_hash(u.id, None, odd + Duration::microseconds(1))
+        .await
+        .unwrap();
+    let found = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+    assert_eq!(
+        found.updated_at,
+        odd + Duration::microseconds(1),
+        "updated_at after a write"
+    );
+}
+
+/// `delete_user` removes the user (`true`), frees its email, and is `false` for an
+/// unknown or already deleted id.
+pub async fn delete_user<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let other = create_user(&stores).await;
+
+    assert!(
+        stores.users.delete_user(u.id).await.unwrap(),
+        "first delete"
+    );
+    assert_eq!(
+        stores.users.user_by_id(u.id).await.unwrap(),
+        None,
+        "by id after delete"
+    );
+    assert_eq!(
+        stores.users.user_by_email(&u.email).await.unwrap(),
+        None,
+        "by email after delete"
+    );
+    assert!(
+        !stores.users.delete_user(u.id).await.unwrap(),
+        "second delete"
+    );
+    assert!(
+        !stores.users.delete_user(UserId::new()).await.unwrap(),
+        "delete of an unknown id"
+    );
+    assert_eq!(
+        stores.users.user_by_id(other.id).await.unwrap().as_ref(),
+        Some(&other),
+        "another user was touched"
+    );
+
+    // The email is free again.
+    let again = user(&u.email.to_ascii_uppercase());
+    stores.users.create_user(&again).await.unwrap();
+    let found = stores.users.user_by_email(&u.email).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&again), "re-registered email");
+}
