@@ -1,6 +1,7 @@
 //! Configuration, with the defaults of the design and the checks that make a bad one fail
 //! at construction rather than on a request.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use time::Duration;
@@ -167,6 +168,28 @@ pub struct TokenConfig {
     pub max_access_ttl: Duration,
     /// Hard cap on any refresh-token or chain lifetime; default 90 days.
     pub max_refresh_ttl: Duration,
+    /// Named lifetime profiles besides [`STANDARD_PROFILE`] (which is always the values
+    /// above); default `short` (15 min / 1 day) and `long` (24 h / 90 days).
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+impl TokenConfig {
+    /// The profile named `name` (`None`: standard). Unknown: [`Error::UnknownProfile`],
+    /// never a fall-back to another lifetime.
+    pub fn profile(&self, name: Option<&str>) -> Result<Profile> {
+        match name {
+            None | Some(STANDARD_PROFILE) => Ok(Profile {
+                access_ttl: self.access_ttl,
+                refresh_ttl: self.refresh_ttl,
+                chain_ttl: self.refresh_chain_ttl,
+            }),
+            Some(name) => self
+                .profiles
+                .get(name)
+                .copied()
+                .ok_or_else(|| Error::UnknownProfile(name.into())),
+        }
+    }
 }
 
 impl PartialEq for SigningKey {
@@ -175,6 +198,135 @@ impl PartialEq for SigningKey {
     }
 }
 impl Eq for SigningKey {}
+
+/// Lifetimes and rules of one-time tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OneTimeConfig {
+    /// Email-verification link lifetime; default 48 h.
+    pub email_verification_ttl: Duration,
+    /// Password-reset link lifetime; default 1 h (OWASP Forgot Password Cheat Sheet:
+    /// tokens expire after an appropriate period).
+    pub password_reset_ttl: Duration,
+    /// Magic-link lifetime; default 15 min.
+    pub magic_link_ttl: Duration,
+    /// Email OTP lifetime; default 10 min.
+    pub otp_ttl: Duration,
+    /// Digits in an OTP code, 6 to 10; default 6.
+    pub otp_digits: u32,
+    /// Failed attempts after which an OTP code is dead; default 5.
+    pub otp_max_attempts: u32,
+    /// When `false` (the default), a request for an unknown email succeeds silently, so
+    /// responses do not reveal which accounts exist (OWASP Forgot Password Cheat Sheet:
+    /// "Return a consistent message for both existent and non-existent accounts").
+    /// When `true`, it fails with [`Error::UserNotFound`].
+    pub reveal_unknown_email: bool,
+}
+
+impl Default for OneTimeConfig {
+    fn default() -> Self {
+        OneTimeConfig {
+            email_verification_ttl: Duration::hours(48),
+            password_reset_ttl: Duration::hours(1),
+            magic_link_ttl: Duration::minutes(15),
+            otp_ttl: Duration::minutes(10),
+            otp_digits: 6,
+            otp_max_attempts: 5,
+            reveal_unknown_email: false,
+        }
+    }
+}
+
+/// Rules for API and service keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyConfig {
+    /// The only scopes a publishable (`pk`) key may hold, since it is visible to anyone;
+    /// default none, so publishable keys hold no scope until the application names the
+    /// public-safe ones.
+    pub publishable_scopes: Vec<String>,
+    /// Scopes a new publishable key gets when the caller names none; default none.
+    pub default_publishable_scopes: Vec<String>,
+    /// Scopes a new secret (`sk`) key gets when the caller names none; default `*`.
+    pub default_secret_scopes: Vec<String>,
+    /// Scopes a new restricted (`rk`) key gets when the caller names none; default none.
+    pub default_restricted_scopes: Vec<String>,
+    /// Recorded uses are written to the store in the background once this many are
+    /// pending; default 1000.
+    pub usage_flush_uses: u64,
+    /// … or once the oldest pending use is this old; default 10 s.
+    pub usage_flush_interval: Duration,
+}
+
+impl Default for ApiKeyConfig {
+    fn default() -> Self {
+        ApiKeyConfig {
+            publishable_scopes: Vec::new(),
+            default_publishable_scopes: Vec::new(),
+            default_secret_scopes: vec!["*".into()],
+            default_restricted_scopes: Vec::new(),
+            usage_flush_uses: 1000,
+            usage_flush_interval: Duration::seconds(10),
+        }
+    }
+}
+
+/// A named set of token lifetimes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// Refresh-token lifetime.
+    pub refresh_ttl: Duration,
+    /// Absolute lifetime of a refresh chain issued under this profile.
+    pub chain_ttl: Duration,
+}
+
+/// The name of the profile that is the configured defaults.
+pub const STANDARD_PROFILE: &str = "standard";
+
+/// A key that seals session payloads (AES-256-GCM), with the id stored beside each
+/// payload so older keys still open what they sealed. `Debug` never prints the key.
+#[derive(Clone)]
+pub struct PayloadKey {
+    id: u8,
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl PayloadKey {
+    /// A key with id `id` from exactly 32 bytes; any other length is
+    /// [`Error::InvalidKeyLength`].
+    pub fn new(id: u8, key: &[u8]) -> Result<Self> {
+        let key: [u8; 32] = key.try_into().map_err(|_| Error::InvalidKeyLength {
+            expected: 32,
+            got: key.len(),
+        })?;
+        Ok(PayloadKey {
+            id,
+            key: Zeroizing::new(key),
+        })
+    }
+
+    /// The key id.
+    pub fn id(&self) -> u8 {
+        self.id
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.key
+    }
+}
+
+impl fmt::Debug for PayloadKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PayloadKey(id {})", self.id)
+    }
+}
+
+impl PartialEq for PayloadKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && crate::secret::constant_time_eq(&self.key[..], &other.key[..])
+    }
+}
+impl Eq for PayloadKey {}
 
 /// Everything [`Auth`](crate::Auth) can be tuned with. [`Config::new`] fills the defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,6 +339,13 @@ pub struct Config {
     pub tokens: TokenConfig,
     /// Rows a purge deletes per store call; default 1000.
     pub purge_batch: u32,
+    /// One-time tokens.
+    pub one_time: OneTimeConfig,
+    /// API and service keys.
+    pub api_keys: ApiKeyConfig,
+    /// Keys sealing backend-for-frontend session payloads; the last one seals, every one
+    /// opens. Empty: such sessions are unavailable.
+    pub payload_keys: Vec<PayloadKey>,
 }
 
 impl Config {
@@ -205,7 +364,28 @@ impl Config {
                 leeway: Duration::ZERO,
                 max_access_ttl: Duration::hours(24),
                 max_refresh_ttl: Duration::days(90),
+                profiles: BTreeMap::from([
+                    (
+                        "short".into(),
+                        Profile {
+                            access_ttl: Duration::minutes(15),
+                            refresh_ttl: Duration::days(1),
+                            chain_ttl: Duration::days(1),
+                        },
+                    ),
+                    (
+                        "long".into(),
+                        Profile {
+                            access_ttl: Duration::hours(24),
+                            refresh_ttl: Duration::days(90),
+                            chain_ttl: Duration::days(90),
+                        },
+                    ),
+                ]),
             },
+            one_time: OneTimeConfig::default(),
+            api_keys: ApiKeyConfig::default(),
+            payload_keys: Vec::new(),
             purge_batch: 1000,
         }
     }
@@ -252,6 +432,16 @@ impl Config {
             "tokens.max_refresh_ttl",
             t.max_refresh_ttl,
         )?;
+        for (name, p) in &t.profiles {
+            self.validate_profile(name, p)?;
+        }
+        self.validate_one_time()?;
+        self.validate_api_keys()?;
+        let mut ids: Vec<u8> = self.payload_keys.iter().map(PayloadKey::id).collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|w| w[0] == w[1]) {
+            return invalid("payload_keys: two keys share an id".into());
+        }
         if t.issuer.is_empty() {
             return invalid("tokens.issuer is empty".into());
         }
@@ -278,6 +468,81 @@ impl Config {
             return invalid("purge_batch is zero".into());
         }
         Ok(())
+    }
+}
+
+impl Config {
+    fn validate_profile(&self, name: &str, p: &Profile) -> Result<()> {
+        let t = &self.tokens;
+        if name == STANDARD_PROFILE {
+            return invalid(format!(
+                "profile {name:?} is the defaults; set tokens.access_ttl etc."
+            ));
+        }
+        let field = |f: &str| format!("profile {name:?} {f}");
+        positive(&field("access_ttl"), p.access_ttl)?;
+        positive(&field("refresh_ttl"), p.refresh_ttl)?;
+        positive(&field("chain_ttl"), p.chain_ttl)?;
+        at_most(
+            &field("access_ttl"),
+            p.access_ttl,
+            "tokens.max_access_ttl",
+            t.max_access_ttl,
+        )?;
+        at_most(
+            &field("refresh_ttl"),
+            p.refresh_ttl,
+            "tokens.max_refresh_ttl",
+            t.max_refresh_ttl,
+        )?;
+        at_most(
+            &field("chain_ttl"),
+            p.chain_ttl,
+            "tokens.max_refresh_ttl",
+            t.max_refresh_ttl,
+        )
+    }
+
+    fn validate_one_time(&self) -> Result<()> {
+        let o = &self.one_time;
+        positive("one_time.email_verification_ttl", o.email_verification_ttl)?;
+        positive("one_time.password_reset_ttl", o.password_reset_ttl)?;
+        positive("one_time.magic_link_ttl", o.magic_link_ttl)?;
+        positive("one_time.otp_ttl", o.otp_ttl)?;
+        if !(6..=10).contains(&o.otp_digits) {
+            return invalid("one_time.otp_digits must be between 6 and 10".into());
+        }
+        if o.otp_max_attempts == 0 {
+            return invalid("one_time.otp_max_attempts is zero".into());
+        }
+        Ok(())
+    }
+
+    fn validate_api_keys(&self) -> Result<()> {
+        let k = &self.api_keys;
+        let all = [
+            &k.publishable_scopes,
+            &k.default_publishable_scopes,
+            &k.default_secret_scopes,
+            &k.default_restricted_scopes,
+        ];
+        for scope in all.into_iter().flatten() {
+            crate::scope::check_scope(scope)
+                .map_err(|_| Error::InvalidConfig(format!("api_keys: invalid scope {scope:?}")))?;
+        }
+        if let Some(s) = k
+            .default_publishable_scopes
+            .iter()
+            .find(|s| !k.publishable_scopes.contains(s))
+        {
+            return invalid(format!(
+                "api_keys.default_publishable_scopes: {s:?} is not public-safe"
+            ));
+        }
+        if k.usage_flush_uses == 0 {
+            return invalid("api_keys.usage_flush_uses is zero".into());
+        }
+        positive("api_keys.usage_flush_interval", k.usage_flush_interval)
     }
 }
 

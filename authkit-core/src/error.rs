@@ -109,12 +109,105 @@ pub enum Error {
     /// The refresh chain (one login) is past its absolute lifetime; log in again.
     #[error("refresh chain past its absolute lifetime")]
     RefreshChainExpired,
+    /// The one-time token (email verification, password reset, magic link) is unknown,
+    /// used, expired, or issued for another purpose. Deliberately one variant.
+    #[error("one-time token invalid or expired")]
+    OneTimeTokenInvalid,
+    /// The OTP code is wrong; the failure was counted.
+    #[error("wrong code; {attempts_left} attempts left")]
+    OtpInvalid {
+        /// Attempts left before the code dies.
+        attempts_left: u32,
+    },
+    /// The OTP code reached its failed-attempt cap and is dead; request a new one.
+    #[error("too many wrong codes; request a new one")]
+    OtpLocked,
+    /// The API key is not of the form `sk_live_…` or its checksum is wrong (a typo).
+    /// Found without touching the store.
+    #[error("malformed API key")]
+    ApiKeyMalformed,
+    /// No API key has this value (or id).
+    #[error("unknown API key")]
+    ApiKeyUnknown,
+    /// The API key was revoked.
+    #[error("API key revoked")]
+    ApiKeyRevoked,
+    /// The API key has expired.
+    #[error("API key expired")]
+    ApiKeyExpired,
+    /// The client address is not on the key's allow-list.
+    #[error("client address not allowed for this API key")]
+    IpNotAllowed,
+    /// The key (or token) lacks the scope the request needs.
+    #[error("missing scope {0}")]
+    ScopeMissing(String),
+    /// The key type may not hold this scope (publishable keys hold public-safe scopes only).
+    #[error("scope {0} not allowed for this key type")]
+    ScopeNotAllowed(String),
+    /// A scope is not of the form `name(:name)*` with an optional final `*`.
+    #[error("invalid scope {0:?}")]
+    InvalidScope(String),
+    /// An IP allow-list entry is neither an address nor a CIDR range.
+    #[error("invalid IP address or CIDR range {0:?}")]
+    InvalidIpRange(String),
+    /// A slug does not match `^[a-z][a-z0-9_:-]*$` or is longer than 64 bytes.
+    #[error("invalid slug {0:?}")]
+    InvalidSlug(String),
+    /// Slugs named by a predicate, grant or service-key scope are not registered.
+    #[error("unregistered {kind}: {}", .slugs.join(", "))]
+    UnknownSlug {
+        /// `role`, `permission` or `ability`.
+        kind: &'static str,
+        /// The unregistered slugs.
+        slugs: Vec<String>,
+    },
+    /// A registered slug already exists.
+    #[error("{kind} {slug} already exists")]
+    SlugTaken {
+        /// `role`, `permission` or `ability`.
+        kind: &'static str,
+        /// The slug.
+        slug: String,
+    },
+    /// The subject does not satisfy the authorization predicate.
+    #[error("forbidden")]
+    Forbidden,
+    /// No token lifetime profile has this name.
+    #[error("unknown token profile {0:?}")]
+    UnknownProfile(String),
+    /// An encrypted session payload did not decrypt: tampered, copied from another
+    /// session, or sealed with a key that is no longer configured.
+    #[error("session payload does not decrypt")]
+    PayloadUndecryptable,
+    /// The session carries no encrypted payload.
+    #[error("session has no payload")]
+    NoPayload,
+    /// A key has the wrong length.
+    #[error("key must be {expected} bytes, got {got}")]
+    InvalidKeyLength {
+        /// The required length.
+        expected: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// The live database schema differs from the one the store expects.
+    #[error("schema drift: {}", .0.join("; "))]
+    SchemaDrift(Vec<String>),
     /// A store failed.
     #[error("store failed")]
-    Store(#[from] StoreError),
+    Store(#[source] StoreError),
     /// An internal step failed (a blocking task could not run, a signer failed).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::SchemaDrift(problems) => Error::SchemaDrift(problems),
+            other => Error::Store(other),
+        }
+    }
 }
 
 /// Shorthand for results of [`Auth`](crate::Auth) flows.

@@ -33,6 +33,7 @@ mod email;
 pub mod error;
 pub mod model;
 mod password;
+mod scope;
 pub mod secret;
 pub mod store;
 
@@ -41,6 +42,9 @@ pub use config::{Config, SigningKey};
 pub use email::{MAX_EMAIL_BYTES, normalize_email};
 pub use error::{BoxError, Error, Result, StoreError};
 pub use model::*;
+pub use scope::{
+    MAX_SCOPE_BYTES, MAX_SLUG_BYTES, check_scope, check_slug, scope_covers, scopes_cover,
+};
 pub use secret::Secret;
 pub use store::{
     ApiKeyStore, OtpMatcher, RbacStore, RotationRule, SessionStore, Stores, TokenStore, UserStore,
@@ -48,5 +52,5 @@ pub use store::{
 mod auth;
 pub use auth::{
     AccessClaims, Audience, Auth, AuthBuilder, IssuedSession, LoginAttempt, LoginHook,
-    LoginOutcome, PurgeReport, TokenPair,
+    LoginOutcome, OneTimeIssue, PurgeReport, TokenPair,
 };

@@ -3,6 +3,7 @@
 mod hook;
 mod jwt;
 mod login;
+mod one_time;
 mod purge;
 mod refresh;
 mod sessions;
@@ -14,6 +15,7 @@ use uuid::Uuid;
 
 pub use hook::{LoginAttempt, LoginHook, LoginOutcome};
 pub use jwt::{AccessClaims, Audience};
+pub use one_time::OneTimeIssue;
 pub use purge::PurgeReport;
 pub use refresh::TokenPair;
 pub use sessions::IssuedSession;

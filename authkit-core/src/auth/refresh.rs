@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::jwt::Audience;
 use super::{Auth, user_missing};
+use crate::config::{Profile, STANDARD_PROFILE};
 use crate::error::{Error, Result};
 use crate::model::{
     FamilyId, RefreshToken, RefreshTokenId, RotationDecision, RotationOutcome, Timestamp, UserId,
@@ -33,27 +34,50 @@ pub struct TokenPair {
 }
 
 /// What a presented refresh token's state allows, decided once from the stored row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Verdict {
-    Rotate,
+    /// Rotate, with the lifetimes of the token's profile as configured now.
+    Rotate(Profile),
     Reused,
     Revoked,
     Expired,
     ChainExpired,
+    /// The family's profile is no longer configured: refuse rather than guess.
+    UnknownProfile(String),
 }
 
 impl Auth {
-    /// Issues a new pair (a new family) for browser clients, audience `bff`.
-    /// Unknown user: [`Error::UserNotFound`].
+    /// Issues a new pair (a new family) for browser clients, audience `bff`, with the
+    /// standard lifetimes. Unknown user: [`Error::UserNotFound`].
     pub async fn issue_token_pair(&self, user: UserId) -> Result<TokenPair> {
+        self.issue_token_pair_with(user, None).await
+    }
+
+    /// Issues a new pair under a named lifetime profile (`None`: standard). The profile's
+    /// name is stored with the family and resolved again at every refresh, so a changed
+    /// profile takes effect on the next refresh.
+    ///
+    /// Errors: [`Error::UnknownProfile`] (never a fall-back to another lifetime),
+    /// [`Error::UserNotFound`].
+    pub async fn issue_token_pair_with(
+        &self,
+        user: UserId,
+        profile: Option<&str>,
+    ) -> Result<TokenPair> {
+        let lifetimes = self.config.tokens.profile(profile)?;
         let now = self.now();
-        let (secret, row) = self.new_refresh(user, FamilyId(self.new_uuid(now)), now, now);
+        let family = FamilyId(self.new_uuid(now));
+        let (secret, mut row) = self.new_refresh(user, family, now);
+        row.profile = profile
+            .filter(|p| *p != STANDARD_PROFILE)
+            .map(str::to_owned);
+        row.expires_at = now + lifetimes.refresh_ttl.min(lifetimes.chain_ttl);
         self.stores
             .tokens
             .create_refresh(&row)
             .await
             .map_err(user_missing)?;
-        self.pair(row, secret, now)
+        self.pair(row, secret, lifetimes, now)
     }
 
     /// Rotates a refresh token: the presented one is consumed and a new pair returned.
@@ -68,10 +92,11 @@ impl Auth {
         // The successor is drawn before the store call: the rule runs under the store's
         // lock and must only decide. Its family, user and chain start are filled from the
         // presented row there.
-        let (secret, draft) =
-            self.new_refresh(UserId(Uuid::nil()), FamilyId(Uuid::nil()), now, now);
+        let (secret, draft) = self.new_refresh(UserId(Uuid::nil()), FamilyId(Uuid::nil()), now);
         let rule = |t: &RefreshToken| match self.verdict(t, now) {
-            Verdict::Rotate => RotationDecision::Rotate(self.successor(t, &draft, now)),
+            Verdict::Rotate(lifetimes) => {
+                RotationDecision::Rotate(successor(t, &draft, lifetimes, now))
+            }
             Verdict::Reused => RotationDecision::RevokeFamily,
             _ => RotationDecision::Reject,
         };
@@ -84,7 +109,10 @@ impl Auth {
             return Err(Error::RefreshUnknown);
         };
         match decision {
-            RotationDecision::Rotate(next) => self.pair(next, secret, now),
+            RotationDecision::Rotate(next) => {
+                let lifetimes = self.config.tokens.profile(next.profile.as_deref())?;
+                self.pair(next, secret, lifetimes, now)
+            }
             RotationDecision::RevokeFamily => {
                 tracing::warn!(family = %presented.family_id, user = %presented.user_id, "refresh token reused; family revoked");
                 Err(Error::RefreshReused {
@@ -94,6 +122,7 @@ impl Auth {
             }
             RotationDecision::Reject => Err(match self.verdict(&presented, now) {
                 Verdict::ChainExpired => Error::RefreshChainExpired,
+                Verdict::UnknownProfile(name) => Error::UnknownProfile(name),
                 _ => Error::RefreshExpired,
             }),
         }
@@ -117,9 +146,8 @@ impl Auth {
     /// a consumed token presented again signals theft even when it has also expired or
     /// its family was already revoked (revoking again changes nothing).
     fn verdict(&self, t: &RefreshToken, now: Timestamp) -> Verdict {
-        let cfg = &self.config.tokens;
         if let Some(consumed) = t.consumed_at {
-            let in_grace = now < consumed + cfg.reuse_grace && t.rotations < 2;
+            let in_grace = now < consumed + self.config.tokens.reuse_grace && t.rotations < 2;
             if !in_grace || t.revoked_at.is_some() {
                 return Verdict::Reused;
             }
@@ -127,24 +155,27 @@ impl Auth {
         if t.revoked_at.is_some() {
             return Verdict::Revoked;
         }
-        if now >= t.chain_started_at + cfg.refresh_chain_ttl {
+        let lifetimes = match self.config.tokens.profile(t.profile.as_deref()) {
+            Ok(p) => p,
+            Err(_) => return Verdict::UnknownProfile(t.profile.clone().unwrap_or_default()),
+        };
+        if now >= t.chain_started_at + lifetimes.chain_ttl {
             return Verdict::ChainExpired;
         }
         if now >= t.expires_at {
             return Verdict::Expired;
         }
-        Verdict::Rotate
+        Verdict::Rotate(lifetimes)
     }
 
-    /// A refresh token for `user` in `family`, its chain started at `chain_started_at`.
+    /// A fresh refresh token for `user` in a new chain of `family`, with the standard
+    /// lifetimes; callers adjust profile and expiry.
     fn new_refresh(
         &self,
         user: UserId,
         family: FamilyId,
-        chain_started_at: Timestamp,
         now: Timestamp,
     ) -> (Secret, RefreshToken) {
-        let cfg = &self.config.tokens;
         let (secret, token_hash) = issue_token(TokenKind::Refresh, self.rng.as_ref());
         let row = RefreshToken {
             id: RefreshTokenId(self.new_uuid(now)),
@@ -153,9 +184,9 @@ impl Auth {
             token_hash,
             audience: Audience::Bff.as_str().to_owned(),
             profile: None,
-            chain_started_at,
+            chain_started_at: now,
             created_at: now,
-            expires_at: (now + cfg.refresh_ttl).min(chain_started_at + cfg.refresh_chain_ttl),
+            expires_at: now,
             consumed_at: None,
             rotations: 0,
             revoked_at: None,
@@ -163,36 +194,16 @@ impl Auth {
         (secret, row)
     }
 
-    /// The successor of `presented`: the draft's id and hash, the presented token's
-    /// family, user, audience, profile and chain start.
-    fn successor(
+    fn pair(
         &self,
-        presented: &RefreshToken,
-        draft: &RefreshToken,
+        row: RefreshToken,
+        refresh_token: Secret,
+        lifetimes: Profile,
         now: Timestamp,
-    ) -> RefreshToken {
-        let cfg = &self.config.tokens;
-        RefreshToken {
-            family_id: presented.family_id,
-            user_id: presented.user_id,
-            audience: presented.audience.clone(),
-            profile: presented.profile.clone(),
-            chain_started_at: presented.chain_started_at,
-            expires_at: (now + cfg.refresh_ttl)
-                .min(presented.chain_started_at + cfg.refresh_chain_ttl),
-            ..draft.clone()
-        }
-    }
-
-    fn pair(&self, row: RefreshToken, refresh_token: Secret, now: Timestamp) -> Result<TokenPair> {
+    ) -> Result<TokenPair> {
         let audience = Audience::parse(&row.audience).unwrap_or(Audience::Bff);
-        let (access_token, access_expires_at) = self.mint_access(
-            row.user_id,
-            audience,
-            None,
-            now,
-            self.config.tokens.access_ttl,
-        )?;
+        let (access_token, access_expires_at) =
+            self.mint_access(row.user_id, audience, None, now, lifetimes.access_ttl)?;
         Ok(TokenPair {
             access_token,
             access_expires_at,
@@ -201,5 +212,25 @@ impl Auth {
             family_id: row.family_id,
             user_id: row.user_id,
         })
+    }
+}
+
+/// The successor of `presented`: the draft's id and hash; the presented token's family,
+/// user, audience, profile and chain start; an expiry from the profile, capped by the chain.
+fn successor(
+    presented: &RefreshToken,
+    draft: &RefreshToken,
+    lifetimes: Profile,
+    now: Timestamp,
+) -> RefreshToken {
+    let chain_end = presented.chain_started_at + lifetimes.chain_ttl;
+    RefreshToken {
+        family_id: presented.family_id,
+        user_id: presented.user_id,
+        audience: presented.audience.clone(),
+        profile: presented.profile.clone(),
+        chain_started_at: presented.chain_started_at,
+        expires_at: (now + lifetimes.refresh_ttl).min(chain_end),
+        ..draft.clone()
     }
 }

@@ -1,0 +1,82 @@
+//! API-key usage, buffered in memory so that verification adds no store round trip.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use crate::error::StoreError;
+use crate::model::{ApiKeyId, KeyUsage, Timestamp};
+use crate::store::ApiKeyStore;
+
+/// Uses recorded since the last flush, per key.
+#[derive(Debug, Default)]
+pub(super) struct UsageBuffer {
+    pending: Mutex<Pending>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    by_key: HashMap<ApiKeyId, KeyUsage>,
+    uses: u64,
+    oldest: Option<Timestamp>,
+}
+
+impl UsageBuffer {
+    /// Adds one use of `key`; returns whether the buffer is due for a flush.
+    pub(super) fn record(
+        &self,
+        key: ApiKeyId,
+        now: Timestamp,
+        ip: Option<IpAddr>,
+        flush_uses: u64,
+        flush_interval: time::Duration,
+    ) -> bool {
+        let mut p = self.lock();
+        add(&mut p, KeyUsage { key_id: key, uses: 1, last_used_at: now, last_used_ip: ip });
+        let oldest = *p.oldest.get_or_insert(now);
+        p.uses >= flush_uses || now - oldest >= flush_interval
+    }
+
+    /// Writes every pending use to `store`. Uses that fail to write are put back, so a
+    /// later flush retries them; nothing is counted twice.
+    pub(super) async fn flush(&self, store: &dyn ApiKeyStore) -> Result<(), StoreError> {
+        let batch: Vec<KeyUsage> = {
+            let mut p = self.lock();
+            let taken = std::mem::take(&mut *p);
+            taken.by_key.into_values().collect()
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let result = store.record_key_usage(&batch).await;
+        if result.is_err() {
+            let mut p = self.lock();
+            for usage in batch {
+                add(&mut p, usage);
+            }
+        }
+        result
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn add(p: &mut Pending, usage: KeyUsage) {
+    p.uses += usage.uses;
+    let oldest = p.oldest.get_or_insert(usage.last_used_at);
+    *oldest = (*oldest).min(usage.last_used_at);
+    match p.by_key.get_mut(&usage.key_id) {
+        Some(entry) => {
+            entry.uses += usage.uses;
+            if usage.last_used_at >= entry.last_used_at {
+                entry.last_used_at = usage.last_used_at;
+                entry.last_used_ip = usage.last_used_ip;
+            }
+        }
+        None => {
+            p.by_key.insert(usage.key_id, usage);
+        }
+    }
+}
