@@ -190,6 +190,9 @@ pub enum Error {
         /// The length given.
         got: usize,
     },
+    /// An input is out of bounds (empty, oversize, too many entries); the text says which.
+    #[error("invalid input: {0}")]
+    InvalidInput(&'static str),
     /// The live database schema differs from the one the store expects.
     #[error("schema drift: {}", .0.join("; "))]
     SchemaDrift(Vec<String>),

@@ -38,7 +38,7 @@ pub mod secret;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, OsRandomness, Randomness, SeededRandomness, SystemClock};
-pub use config::{Config, SigningKey};
+pub use config::{Config, PayloadKey, SigningKey};
 pub use email::{MAX_EMAIL_BYTES, normalize_email};
 pub use error::{BoxError, Error, Result, StoreError};
 pub use model::*;
@@ -51,6 +51,7 @@ pub use store::{
 };
 mod auth;
 pub use auth::{
-    AccessClaims, Audience, Auth, AuthBuilder, IssuedSession, LoginAttempt, LoginHook,
-    LoginOutcome, OneTimeIssue, PurgeReport, TokenPair,
+    AccessClaims, AccessToken, Audience, Auth, AuthBuilder, CheckedPredicate, IssuedApiKey,
+    IssuedSession, LoginAttempt, LoginHook, LoginOutcome, NewApiKey, OneTimeIssue, Predicate,
+    PurgeReport, Subject, TokenPair, UpstreamTokens, parse_api_key,
 };

@@ -1,22 +1,29 @@
 //! [`Auth`]: every flow, over the store traits.
 
+mod api_keys;
+mod bff;
 mod hook;
 mod jwt;
 mod login;
 mod one_time;
 mod purge;
+mod rbac;
 mod refresh;
 mod sessions;
+mod usage;
 
 use std::fmt;
 use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub use api_keys::{IssuedApiKey, NewApiKey, parse_api_key};
+pub use bff::UpstreamTokens;
 pub use hook::{LoginAttempt, LoginHook, LoginOutcome};
-pub use jwt::{AccessClaims, Audience};
+pub use jwt::{AccessClaims, AccessToken, Audience};
 pub use one_time::OneTimeIssue;
 pub use purge::PurgeReport;
+pub use rbac::{CheckedPredicate, Predicate, Subject};
 pub use refresh::TokenPair;
 pub use sessions::IssuedSession;
 
@@ -52,6 +59,7 @@ pub struct Auth {
     passwords: Passwords,
     jwt: jwt::Jwt,
     hook: Option<Arc<dyn LoginHook>>,
+    usage: Arc<usage::UsageBuffer>,
 }
 
 impl fmt::Debug for Auth {
@@ -105,6 +113,7 @@ impl AuthBuilder {
             clock: self.clock,
             rng: self.rng,
             hook: self.hook,
+            usage: Arc::default(),
         })
     }
 }

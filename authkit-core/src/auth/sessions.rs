@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use super::bff::UpstreamTokens;
 use super::{Auth, user_missing};
 use crate::config::SameSite;
 use crate::error::{Error, Result};
@@ -25,20 +26,23 @@ pub struct IssuedSession {
 impl Auth {
     /// Issues a session for `user`. Unknown user: [`Error::UserNotFound`].
     pub async fn issue_session(&self, user: UserId) -> Result<IssuedSession> {
-        self.issue_session_with_payload(user, None).await
+        self.insert_session(user, None).await
     }
 
-    pub(crate) async fn issue_session_with_payload(
+    /// Issues a session, with `tokens` sealed into its payload when given.
+    pub(super) async fn insert_session(
         &self,
         user: UserId,
-        payload: Option<Vec<u8>>,
+        tokens: Option<&UpstreamTokens>,
     ) -> Result<IssuedSession> {
         let now = self.now();
         let cfg = &self.config.session;
+        let id = SessionId(self.new_uuid(now));
+        let payload = tokens.map(|t| self.seal(id, t)).transpose()?;
         let (secret, token_hash) = issue_token(TokenKind::Session, self.rng.as_ref());
         let absolute_expires_at = now + cfg.absolute_ttl;
         let session = Session {
-            id: SessionId(self.new_uuid(now)),
+            id,
             user_id: user,
             token_hash,
             created_at: now,

@@ -32,7 +32,15 @@ impl UsageBuffer {
         flush_interval: time::Duration,
     ) -> bool {
         let mut p = self.lock();
-        add(&mut p, KeyUsage { key_id: key, uses: 1, last_used_at: now, last_used_ip: ip });
+        add(
+            &mut p,
+            KeyUsage {
+                key_id: key,
+                uses: 1,
+                last_used_at: now,
+                last_used_ip: ip,
+            },
+        );
         let oldest = *p.oldest.get_or_insert(now);
         p.uses >= flush_uses || now - oldest >= flush_interval
     }

@@ -1,0 +1,461 @@
+//! API keys and service keys.
+//!
+//! A key reads `sk_live_<43 base64url chars><8 hex chars>`: type, environment, 256 random
+//! bits, and a CRC-32 of everything before it, so a mistyped or truncated key is refused
+//! without a store lookup (the scheme GitHub describes for its tokens). Only the SHA-256
+//! of the whole key is stored, with a visible prefix (`sk_live_AbCd1234`) for logs and
+//! UIs (OWASP REST Security Cheat Sheet, "API Keys"; the secret is shown once).
+//!
+//! Usage is buffered: a verification records its use in memory, and the buffer is written
+//! in one batch when `api_keys.usage_flush_uses` uses are pending or the oldest pending
+//! one is `api_keys.usage_flush_interval` old (in a background task, so no verification
+//! waits for it), or when [`Auth::flush_key_usage`] is called. Guarantee: every
+//! successful verification is counted exactly once once flushed; the stored count never
+//! exceeds the real uses; uses still buffered when the process dies are lost, so call
+//! `flush_key_usage` on shutdown.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ipnet::IpNet;
+
+use super::{Auth, user_missing};
+use crate::error::{Error, Result, StoreError};
+use crate::model::{
+    ApiKey, ApiKeyId, ApiKeyUpdate, Environment, KeyType, SlugKind, Timestamp, TokenHash, UserId,
+};
+use crate::scope::{check_scope, check_slug, scopes_cover};
+use crate::secret::{SECRET_BYTES, Secret, sha256};
+
+/// Base64url characters of the random part.
+const BODY_LEN: usize = 43;
+/// Hex characters of the checksum.
+const CHECKSUM_LEN: usize = 8;
+/// Characters of the random part shown in the visible prefix.
+const VISIBLE_LEN: usize = 8;
+/// Longest name, description and metadata entry accepted, in bytes.
+const MAX_TEXT_BYTES: usize = 1024;
+/// Most metadata entries, allow-list entries or scopes on one key.
+const MAX_ENTRIES: usize = 64;
+
+/// What to create: [`NewApiKey::new`] sets the required fields, the rest default to none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// Publishable, secret or restricted.
+    pub key_type: KeyType,
+    /// Live or test.
+    pub environment: Environment,
+    /// The owning user; `None` makes a service key, whose scopes must be registered
+    /// RBAC abilities.
+    pub owner: Option<UserId>,
+    /// The application's organization id.
+    pub organization_id: Option<String>,
+    /// A human name.
+    pub name: String,
+    /// A description.
+    pub description: Option<String>,
+    /// Scopes; `None` takes the type's defaults from the configuration.
+    pub scopes: Option<Vec<String>>,
+    /// Addresses and CIDR ranges allowed to use the key; empty allows every address.
+    pub allowed_ips: Vec<String>,
+    /// Dead at and after this instant.
+    pub expires_at: Option<Timestamp>,
+    /// Free-form metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl NewApiKey {
+    /// A key of `key_type` in `environment` named `name`, owned by `owner`
+    /// (`None`: a service key).
+    pub fn new(
+        key_type: KeyType,
+        environment: Environment,
+        owner: Option<UserId>,
+        name: impl Into<String>,
+    ) -> Self {
+        NewApiKey {
+            key_type,
+            environment,
+            owner,
+            organization_id: None,
+            name: name.into(),
+            description: None,
+            scopes: None,
+            allowed_ips: Vec::new(),
+            expires_at: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+}
+
+/// A key just created or rotated: the plaintext (shown once) and the stored row.
+#[derive(Clone, Debug)]
+pub struct IssuedApiKey {
+    /// The plaintext key, `sk_live_…`.
+    pub secret: Secret,
+    /// The stored key.
+    pub key: ApiKey,
+}
+
+impl Auth {
+    /// Creates a key after checking every field.
+    ///
+    /// Errors: [`Error::InvalidScope`]; [`Error::ScopeNotAllowed`] (a publishable key with
+    /// a scope off `api_keys.publishable_scopes`, or a service key with a wildcard);
+    /// [`Error::InvalidSlug`] or [`Error::UnknownSlug`] (a service-key scope that is not a
+    /// registered ability); [`Error::InvalidIpRange`]; [`Error::UserNotFound`] (owner).
+    pub async fn create_api_key(&self, new: NewApiKey) -> Result<IssuedApiKey> {
+        let scopes = match new.scopes {
+            Some(scopes) => scopes,
+            None => self.default_scopes(new.key_type, new.owner.is_none()),
+        };
+        self.check_key_scopes(new.key_type, new.owner, &scopes)
+            .await?;
+        let allowed_ips = canonical_ips(&new.allowed_ips)?;
+        check_text(&new.name, new.description.as_deref(), &new.metadata)?;
+        let now = self.now();
+        let (secret, key_hash, prefix) = self.new_key_secret(new.key_type, new.environment);
+        let key = ApiKey {
+            id: ApiKeyId(self.new_uuid(now)),
+            prefix,
+            key_hash,
+            key_type: new.key_type,
+            environment: new.environment,
+            owner: new.owner,
+            organization_id: new.organization_id,
+            name: new.name,
+            description: new.description,
+            scopes,
+            allowed_ips,
+            metadata: new.metadata,
+            created_at: now,
+            expires_at: new.expires_at,
+            revoked_at: None,
+            revoked_reason: None,
+            usage_count: 0,
+            last_used_at: None,
+            last_used_ip: None,
+        };
+        self.stores
+            .api_keys
+            .create_api_key(&key)
+            .await
+            .map_err(user_missing)?;
+        Ok(IssuedApiKey { secret, key })
+    }
+
+    /// Verifies a presented key for a request needing `required_scope` from `client_ip`,
+    /// and records the use. One store lookup; a malformed key none.
+    ///
+    /// Errors, each its own variant: [`Error::ApiKeyMalformed`], [`Error::ApiKeyUnknown`],
+    /// [`Error::ApiKeyRevoked`], [`Error::ApiKeyExpired`], [`Error::IpNotAllowed`] (also
+    /// when the key has an allow-list and no address is given), [`Error::ScopeMissing`].
+    pub async fn verify_api_key(
+        &self,
+        presented: &str,
+        required_scope: Option<&str>,
+        client_ip: Option<IpAddr>,
+    ) -> Result<ApiKey> {
+        let hash = parse_api_key(presented)?;
+        let key = self
+            .stores
+            .api_keys
+            .api_key_by_hash(&hash)
+            .await?
+            .ok_or(Error::ApiKeyUnknown)?;
+        let now = self.now();
+        if key.revoked_at.is_some() {
+            return Err(Error::ApiKeyRevoked);
+        }
+        if key.expires_at.is_some_and(|at| now >= at) {
+            return Err(Error::ApiKeyExpired);
+        }
+        if !ip_allowed(&key.allowed_ips, client_ip) {
+            return Err(Error::IpNotAllowed);
+        }
+        if let Some(scope) = required_scope
+            && !scopes_cover(&key.scopes, scope)
+        {
+            return Err(Error::ScopeMissing(scope.to_owned()));
+        }
+        self.record_use(key.id, now, client_ip);
+        Ok(key)
+    }
+
+    /// The key with this id, in whatever state. Unknown: [`Error::ApiKeyUnknown`].
+    pub async fn api_key(&self, id: ApiKeyId) -> Result<ApiKey> {
+        self.stores
+            .api_keys
+            .api_key_by_id(id)
+            .await?
+            .ok_or(Error::ApiKeyUnknown)
+    }
+
+    /// The keys of `owner`, or the service keys when `None`, oldest first.
+    pub async fn list_api_keys(&self, owner: Option<UserId>) -> Result<Vec<ApiKey>> {
+        Ok(self.stores.api_keys.list_api_keys(owner).await?)
+    }
+
+    /// Changes a key's name, description, scopes, expiry, allow-list or metadata, with the
+    /// checks of [`Auth::create_api_key`]. Unknown: [`Error::ApiKeyUnknown`].
+    pub async fn update_api_key(&self, id: ApiKeyId, mut update: ApiKeyUpdate) -> Result<ApiKey> {
+        let key = self.api_key(id).await?;
+        if let Some(scopes) = &update.scopes {
+            self.check_key_scopes(key.key_type, key.owner, scopes)
+                .await?;
+        }
+        if let Some(ips) = &update.allowed_ips {
+            update.allowed_ips = Some(canonical_ips(ips)?);
+        }
+        let name = update.name.as_deref().unwrap_or(&key.name);
+        let description = update
+            .description
+            .clone()
+            .unwrap_or(key.description.clone());
+        check_text(
+            name,
+            description.as_deref(),
+            update.metadata.as_ref().unwrap_or(&key.metadata),
+        )?;
+        self.stores
+            .api_keys
+            .update_api_key(id, &update)
+            .await
+            .map_err(key_missing)
+    }
+
+    /// Revokes a key with a reason; `false` if it was already revoked (the first reason
+    /// stays). Every verification that starts after this returns is refused.
+    /// Unknown: [`Error::ApiKeyUnknown`].
+    pub async fn revoke_api_key(&self, id: ApiKeyId, reason: &str) -> Result<bool> {
+        check_text(reason, None, &BTreeMap::new())?;
+        self.stores
+            .api_keys
+            .revoke_api_key(id, reason, self.now())
+            .await
+            .map_err(key_missing)
+    }
+
+    /// Rotates a key: a new secret with the same attributes, and the old one dies after
+    /// `grace` (zero: at once). Errors: [`Error::ApiKeyUnknown`], [`Error::ApiKeyRevoked`].
+    pub async fn rotate_api_key(
+        &self,
+        id: ApiKeyId,
+        grace: time::Duration,
+    ) -> Result<IssuedApiKey> {
+        let old = self.api_key(id).await?;
+        if old.revoked_at.is_some() {
+            return Err(Error::ApiKeyRevoked);
+        }
+        let now = self.now();
+        let (secret, key_hash, prefix) = self.new_key_secret(old.key_type, old.environment);
+        let key = ApiKey {
+            id: ApiKeyId(self.new_uuid(now)),
+            prefix,
+            key_hash,
+            created_at: now,
+            usage_count: 0,
+            last_used_at: None,
+            last_used_ip: None,
+            ..old
+        };
+        let old_dies = now + grace.max(time::Duration::ZERO);
+        self.stores
+            .api_keys
+            .replace_api_key(id, &key, old_dies)
+            .await
+            .map_err(key_missing)?;
+        Ok(IssuedApiKey { secret, key })
+    }
+
+    /// Deletes a key; `false` if there was none.
+    pub async fn delete_api_key(&self, id: ApiKeyId) -> Result<bool> {
+        Ok(self.stores.api_keys.delete_api_key(id).await?)
+    }
+
+    /// Writes every buffered key use to the store now. Call it on shutdown.
+    pub async fn flush_key_usage(&self) -> Result<()> {
+        Ok(self.usage.flush(self.stores.api_keys.as_ref()).await?)
+    }
+
+    fn record_use(&self, key: ApiKeyId, now: Timestamp, ip: Option<IpAddr>) {
+        let cfg = &self.config.api_keys;
+        if self
+            .usage
+            .record(key, now, ip, cfg.usage_flush_uses, cfg.usage_flush_interval)
+        {
+            let usage = Arc::clone(&self.usage);
+            let store = Arc::clone(&self.stores.api_keys);
+            tokio::spawn(async move {
+                if let Err(error) = usage.flush(store.as_ref()).await {
+                    tracing::warn!(%error, "could not write API key usage; will retry");
+                }
+            });
+        }
+    }
+
+    fn default_scopes(&self, key_type: KeyType, service: bool) -> Vec<String> {
+        let cfg = &self.config.api_keys;
+        match key_type {
+            _ if service => Vec::new(),
+            KeyType::Publishable => cfg.default_publishable_scopes.clone(),
+            KeyType::Secret => cfg.default_secret_scopes.clone(),
+            KeyType::Restricted => cfg.default_restricted_scopes.clone(),
+        }
+    }
+
+    async fn check_key_scopes(
+        &self,
+        key_type: KeyType,
+        owner: Option<UserId>,
+        scopes: &[String],
+    ) -> Result<()> {
+        if scopes.len() > MAX_ENTRIES {
+            return Err(Error::InvalidScope(format!(
+                "more than {MAX_ENTRIES} scopes"
+            )));
+        }
+        for scope in scopes {
+            check_scope(scope)?;
+            let public = &self.config.api_keys.publishable_scopes;
+            if key_type == KeyType::Publishable && !public.contains(scope) {
+                return Err(Error::ScopeNotAllowed(scope.clone()));
+            }
+        }
+        if owner.is_none() {
+            self.check_service_scopes(scopes).await?;
+        }
+        Ok(())
+    }
+
+    /// A service key's scopes are abilities: each must be a registered ability slug.
+    async fn check_service_scopes(&self, scopes: &[String]) -> Result<()> {
+        for scope in scopes {
+            if scope.ends_with('*') {
+                return Err(Error::ScopeNotAllowed(scope.clone()));
+            }
+            check_slug(scope)?;
+        }
+        let missing = self
+            .stores
+            .rbac
+            .missing_items(SlugKind::Ability, scopes)
+            .await?;
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::UnknownSlug {
+                kind: SlugKind::Ability.as_str(),
+                slugs: missing,
+            })
+        }
+    }
+
+    /// A new plaintext key, its hash and its visible prefix.
+    fn new_key_secret(&self, key_type: KeyType, env: Environment) -> (Secret, TokenHash, String) {
+        let mut raw = zeroize::Zeroizing::new([0u8; SECRET_BYTES]);
+        self.rng.fill(raw.as_mut());
+        let mut text = format!("{}_{}_", key_type.as_str(), env.as_str());
+        URL_SAFE_NO_PAD.encode_string(raw.as_ref(), &mut text);
+        let checksum = crc32fast::hash(text.as_bytes());
+        text.push_str(&format!("{checksum:08x}"));
+        let head = key_type.as_str().len() + env.as_str().len() + 2;
+        let prefix = text[..head + VISIBLE_LEN].to_owned();
+        let hash = sha256(text.as_bytes());
+        (Secret::new(text), hash, prefix)
+    }
+}
+
+/// Checks the shape and checksum of a presented key and returns the hash to look up.
+/// Anything else is [`Error::ApiKeyMalformed`].
+pub fn parse_api_key(presented: &str) -> Result<TokenHash> {
+    let mut parts = presented.splitn(3, '_');
+    let (Some(kind), Some(env), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(Error::ApiKeyMalformed);
+    };
+    if KeyType::parse(kind).is_none() || Environment::parse(env).is_none() {
+        return Err(Error::ApiKeyMalformed);
+    }
+    if rest.len() != BODY_LEN + CHECKSUM_LEN || !rest.is_char_boundary(BODY_LEN) {
+        return Err(Error::ApiKeyMalformed);
+    }
+    let (body, checksum) = rest.split_at(BODY_LEN);
+    let signed = &presented[..presented.len() - CHECKSUM_LEN];
+    let expected = format!("{:08x}", crc32fast::hash(signed.as_bytes()));
+    let mut raw = zeroize::Zeroizing::new([0u8; SECRET_BYTES]);
+    let decodes = matches!(
+        URL_SAFE_NO_PAD.decode_slice(body, raw.as_mut()),
+        Ok(SECRET_BYTES)
+    );
+    if !decodes || checksum != expected {
+        return Err(Error::ApiKeyMalformed);
+    }
+    Ok(sha256(presented.as_bytes()))
+}
+
+/// Parses each allow-list entry as an address or a CIDR range and returns the canonical
+/// text (`10.0.0.0/8`, `2001:db8::1`).
+fn canonical_ips(entries: &[String]) -> Result<Vec<String>> {
+    if entries.len() > MAX_ENTRIES {
+        return Err(Error::InvalidIpRange(format!(
+            "more than {MAX_ENTRIES} entries"
+        )));
+    }
+    entries
+        .iter()
+        .map(|e| {
+            let e = e.trim();
+            if let Ok(net) = e.parse::<IpNet>() {
+                Ok(net.trunc().to_string())
+            } else if let Ok(addr) = e.parse::<IpAddr>() {
+                Ok(addr.to_string())
+            } else {
+                Err(Error::InvalidIpRange(e.chars().take(80).collect()))
+            }
+        })
+        .collect()
+}
+
+/// Whether `ip` is on the allow-list (an empty list allows all, even an unknown address).
+fn ip_allowed(allowed: &[String], ip: Option<IpAddr>) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let Some(ip) = ip else { return false };
+    let ip = ip.to_canonical();
+    allowed.iter().any(|entry| match entry.parse::<IpNet>() {
+        Ok(net) => net.contains(&ip),
+        Err(_) => entry
+            .parse::<IpAddr>()
+            .is_ok_and(|a| a.to_canonical() == ip),
+    })
+}
+
+fn check_text(
+    name: &str,
+    description: Option<&str>,
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    let too_long = |s: &str| s.len() > MAX_TEXT_BYTES;
+    if name.trim().is_empty() || too_long(name) || description.is_some_and(too_long) {
+        return Err(Error::InvalidInput(
+            "API key name must be 1 to 1024 bytes, description at most 1024",
+        ));
+    }
+    if metadata.len() > MAX_ENTRIES || metadata.iter().any(|(k, v)| too_long(k) || too_long(v)) {
+        return Err(Error::InvalidInput(
+            "API key metadata: at most 64 entries of 1024 bytes",
+        ));
+    }
+    Ok(())
+}
+
+fn key_missing(err: StoreError) -> Error {
+    match err {
+        StoreError::NotFound { .. } => Error::ApiKeyUnknown,
+        other => other.into(),
+    }
+}
