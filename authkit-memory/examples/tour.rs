@@ -2,7 +2,10 @@
 //!
 //! Run it with `cargo run -p authkit-memory --example tour`.
 
-use authkit::{Audience, Auth, Config, Error, SigningKey, Stores};
+use authkit::{
+    Audience, Auth, Config, Environment, Error, KeyType, NewApiKey, Predicate, SigningKey,
+    SlugKind, Stores, Subject,
+};
 use authkit_memory::MemoryStore;
 
 #[tokio::main]
@@ -62,6 +65,81 @@ async fn main() -> Result<(), Error> {
         }
         other => println!("unexpected: {other:?}"),
     }
+
+    // One-time tokens: the application emails the secret; authkit stores its hash.
+    let link = auth.request_email_verification(user.id).await?;
+    let verified = auth.verify_email(link.secret.expose()).await?;
+    println!("email verified at {:?}", verified.email_verified_at);
+    let otp = auth
+        .request_email_otp("alice@example.com")
+        .await?
+        .expect("known email");
+    match auth
+        .login_email_otp("alice@example.com", "not-the-code")
+        .await
+    {
+        Err(Error::OtpInvalid { attempts_left }) => {
+            println!("wrong OTP: {attempts_left} attempts left")
+        }
+        other => println!("unexpected: {other:?}"),
+    }
+    auth.login_email_otp("alice@example.com", otp.secret.expose())
+        .await?;
+    println!("OTP login accepted");
+    let silent = auth.request_password_reset("nobody@example.com").await?;
+    println!(
+        "reset for an unknown email answers silently: {}",
+        silent.is_none()
+    );
+
+    // RBAC: register slugs, grant through a role, check a predicate checked at start-up.
+    auth.define(SlugKind::Role, "editor", "Editor").await?;
+    auth.define(SlugKind::Permission, "posts:write", "Write posts")
+        .await?;
+    auth.define(SlugKind::Ability, "reports:export", "Export reports")
+        .await?;
+    auth.grant_to_role("editor", SlugKind::Permission, "posts:write")
+        .await?;
+    auth.assign_role(user.id, "editor").await?;
+    let can_write = auth
+        .check_predicate(Predicate::has_permission("posts:write"))
+        .await?;
+    println!(
+        "alice may write posts: {}",
+        auth.is_allowed(Subject::User(user.id), &can_write).await?
+    );
+
+    // API keys: shown once, checksummed, scoped; a service key's scopes are abilities.
+    let mut new_key = NewApiKey::new(KeyType::Secret, Environment::Live, Some(user.id), "ci");
+    new_key.scopes = Some(vec!["posts:*".into()]);
+    let issued_key = auth.create_api_key(new_key).await?;
+    let key = auth
+        .verify_api_key(issued_key.secret.expose(), Some("posts:write"), None)
+        .await?;
+    println!("API key {} verified for posts:write", key.prefix);
+    match auth
+        .verify_api_key(issued_key.secret.expose(), Some("users:delete"), None)
+        .await
+    {
+        Err(Error::ScopeMissing(scope)) => println!("API key lacks {scope}"),
+        other => println!("unexpected: {other:?}"),
+    }
+    let mut service = NewApiKey::new(KeyType::Secret, Environment::Live, None, "exporter");
+    service.scopes = Some(vec!["reports:export".into()]);
+    let service = auth.create_api_key(service).await?;
+    let can_export = auth
+        .check_predicate(Predicate::has_ability("reports:export"))
+        .await?;
+    println!(
+        "service key may export: {}",
+        auth.is_allowed(Subject::ServiceKey(&service.key), &can_export)
+            .await?
+    );
+    auth.flush_key_usage().await?;
+    println!(
+        "API key uses recorded: {}",
+        auth.api_key(key.id).await?.usage_count
+    );
 
     auth.revoke_session(session.id).await?;
     match auth.authenticate_session(issued.secret.expose()).await {

@@ -74,3 +74,8 @@ impl MemoryStore {
 
 #[cfg(test)]
 mod tests;
+
+/// The repository README's examples, compiled and run as doctests so the README never lies.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
