@@ -37,24 +37,13 @@ impl Auth {
     /// Errors: [`Error::MalformedToken`], [`Error::OneTimeTokenInvalid`].
     pub async fn verify_email(&self, token: &str) -> Result<User> {
         let user = self.consume_link(token, Purpose::EmailVerification).await?;
-        self.stores
-            .users
-            .mark_email_verified(user, self.now())
-            .await
-            .map_err(user_missing)?;
-        self.user(user).await
+        self.mark_verified(user).await
     }
 
     /// Issues a password-reset token. For an unknown email: `Ok(None)`, unless
     /// `one_time.reveal_unknown_email` is set ([`Error::UserNotFound`]).
     pub async fn request_password_reset(&self, email: &str) -> Result<Option<OneTimeIssue>> {
-        match self.user_for_request(email).await? {
-            Some(user) => self
-                .issue_link(user, Purpose::PasswordReset)
-                .await
-                .map(Some),
-            None => Ok(None),
-        }
+        self.request_link(email, Purpose::PasswordReset).await
     }
 
     /// Spends a reset token: sets the new password, then revokes every session and
@@ -84,10 +73,7 @@ impl Auth {
 
     /// Issues a magic login link; unknown emails as in [`Auth::request_password_reset`].
     pub async fn request_magic_link(&self, email: &str) -> Result<Option<OneTimeIssue>> {
-        match self.user_for_request(email).await? {
-            Some(user) => self.issue_link(user, Purpose::MagicLink).await.map(Some),
-            None => Ok(None),
-        }
+        self.request_link(email, Purpose::MagicLink).await
     }
 
     /// Spends a magic link and returns the user, ready for
@@ -96,12 +82,7 @@ impl Auth {
     /// Errors: [`Error::MalformedToken`], [`Error::OneTimeTokenInvalid`].
     pub async fn login_magic_link(&self, token: &str) -> Result<User> {
         let user = self.consume_link(token, Purpose::MagicLink).await?;
-        self.stores
-            .users
-            .mark_email_verified(user, self.now())
-            .await
-            .map_err(user_missing)?;
-        self.user(user).await
+        self.mark_verified(user).await
     }
 
     /// Issues a numeric email OTP code (`one_time.otp_digits` digits from the CSPRNG);
@@ -146,17 +127,29 @@ impl Auth {
             .attempt_otp(user.id, Purpose::EmailOtp, now, max, &matches)
             .await?
         {
-            OtpAttempt::Accepted(_) => {
-                self.stores
-                    .users
-                    .mark_email_verified(user.id, now)
-                    .await
-                    .map_err(user_missing)?;
-                self.user(user.id).await
-            }
+            OtpAttempt::Accepted(_) => self.mark_verified(user.id).await,
             OtpAttempt::Rejected { attempts_left } => Err(Error::OtpInvalid { attempts_left }),
             OtpAttempt::Locked => Err(Error::OtpLocked),
             OtpAttempt::NoCode => Err(Error::OneTimeTokenInvalid),
+        }
+    }
+
+    /// Marks the email verified (proved by a link or code) and returns the user.
+    async fn mark_verified(&self, user: UserId) -> Result<User> {
+        let now = self.now();
+        self.stores
+            .users
+            .mark_email_verified(user, now)
+            .await
+            .map_err(user_missing)?;
+        self.user(user).await
+    }
+
+    /// A link for the user a public request names; `None` for an unknown email.
+    async fn request_link(&self, email: &str, purpose: Purpose) -> Result<Option<OneTimeIssue>> {
+        match self.user_for_request(email).await? {
+            Some(user) => self.issue_link(user, purpose).await.map(Some),
+            None => Ok(None),
         }
     }
 
