@@ -88,6 +88,9 @@
 //!   usage counters; deadlines exactly at the boundary; emails in other ASCII cases,
 //!   non-ASCII and at the maximum length; timestamps to the microsecond.
 //! - [`cases::cascade`]: deleting a user removes everything of it in every store.
+//! - [`cases::flows`], [`cases::one_time_flows`], [`cases::api_key_flows`],
+//!   [`cases::rbac_flows`], [`cases::bff_flows`], [`cases::profile_flows`]: the flows of
+//!   [`authkit::Auth`] end to end over the store under test, each error path included.
 //! - [`cases::props`]: random operation sequences checked against a model.
 //!
 //! [`fixtures`] holds the small builders the cases share; they are public so your own
@@ -247,6 +250,60 @@ macro_rules! __for_each_case {
             flows_purge_counts = flows::purge_counts [async];
             flows_invalid_config_refused = flows::invalid_config_refused [async];
             flows_issued_tokens_resist_tampering = flows::issued_tokens_resist_tampering [sync];
+
+            one_time_flows_verify_email_once = one_time_flows::verify_email_once [async];
+            one_time_flows_reset_password_revokes_credentials = one_time_flows::reset_password_revokes_credentials [async];
+            one_time_flows_reset_password_weak_keeps_link = one_time_flows::reset_password_weak_keeps_link [async];
+            one_time_flows_new_request_replaces_same_purpose = one_time_flows::new_request_replaces_same_purpose [async];
+            one_time_flows_purposes_never_cross = one_time_flows::purposes_never_cross [async];
+            one_time_flows_links_expire_at_ttl = one_time_flows::links_expire_at_ttl [async];
+            one_time_flows_magic_link_login = one_time_flows::magic_link_login [async];
+            one_time_flows_otp_digits_and_login = one_time_flows::otp_digits_and_login [async];
+            one_time_flows_otp_wrong_codes_lock = one_time_flows::otp_wrong_codes_lock [async];
+            one_time_flows_otp_concurrent_failures_counted = one_time_flows::otp_concurrent_failures_counted [async];
+            one_time_flows_unknown_email_requests = one_time_flows::unknown_email_requests [async];
+            one_time_flows_magic_link_concurrent_once = one_time_flows::magic_link_concurrent_once [async];
+
+            api_key_flows_create_key_types = api_key_flows::create_key_types [async];
+            api_key_flows_default_scopes_per_type = api_key_flows::default_scopes_per_type [async];
+            api_key_flows_malformed_and_unknown_keys = api_key_flows::malformed_and_unknown_keys [async];
+            api_key_flows_revoked_key = api_key_flows::revoked_key [async];
+            api_key_flows_expired_key = api_key_flows::expired_key [async];
+            api_key_flows_ip_allow_list = api_key_flows::ip_allow_list [async];
+            api_key_flows_scopes_and_wildcards = api_key_flows::scopes_and_wildcards [async];
+            api_key_flows_publishable_scopes_limited = api_key_flows::publishable_scopes_limited [async];
+            api_key_flows_malformed_cidr_stores_nothing = api_key_flows::malformed_cidr_stores_nothing [async];
+            api_key_flows_service_key_abilities = api_key_flows::service_key_abilities [async];
+            api_key_flows_rotation_without_grace = api_key_flows::rotation_without_grace [async];
+            api_key_flows_rotation_with_grace = api_key_flows::rotation_with_grace [async];
+            api_key_flows_update_fields = api_key_flows::update_fields [async];
+            api_key_flows_usage_counts_every_verification = api_key_flows::usage_counts_every_verification [async];
+            api_key_flows_usage_flush_waits_for_background_writes = api_key_flows::usage_flush_waits_for_background_writes [async];
+            api_key_flows_revoked_while_verifying = api_key_flows::revoked_while_verifying [async];
+            api_key_flows_owner_deletion_deletes_keys = api_key_flows::owner_deletion_deletes_keys [async];
+
+            rbac_flows_define_refuses_bad_slugs = rbac_flows::define_refuses_bad_slugs [async];
+            rbac_flows_define_duplicate_slug_taken = rbac_flows::define_duplicate_slug_taken [async];
+            rbac_flows_grants_union = rbac_flows::grants_union [async];
+            rbac_flows_grant_errors = rbac_flows::grant_errors [async];
+            rbac_flows_user_predicates = rbac_flows::user_predicates [async];
+            rbac_flows_service_key_predicates = rbac_flows::service_key_predicates [async];
+            rbac_flows_check_predicate_refuses_unknown = rbac_flows::check_predicate_refuses_unknown [async];
+            rbac_flows_revocations_take_effect = rbac_flows::revocations_take_effect [async];
+            rbac_flows_delete_user_removes_grants = rbac_flows::delete_user_removes_grants [async];
+
+            bff_flows_bff_session_round_trips = bff_flows::bff_session_round_trips [async];
+            bff_flows_payload_bound_to_session = bff_flows::payload_bound_to_session [async];
+            bff_flows_payload_keys_rotate = bff_flows::payload_keys_rotate [async];
+            bff_flows_payload_key_errors = bff_flows::payload_key_errors [async];
+
+            profile_flows_audiences_refuse_each_other = profile_flows::audiences_refuse_each_other [async];
+            profile_flows_api_token_scopes = profile_flows::api_token_scopes [async];
+            profile_flows_profiles_set_lifetimes = profile_flows::profiles_set_lifetimes [async];
+            profile_flows_unknown_profile_stores_nothing = profile_flows::unknown_profile_stores_nothing [async];
+            profile_flows_changed_profile_applies_on_refresh = profile_flows::changed_profile_applies_on_refresh [async];
+            profile_flows_removed_profile_refuses_refresh = profile_flows::removed_profile_refuses_refresh [async];
+            profile_flows_profile_over_cap_refused = profile_flows::profile_over_cap_refused [async];
         }
     };
 }

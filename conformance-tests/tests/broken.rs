@@ -421,7 +421,10 @@ async fn touch_past_absolute_deadline_is_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn non_atomic_one_time_consume_is_caught() {
-    assert_caught!(Fault::NonAtomicConsume => tokens::one_time_concurrent_consume_once);
+    assert_caught!(Fault::NonAtomicConsume =>
+        tokens::one_time_concurrent_consume_once,
+        one_time_flows::magic_link_concurrent_once,
+    );
 }
 
 /// The session model property finds the uncapped slide on its own.

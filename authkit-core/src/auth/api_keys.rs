@@ -7,9 +7,10 @@
 //! UIs (OWASP REST Security Cheat Sheet, "API Keys"; the secret is shown once).
 //!
 //! Usage is buffered: a verification records its use in memory, and the buffer is written
-//! in one batch when `api_keys.usage_flush_uses` uses are pending or the oldest pending
-//! one is `api_keys.usage_flush_interval` old (in a background task, so no verification
-//! waits for it), or when [`Auth::flush_key_usage`] is called. Guarantee: every
+//! in one batch, in a background task so no verification waits for it, when a
+//! verification finds `api_keys.usage_flush_uses` uses pending or the oldest pending one
+//! `api_keys.usage_flush_interval` old (checked at each verification: there is no timer),
+//! or when [`Auth::flush_key_usage`] is called, which waits for writes under way. Guarantee: every
 //! successful verification is counted exactly once once flushed; the stored count never
 //! exceeds the real uses; uses still buffered when the process dies are lost, so call
 //! `flush_key_usage` on shutdown.
@@ -239,18 +240,22 @@ impl Auth {
             .map_err(key_missing)
     }
 
-    /// Rotates a key: a new secret with the same attributes, and the old one dies after
-    /// `grace` (zero: at once). Errors: [`Error::ApiKeyUnknown`], [`Error::ApiKeyRevoked`].
+    /// Rotates a key: a new secret with the same attributes (expiry included), and the
+    /// old one dies after `grace` (zero: at once). Errors: [`Error::ApiKeyUnknown`],
+    /// [`Error::ApiKeyRevoked`], [`Error::ApiKeyExpired`].
     pub async fn rotate_api_key(
         &self,
         id: ApiKeyId,
         grace: time::Duration,
     ) -> Result<IssuedApiKey> {
         let old = self.api_key(id).await?;
+        let now = self.now();
         if old.revoked_at.is_some() {
             return Err(Error::ApiKeyRevoked);
         }
-        let now = self.now();
+        if old.expires_at.is_some_and(|at| now >= at) {
+            return Err(Error::ApiKeyExpired);
+        }
         let (secret, key_hash, prefix) = self.new_key_secret(old.key_type, old.environment);
         let key = ApiKey {
             id: ApiKeyId(self.new_uuid(now)),

@@ -12,6 +12,9 @@ use crate::store::ApiKeyStore;
 #[derive(Debug, Default)]
 pub(super) struct UsageBuffer {
     pending: Mutex<Pending>,
+    /// Held across take-and-write, so a flush waits for any write already under way:
+    /// when `flush` returns, every use recorded before it was called is in the store.
+    writing: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +51,7 @@ impl UsageBuffer {
     /// Writes every pending use to `store`. Uses that fail to write are put back, so a
     /// later flush retries them; nothing is counted twice.
     pub(super) async fn flush(&self, store: &dyn ApiKeyStore) -> Result<(), StoreError> {
+        let _writing = self.writing.lock().await;
         let batch: Vec<KeyUsage> = {
             let mut p = self.lock();
             let taken = std::mem::take(&mut *p);

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use authkit::config::{PasswordParams, SameSite};
 use authkit::{
     Audience, Auth, BoxError, Config, Error, LoginAttempt, LoginHook, LoginOutcome, ManualClock,
-    SeededRandomness, SigningKey, User,
+    SeededRandomness, SigningKey, Stores, User,
 };
 use time::Duration;
 use time::macros::datetime;
@@ -34,12 +34,18 @@ pub fn test_config() -> Config {
 /// An [`Auth`] over fresh stores from `factory`, on a manual clock, with `config`.
 pub async fn auth_with<F: StoreFactory>(factory: &F, config: Config) -> (Auth, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(datetime!(2030-01-01 00:00:00.123456 UTC)));
-    let auth = Auth::builder(factory.stores().await, config)
-        .clock(clock.clone())
-        .randomness(Arc::new(SeededRandomness::new(1)))
-        .build()
-        .expect("test config is valid");
+    let auth = auth_over(factory.stores().await, config, clock.clone(), 1);
     (auth, clock)
+}
+
+/// An [`Auth`] over `stores` on `clock` with `config`, its randomness seeded with `seed`.
+/// Two `Auth`s sharing stores need different seeds, or they draw the same ids and secrets.
+pub fn auth_over(stores: Stores, config: Config, clock: Arc<ManualClock>, seed: u64) -> Auth {
+    Auth::builder(stores, config)
+        .clock(clock)
+        .randomness(Arc::new(SeededRandomness::new(seed)))
+        .build()
+        .expect("test config is valid")
 }
 
 /// A user with [`PASSWORD`].
@@ -365,12 +371,7 @@ pub async fn access_token_checks<F: StoreFactory>(factory: &F) {
     assert_eq!(claims.iss, "https://auth.test");
     let r = auth.verify_access(&pair.access_token, Audience::Api);
     assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
-    for bad in [
-        "",
-        "not.a.jwt",
-        "a.b",
-        &pair.refresh_token.expose().to_owned(),
-    ] {
+    for bad in ["", "not.a.jwt", "a.b", pair.refresh_token.expose()] {
         assert!(auth.verify_access(bad, Audience::Bff).is_err(), "{bad:?}");
     }
     let mut other = test_config();
@@ -618,10 +619,13 @@ pub async fn purge_counts<F: StoreFactory>(factory: &F) {
         .expect("live one kept");
 }
 
+/// A named change that breaks a valid configuration.
+type Breaker = (&'static str, fn(&mut Config));
+
 /// Invalid configuration fails construction with a clear error.
 pub async fn invalid_config_refused<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
-    let breakers: Vec<(&str, fn(&mut Config))> = vec![
+    let breakers: Vec<Breaker> = vec![
         ("idle over absolute", |c| {
             c.session.idle_ttl = Duration::days(31)
         }),

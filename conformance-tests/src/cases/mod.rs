@@ -7,11 +7,16 @@
 //! their own runtimes. [`conformance_suite!`](crate::conformance_suite) turns all of them
 //! into tests.
 
+pub mod api_key_flows;
 pub mod api_keys;
+pub mod bff_flows;
 pub mod cascade;
 pub mod flows;
+pub mod one_time_flows;
+pub mod profile_flows;
 pub mod props;
 pub mod rbac;
+pub mod rbac_flows;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
