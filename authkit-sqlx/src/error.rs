@@ -1,0 +1,48 @@
+//! From sqlx errors to [`StoreError`]: unique violations are conflicts, foreign-key
+//! violations name the missing row, everything else is a backend error with its source.
+
+use authkit::StoreError;
+use sqlx::error::ErrorKind;
+
+/// Maps a driver error. `conflict` names what collided on a unique violation,
+/// `missing` what was absent on a foreign-key violation.
+pub(crate) fn map(err: sqlx::Error, conflict: &'static str, missing: &'static str) -> StoreError {
+    if let Some(db) = err.as_database_error() {
+        match db.kind() {
+            ErrorKind::UniqueViolation => return StoreError::Conflict { what: conflict },
+            ErrorKind::ForeignKeyViolation => return StoreError::NotFound { what: missing },
+            _ => {}
+        }
+    }
+    StoreError::backend(err)
+}
+
+/// Maps an error of a statement that can violate no constraint the caller handles.
+pub(crate) fn backend(err: sqlx::Error) -> StoreError {
+    StoreError::backend(err)
+}
+
+/// A value read from the database that the model cannot hold (an unknown purpose, a
+/// hash of the wrong length, a negative counter): the database was written by something
+/// else, so it is a backend failure, never a miss.
+#[derive(Debug, thiserror::Error)]
+#[error("corrupt value in {column}: {detail}")]
+pub(crate) struct CorruptValue {
+    pub(crate) column: &'static str,
+    pub(crate) detail: String,
+}
+
+pub(crate) fn corrupt(column: &'static str, detail: impl Into<String>) -> StoreError {
+    StoreError::backend(CorruptValue {
+        column,
+        detail: detail.into(),
+    })
+}
+
+/// A deadlock or serialization failure (SQLSTATE 40001, PostgreSQL's 40P01): the
+/// database rolled the transaction back, and running it again may succeed.
+pub(crate) fn retryable(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "40001" || code == "40P01")
+}

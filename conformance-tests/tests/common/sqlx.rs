@@ -1,0 +1,65 @@
+//! Shared by the sqlx conformance targets (`sqlx_postgres`, `sqlx_sqlite`, `sqlx_mysql`):
+//! unique per-case names, the sweep of leftovers, and cleanup from `Drop`.
+
+// Each target uses part of this module.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Leftovers older than this (a crashed or killed run) are dropped by the next run.
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(2 * 3600);
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A name no other case (in this process or another) gets:
+/// `<prefix><unix seconds>_<pid>_<sequence>`, all lowercase, a valid identifier.
+pub(crate) fn case_name(prefix: &str) -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}{}_{}_{}",
+        unix_secs(),
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Whether `name` (made by [`case_name`] with `prefix`) is older than [`STALE_AFTER`].
+pub(crate) fn is_stale(prefix: &str, name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(prefix) else {
+        return false;
+    };
+    let Some(Ok(created)) = rest.split('_').next().map(str::parse::<u64>) else {
+        return false;
+    };
+    unix_secs().saturating_sub(created) > STALE_AFTER.as_secs()
+}
+
+/// Runs `cleanup` to completion from a `Drop`: on a thread of its own with a runtime of
+/// its own, so it works inside an async case, outside one (property cases), and while
+/// unwinding from a failed assertion.
+pub(crate) fn run_cleanup<F>(cleanup: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let worker = std::thread::spawn(move || {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            runtime.block_on(cleanup);
+        }
+    });
+    let _ = worker.join();
+}
+
+/// The URL in `var`, or the local default.
+pub(crate) fn url_from_env(var: &str, default: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| default.to_owned())
+}

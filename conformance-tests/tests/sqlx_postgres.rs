@@ -1,0 +1,121 @@
+//! The conformance suite on [`PgStore`], one PostgreSQL schema per case:
+//! `cargo nextest run -p authkit-conformance --test sqlx_postgres`.
+//!
+//! The server is `AUTHKIT_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`). A server that cannot be reached fails
+//! every case with a message naming that variable; nothing is skipped. Each case's schema
+//! is dropped when the case ends; schemas left by a killed run are dropped by the next.
+
+// Test code: a failed unwrap is a failed case.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "common/sqlx.rs"]
+mod common;
+
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use authkit::Stores;
+use authkit_conformance::{StoreFactory, async_trait};
+use authkit_sqlx::sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use authkit_sqlx::sqlx::{self, AssertSqlSafe, Connection};
+use authkit_sqlx::{PgStore, StoreOptions};
+
+const URL_VAR: &str = "AUTHKIT_TEST_POSTGRES_URL";
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Every schema this suite creates starts so.
+const PREFIX: &str = "akt_";
+/// Connections per case: cases run in parallel, and the server allows about 100.
+const POOL_SIZE: u32 = 5;
+
+/// A fresh schema per [`StoreFactory::stores`] call, dropped with the factory.
+#[derive(Default)]
+struct PgFactory {
+    schemas: Mutex<Vec<String>>,
+}
+
+async fn admin(url: &str) -> PgConnection {
+    PgConnection::connect(url).await.unwrap_or_else(|err| {
+        panic!(
+            "cannot reach PostgreSQL at {url}: {err}. \
+             Set {URL_VAR} to a server the suite may create schemas on."
+        )
+    })
+}
+
+/// Drops schemas of earlier runs that were killed before they could clean up.
+async fn sweep(conn: &mut PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'akt\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("list schemas");
+    for name in names.iter().filter(|n| common::is_stale(PREFIX, n)) {
+        let _ = sqlx::query(AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{name}\" CASCADE"
+        )))
+        .execute(&mut *conn)
+        .await;
+    }
+}
+
+#[async_trait]
+impl StoreFactory for PgFactory {
+    async fn stores(&self) -> Stores {
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        let url = common::url_from_env(URL_VAR, DEFAULT_URL);
+        let mut conn = admin(&url).await;
+        if !SWEPT.is_completed() {
+            sweep(&mut conn).await;
+            SWEPT.call_once(|| ());
+        }
+        let schema = common::case_name(PREFIX);
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+            .execute(&mut conn)
+            .await
+            .expect("create the case's schema");
+        let _ = conn.close().await;
+        self.schemas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(schema.clone());
+
+        let options = PgConnectOptions::from_str(&url)
+            .expect("parse the PostgreSQL URL")
+            .options([("search_path", schema.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options)
+            .await
+            .unwrap_or_else(|err| panic!("connect to {url} ({URL_VAR}): {err}"));
+        let store = PgStore::new(pool, StoreOptions::default())
+            .await
+            .expect("migrate and verify the case's schema");
+        Stores::from_backend(store)
+    }
+}
+
+impl Drop for PgFactory {
+    fn drop(&mut self) {
+        let schemas = std::mem::take(self.schemas.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if schemas.is_empty() {
+            return;
+        }
+        let url = common::url_from_env(URL_VAR, DEFAULT_URL);
+        common::run_cleanup(async move {
+            let Ok(mut conn) = PgConnection::connect(&url).await else {
+                return;
+            };
+            for schema in schemas {
+                let _ = sqlx::query(AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+                )))
+                .execute(&mut conn)
+                .await;
+            }
+            let _ = conn.close().await;
+        });
+    }
+}
+
+authkit_conformance::conformance_suite!(PgFactory::default());

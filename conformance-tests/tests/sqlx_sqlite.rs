@@ -1,0 +1,69 @@
+//! The conformance suite on [`SqliteStore`], one temporary database file per case:
+//! `cargo nextest run -p authkit-conformance --test sqlx_sqlite`.
+//!
+//! Files live in the system's temporary directory and are deleted (with their WAL and
+//! shared-memory files) when the case ends.
+
+// Test code: a failed unwrap is a failed case.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "common/sqlx.rs"]
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use authkit::Stores;
+use authkit_conformance::{StoreFactory, async_trait};
+use authkit_sqlx::sqlx::sqlite::SqlitePoolOptions;
+use authkit_sqlx::{SqliteStore, StoreOptions};
+
+/// Connections per case: enough for the concurrency cases to contend for the write lock.
+const POOL_SIZE: u32 = 5;
+
+/// A fresh database file per [`StoreFactory::stores`] call, deleted with the factory.
+#[derive(Default)]
+struct SqliteFactory {
+    files: Mutex<Vec<PathBuf>>,
+}
+
+#[async_trait]
+impl StoreFactory for SqliteFactory {
+    async fn stores(&self) -> Stores {
+        let path = std::env::temp_dir().join(format!("{}.db", common::case_name("authkit_")));
+        self.files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path.clone());
+        let url = format!("sqlite://{}", path.display());
+        let options = SqliteStore::connect_options(&url).expect("SQLite options");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options)
+            .await
+            .unwrap_or_else(|err| panic!("open {}: {err}", path.display()));
+        let store = SqliteStore::new(pool, StoreOptions::default())
+            .await
+            .expect("migrate and verify the case's database");
+        Stores::from_backend(store)
+    }
+}
+
+impl Drop for SqliteFactory {
+    fn drop(&mut self) {
+        for path in self
+            .files
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = path.clone().into_os_string();
+                file.push(suffix);
+                let _ = std::fs::remove_file(file);
+            }
+        }
+    }
+}
+
+authkit_conformance::conformance_suite!(SqliteFactory::default());
