@@ -44,7 +44,8 @@ pub trait RbacStore: Send + Sync + 'static {
         slug: &str,
     ) -> Result<bool, StoreError>;
 
-    /// The permissions and abilities granted to a role, by kind then slug.
+    /// The permissions and abilities granted to a role: permissions first, then
+    /// abilities (the order of [`SlugKind`]), each sorted by slug.
     /// Unknown role: [`StoreError::NotFound`].
     async fn role_grants(&self, role: &str) -> Result<Vec<RbacItem>, StoreError>;
 
