@@ -123,7 +123,11 @@ impl ApiKeys {
         new: &ApiKey,
         old_expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        if !self.by_id.contains_key(&old) {
+        if self
+            .by_id
+            .get(&old)
+            .is_none_or(|key| key.revoked_at.is_some())
+        {
             return Err(UNKNOWN_KEY);
         }
         self.check_insert(users, new)?;

@@ -713,7 +713,7 @@ impl Statements {
             key_cap_expiry: r.sql(
                 "UPDATE {api_keys} SET expires_at = CASE \
                  WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END \
-                 WHERE id = ?",
+                 WHERE id = ? AND revoked_at IS NULL",
             ),
             // MySQL applies SET assignments left to right, reading values already
             // assigned: the IP goes first, while `last_used_at` still holds the old value.

@@ -268,11 +268,23 @@ impl Auth {
             ..old
         };
         let old_dies = now + grace.max(time::Duration::ZERO);
-        self.stores
+        match self
+            .stores
             .api_keys
             .replace_api_key(id, &key, old_dies)
             .await
-            .map_err(key_missing)?;
+        {
+            // Revoked (or deleted) since it was read: the revocation wins.
+            Err(StoreError::NotFound { .. }) => {
+                let now_revoked = self.api_key(id).await?.revoked_at.is_some();
+                return Err(if now_revoked {
+                    Error::ApiKeyRevoked
+                } else {
+                    Error::ApiKeyUnknown
+                });
+            }
+            other => other?,
+        }
         Ok(IssuedApiKey { secret, key })
     }
 

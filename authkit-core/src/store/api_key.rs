@@ -41,8 +41,10 @@ pub trait ApiKeyStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Rotation, atomic: inserts `new` and sets the old key's `expires_at` to
-    /// `min(its expires_at, old_expires_at)`. Unknown old id: [`StoreError::NotFound`]
-    /// and nothing is inserted; duplicate new hash: [`StoreError::Conflict`].
+    /// `min(its expires_at, old_expires_at)`. Unknown old id, or an old key that is
+    /// revoked: [`StoreError::NotFound`] and nothing is inserted. The revocation check and
+    /// the change are one step, so a rotation never outlives a revocation that returned
+    /// before it. Duplicate new hash: [`StoreError::Conflict`].
     async fn replace_api_key(
         &self,
         old: ApiKeyId,

@@ -331,8 +331,8 @@ pub async fn revocation_visible_to_next_lookup<F: StoreFactory>(factory: &F) {
 }
 
 /// `replace_api_key` inserts the new key and lowers the old key's expiry to
-/// `min(its expiry, old_expires_at)`; unknown old id is `NotFound` with nothing
-/// inserted; a duplicate new hash is `Conflict` with nothing changed.
+/// `min(its expiry, old_expires_at)`; an unknown or revoked old key is `NotFound` with
+/// nothing inserted; a duplicate new hash is `Conflict` with nothing changed.
 pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
@@ -383,6 +383,31 @@ pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
         stores.api_keys.api_key_by_id(orphan.id).await.unwrap(),
         None,
         "replace with an unknown old key inserted the new one"
+    );
+
+    let revoked = api_key(Some(u.id), BASE);
+    stores.api_keys.create_api_key(&revoked).await.unwrap();
+    assert!(
+        stores
+            .api_keys
+            .revoke_api_key(revoked.id, "leaked", at(3))
+            .await
+            .unwrap()
+    );
+    let successor = api_key(Some(u.id), at(4));
+    let err = stores
+        .api_keys
+        .replace_api_key(revoked.id, &successor, at(100))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "revoked old key: expected NotFound, got {err:?}"
+    );
+    assert_eq!(
+        stores.api_keys.api_key_by_id(successor.id).await.unwrap(),
+        None,
+        "a revoked key's successor was inserted"
     );
 
     let fresh = api_key(Some(u.id), BASE);
