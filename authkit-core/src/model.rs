@@ -381,6 +381,38 @@ pub struct ApiKeyUpdate {
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
+impl ApiKeyUpdate {
+    /// Applies the update to `key`: each `Some` field replaces the key's.
+    pub fn apply_to(&self, key: &mut ApiKey) {
+        let ApiKeyUpdate {
+            name,
+            description,
+            scopes,
+            expires_at,
+            allowed_ips,
+            metadata,
+        } = self;
+        if let Some(name) = name {
+            key.name.clone_from(name);
+        }
+        if let Some(description) = description {
+            key.description.clone_from(description);
+        }
+        if let Some(scopes) = scopes {
+            key.scopes.clone_from(scopes);
+        }
+        if let Some(expires_at) = expires_at {
+            key.expires_at = *expires_at;
+        }
+        if let Some(allowed_ips) = allowed_ips {
+            key.allowed_ips.clone_from(allowed_ips);
+        }
+        if let Some(metadata) = metadata {
+            key.metadata.clone_from(metadata);
+        }
+    }
+}
+
 /// Usage of one key accumulated by core since its last flush.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyUsage {

@@ -887,32 +887,7 @@ macro_rules! store_impl {
                     return Err(NO_KEY);
                 };
                 let mut key = key_from(&row)?;
-                let ApiKeyUpdate {
-                    name,
-                    description,
-                    scopes,
-                    expires_at,
-                    allowed_ips,
-                    metadata,
-                } = update;
-                if let Some(name) = name {
-                    key.name.clone_from(name);
-                }
-                if let Some(description) = description {
-                    key.description.clone_from(description);
-                }
-                if let Some(scopes) = scopes {
-                    key.scopes.clone_from(scopes);
-                }
-                if let Some(expires_at) = expires_at {
-                    key.expires_at = *expires_at;
-                }
-                if let Some(allowed_ips) = allowed_ips {
-                    key.allowed_ips.clone_from(allowed_ips);
-                }
-                if let Some(metadata) = metadata {
-                    key.metadata.clone_from(metadata);
-                }
+                update.apply_to(&mut key);
                 self.q(&self.sql.key_update)
                     .bind(key.name.clone())
                     .bind(key.description.clone())
