@@ -126,7 +126,9 @@ impl Auth {
         }
     }
 
-    /// Removes an item and every grant naming it; `false` if there was none.
+    /// Removes an item and every grant naming it; `false` if there was none. Service keys
+    /// that hold a removed ability as a scope keep it until their scopes are updated
+    /// ([`Auth::update_api_key`]): scopes are checked against the registry when set.
     pub async fn undefine(&self, kind: SlugKind, slug: &str) -> Result<bool> {
         check_slug(slug)?;
         Ok(self.stores.rbac.remove_item(kind, slug).await?)
