@@ -20,6 +20,11 @@ pub const MAX_EMAIL_BYTES: usize = 254;
 /// assert!(authkit::normalize_email("no-at-sign").is_err());
 /// ```
 pub fn normalize_email(raw: &str) -> Result<String> {
+    // Refuse absurd inputs before allocating for them (lowercasing can grow a string,
+    // but never beyond three times its bytes).
+    if raw.len() > 3 * MAX_EMAIL_BYTES + 64 {
+        return Err(Error::InvalidEmail("longer than 254 bytes"));
+    }
     let email = raw.trim().to_lowercase();
     if email.is_empty() {
         return Err(Error::InvalidEmail("empty"));

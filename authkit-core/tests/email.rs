@@ -29,6 +29,7 @@ proptest! {
 fn oversize_and_malformed_are_refused() {
     let long_local = format!("{}@example.com", "a".repeat(65));
     let long_total = format!("{}@{}.com", "a".repeat(60), "b".repeat(200));
+    let huge = format!("{}@example.com", "a".repeat(1 << 20));
     for bad in [
         "",
         " ",

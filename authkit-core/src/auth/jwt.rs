@@ -76,6 +76,10 @@ impl AccessClaims {
     }
 }
 
+/// The longest access token accepted, in bytes: ours are a few hundred, and refusing
+/// larger input up front keeps a hostile header from costing a large decode.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
 /// Signing and verification state, built once.
 pub(super) struct Jwt {
     encoding: EncodingKey,
@@ -110,6 +114,9 @@ impl Jwt {
         audience: Audience,
         now: Timestamp,
     ) -> Result<AccessClaims> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Error::MalformedToken);
+        }
         let validation = match audience {
             Audience::Bff => &self.bff,
             Audience::Api => &self.api,

@@ -371,6 +371,9 @@ pub async fn access_token_checks<F: StoreFactory>(factory: &F) {
     assert_eq!(claims.iss, "https://auth.test");
     let r = auth.verify_access(&pair.access_token, Audience::Api);
     assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+    let oversize = format!("{}.{}", pair.access_token, "A".repeat(10_000));
+    let r = auth.verify_access(&oversize, Audience::Bff);
+    assert!(matches!(r, Err(Error::MalformedToken)), "oversize: {r:?}");
     for bad in ["", "not.a.jwt", "a.b", pair.refresh_token.expose()] {
         assert!(auth.verify_access(bad, Audience::Bff).is_err(), "{bad:?}");
     }
