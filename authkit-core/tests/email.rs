@@ -41,6 +41,7 @@ fn oversize_and_malformed_are_refused() {
         "a\u{0}@x.io",
         &long_local,
         &long_total,
+        &huge,
     ] {
         assert!(normalize_email(bad).is_err(), "{bad:?}");
     }
