@@ -161,6 +161,9 @@ pub struct TokenConfig {
     pub refresh_chain_ttl: Duration,
     /// Within this long after a refresh token is first used, it may be rotated once more
     /// instead of counting as reuse (for clients that lose a response); default zero.
+    /// The window is measured from the stored time of the first use: a repeat whose
+    /// server read an earlier time (it waited behind the first use, or its clock is
+    /// behind) is judged at that first use, so with zero every repeat is reuse.
     pub reuse_grace: Duration,
     /// Tolerated clock skew when checking `exp`; default zero.
     pub leeway: Duration,

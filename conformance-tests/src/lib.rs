@@ -91,6 +91,9 @@
 //! - [`cases::flows`], [`cases::one_time_flows`], [`cases::api_key_flows`],
 //!   [`cases::rbac_flows`], [`cases::bff_flows`], [`cases::profile_flows`]: the flows of
 //!   [`authkit::Auth`] end to end over the store under test, each error path included.
+//! - [`cases::refresh_races`]: `Auth::refresh` raced on a real clock, on one `Auth` and on
+//!   two over one database ([`StoreFactory::two_handles`]), and servers whose clocks
+//!   disagree.
 //! - [`cases::props`]: random operation sequences checked against a model.
 //!
 //! [`fixtures`] holds the small builders the cases share; they are public so your own
@@ -114,6 +117,17 @@ pub trait StoreFactory: Send + Sync + 'static {
     /// A fresh, empty store set, isolated from every other case's. May panic with a
     /// message naming the env var to set when its database is unreachable.
     async fn stores(&self) -> authkit::Stores;
+
+    /// Two handles on one fresh, empty, isolated data set, as two servers sharing one
+    /// database would hold them: for the cases that run two `Auth` instances at once.
+    ///
+    /// A store over a database should open a second connection pool (or client) on the
+    /// data behind the first, so the cases race through two pools. The default shares
+    /// one handle, which is right for an in-process store that has nothing else to open.
+    async fn two_handles(&self) -> (authkit::Stores, authkit::Stores) {
+        let stores = self.stores().await;
+        (stores.clone(), stores)
+    }
 }
 
 /// Expands the whole suite into one test per case, for the factory given.
@@ -246,6 +260,10 @@ macro_rules! __for_each_case {
             flows_refresh_reuse_grace = flows::refresh_reuse_grace [async];
             flows_refresh_concurrent = flows::refresh_concurrent [async];
             flows_refresh_revocation = flows::refresh_revocation [async];
+            refresh_races_one_server_rotates_once = refresh_races::one_server_rotates_once [async];
+            refresh_races_two_servers_rotate_once = refresh_races::two_servers_rotate_once [async];
+            refresh_races_grace_rotates_at_most_twice = refresh_races::grace_rotates_at_most_twice [async];
+            refresh_races_server_clock_behind = refresh_races::server_clock_behind [async];
             flows_delete_user_ends_everything = flows::delete_user_ends_everything [async];
             flows_purge_counts = flows::purge_counts [async];
             flows_invalid_config_refused = flows::invalid_config_refused [async];

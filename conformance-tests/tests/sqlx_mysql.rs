@@ -60,12 +60,11 @@ async fn sweep(conn: &mut MySqlConnection) {
     }
 }
 
-#[async_trait]
-impl StoreFactory for MySqlFactory {
-    async fn stores(&self) -> Stores {
+impl MySqlFactory {
+    /// Creates a fresh database for one case and remembers it for the cleanup.
+    async fn fresh_database(&self, url: &str) -> String {
         static SWEPT: std::sync::Once = std::sync::Once::new();
-        let url = common::url_from_env(URL_VAR, DEFAULT_URL);
-        let mut conn = admin(&url).await;
+        let mut conn = admin(url).await;
         if !SWEPT.is_completed() {
             sweep(&mut conn).await;
             SWEPT.call_once(|| ());
@@ -80,19 +79,38 @@ impl StoreFactory for MySqlFactory {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(database.clone());
+        database
+    }
+}
 
-        let options = MySqlConnectOptions::from_str(&url)
-            .expect("parse the MySQL URL")
-            .database(&database);
-        let pool = MySqlPoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .connect_with(options)
-            .await
-            .unwrap_or_else(|err| panic!("connect to {url} ({URL_VAR}): {err}"));
-        let store = MySqlStore::new(pool, StoreOptions::default())
-            .await
-            .expect("migrate and verify the case's database");
-        Stores::from_backend(store)
+/// A store on a pool of its own over `database` (migrated and verified).
+async fn open(url: &str, database: &str) -> Stores {
+    let options = MySqlConnectOptions::from_str(url)
+        .expect("parse the MySQL URL")
+        .database(database);
+    let pool = MySqlPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .connect_with(options)
+        .await
+        .unwrap_or_else(|err| panic!("connect to {url} ({URL_VAR}): {err}"));
+    let store = MySqlStore::new(pool, StoreOptions::default())
+        .await
+        .expect("migrate and verify the case's database");
+    Stores::from_backend(store)
+}
+
+#[async_trait]
+impl StoreFactory for MySqlFactory {
+    async fn stores(&self) -> Stores {
+        let url = common::url_from_env(URL_VAR, DEFAULT_URL);
+        let database = self.fresh_database(&url).await;
+        open(&url, &database).await
+    }
+
+    async fn two_handles(&self) -> (Stores, Stores) {
+        let url = common::url_from_env(URL_VAR, DEFAULT_URL);
+        let database = self.fresh_database(&url).await;
+        (open(&url, &database).await, open(&url, &database).await)
     }
 }
 

@@ -59,12 +59,11 @@ async fn sweep(conn: &mut PgConnection) {
     }
 }
 
-#[async_trait]
-impl StoreFactory for PgFactory {
-    async fn stores(&self) -> Stores {
+impl PgFactory {
+    /// Creates a fresh schema for one case and remembers it for the cleanup.
+    async fn fresh_schema(&self, url: &str) -> String {
         static SWEPT: std::sync::Once = std::sync::Once::new();
-        let url = common::url_from_env(URL_VAR, DEFAULT_URL);
-        let mut conn = admin(&url).await;
+        let mut conn = admin(url).await;
         if !SWEPT.is_completed() {
             sweep(&mut conn).await;
             SWEPT.call_once(|| ());
@@ -79,19 +78,38 @@ impl StoreFactory for PgFactory {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(schema.clone());
+        schema
+    }
+}
 
-        let options = PgConnectOptions::from_str(&url)
-            .expect("parse the PostgreSQL URL")
-            .options([("search_path", schema.as_str())]);
-        let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .connect_with(options)
-            .await
-            .unwrap_or_else(|err| panic!("connect to {url} ({URL_VAR}): {err}"));
-        let store = PgStore::new(pool, StoreOptions::default())
-            .await
-            .expect("migrate and verify the case's schema");
-        Stores::from_backend(store)
+/// A store on a pool of its own over `schema` (migrated and verified).
+async fn open(url: &str, schema: &str) -> Stores {
+    let options = PgConnectOptions::from_str(url)
+        .expect("parse the PostgreSQL URL")
+        .options([("search_path", schema)]);
+    let pool = PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .connect_with(options)
+        .await
+        .unwrap_or_else(|err| panic!("connect to {url} ({URL_VAR}): {err}"));
+    let store = PgStore::new(pool, StoreOptions::default())
+        .await
+        .expect("migrate and verify the case's schema");
+    Stores::from_backend(store)
+}
+
+#[async_trait]
+impl StoreFactory for PgFactory {
+    async fn stores(&self) -> Stores {
+        let url = common::url_from_env(URL_VAR, DEFAULT_URL);
+        let schema = self.fresh_schema(&url).await;
+        open(&url, &schema).await
+    }
+
+    async fn two_handles(&self) -> (Stores, Stores) {
+        let url = common::url_from_env(URL_VAR, DEFAULT_URL);
+        let schema = self.fresh_schema(&url).await;
+        (open(&url, &schema).await, open(&url, &schema).await)
     }
 }
 

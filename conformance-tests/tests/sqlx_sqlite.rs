@@ -10,7 +10,7 @@
 #[path = "common/sqlx.rs"]
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use authkit::Stores;
@@ -27,25 +27,44 @@ struct SqliteFactory {
     files: Mutex<Vec<PathBuf>>,
 }
 
-#[async_trait]
-impl StoreFactory for SqliteFactory {
-    async fn stores(&self) -> Stores {
+impl SqliteFactory {
+    /// A fresh file name for one case, remembered for the cleanup.
+    fn fresh_file(&self) -> PathBuf {
         let path = std::env::temp_dir().join(format!("{}.db", common::case_name("authkit_")));
         self.files
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(path.clone());
-        let url = format!("sqlite://{}", path.display());
-        let options = SqliteStore::connect_options(&url).expect("SQLite options");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .connect_with(options)
-            .await
-            .unwrap_or_else(|err| panic!("open {}: {err}", path.display()));
-        let store = SqliteStore::new(pool, StoreOptions::default())
-            .await
-            .expect("migrate and verify the case's database");
-        Stores::from_backend(store)
+        path
+    }
+}
+
+/// A store on a pool of its own over the database file `path` (created, migrated and
+/// verified).
+async fn open(path: &Path) -> Stores {
+    let url = format!("sqlite://{}", path.display());
+    let options = SqliteStore::connect_options(&url).expect("SQLite options");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .connect_with(options)
+        .await
+        .unwrap_or_else(|err| panic!("open {}: {err}", path.display()));
+    let store = SqliteStore::new(pool, StoreOptions::default())
+        .await
+        .expect("migrate and verify the case's database");
+    Stores::from_backend(store)
+}
+
+#[async_trait]
+impl StoreFactory for SqliteFactory {
+    async fn stores(&self) -> Stores {
+        open(&self.fresh_file()).await
+    }
+
+    async fn two_handles(&self) -> (Stores, Stores) {
+        let path = self.fresh_file();
+        let first = open(&path).await;
+        (first, open(&path).await)
     }
 }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::jwt::Audience;
 use super::{Auth, user_missing};
-use crate::config::{Profile, STANDARD_PROFILE};
+use crate::config::{Profile, STANDARD_PROFILE, TokenConfig};
 use crate::error::{Error, Result};
 use crate::model::{
     FamilyId, RefreshToken, RefreshTokenId, RotationDecision, RotationOutcome, Timestamp, UserId,
@@ -93,7 +93,7 @@ impl Auth {
         // lock and must only decide. Its family, user and chain start are filled from the
         // presented row there.
         let (secret, draft) = self.new_refresh(UserId(Uuid::nil()), FamilyId(Uuid::nil()), now);
-        let rule = |t: &RefreshToken| match self.verdict(t, now) {
+        let rule = |t: &RefreshToken| match verdict(&self.config.tokens, t, now) {
             Verdict::Rotate(lifetimes) => {
                 RotationDecision::Rotate(successor(t, &draft, lifetimes, now))
             }
@@ -120,7 +120,7 @@ impl Auth {
                     user: presented.user_id,
                 })
             }
-            RotationDecision::Reject => Err(match self.verdict(&presented, now) {
+            RotationDecision::Reject => Err(match verdict(&self.config.tokens, &presented, now) {
                 Verdict::ChainExpired => Error::RefreshChainExpired,
                 Verdict::UnknownProfile(name) => Error::UnknownProfile(name),
                 _ => Error::RefreshExpired,
@@ -140,32 +140,6 @@ impl Auth {
             .tokens
             .revoke_user_refresh(user, self.now())
             .await?)
-    }
-
-    /// Decides what a presented token's state allows at `now`. Reuse is judged first:
-    /// a consumed token presented again signals theft even when it has also expired or
-    /// its family was already revoked (revoking again changes nothing).
-    fn verdict(&self, t: &RefreshToken, now: Timestamp) -> Verdict {
-        if let Some(consumed) = t.consumed_at {
-            let in_grace = now < consumed + self.config.tokens.reuse_grace && t.rotations < 2;
-            if !in_grace || t.revoked_at.is_some() {
-                return Verdict::Reused;
-            }
-        }
-        if t.revoked_at.is_some() {
-            return Verdict::Revoked;
-        }
-        let lifetimes = match self.config.tokens.profile(t.profile.as_deref()) {
-            Ok(p) => p,
-            Err(_) => return Verdict::UnknownProfile(t.profile.clone().unwrap_or_default()),
-        };
-        if now >= t.chain_started_at + lifetimes.chain_ttl {
-            return Verdict::ChainExpired;
-        }
-        if now >= t.expires_at {
-            return Verdict::Expired;
-        }
-        Verdict::Rotate(lifetimes)
     }
 
     /// A fresh refresh token for `user` in a new chain of `family`, with the standard
@@ -215,6 +189,41 @@ impl Auth {
     }
 }
 
+/// Decides what a presented token's state allows at `now`. Reuse is judged first:
+/// a consumed token presented again signals theft even when it has also expired or
+/// its family was already revoked (revoking again changes nothing).
+///
+/// A repeat is never judged at a time before the first use. `now` is read before the
+/// store locks the row, so a request that waited behind the first use (or ran on a
+/// server whose clock is behind) can hold a time earlier than the `consumed_at` that
+/// use wrote; judged at that time it would look "inside the grace" and rotate a
+/// second time. So the repeat is judged at `max(now, consumed_at)`: with no grace
+/// every repeat is reuse, and with a grace a repeat gets at most the grace after the
+/// first use, whatever the timing (RFC 9700 §4.14.2).
+fn verdict(config: &TokenConfig, t: &RefreshToken, now: Timestamp) -> Verdict {
+    if let Some(consumed) = t.consumed_at {
+        let judged_at = now.max(consumed);
+        let in_grace = judged_at < consumed + config.reuse_grace && t.rotations < 2;
+        if !in_grace || t.revoked_at.is_some() {
+            return Verdict::Reused;
+        }
+    }
+    if t.revoked_at.is_some() {
+        return Verdict::Revoked;
+    }
+    let lifetimes = match config.profile(t.profile.as_deref()) {
+        Ok(p) => p,
+        Err(_) => return Verdict::UnknownProfile(t.profile.clone().unwrap_or_default()),
+    };
+    if now >= t.chain_started_at + lifetimes.chain_ttl {
+        return Verdict::ChainExpired;
+    }
+    if now >= t.expires_at {
+        return Verdict::Expired;
+    }
+    Verdict::Rotate(lifetimes)
+}
+
 /// The successor of `presented`: the draft's id and hash; the presented token's family,
 /// user, audience, profile and chain start; an expiry from the profile, capped by the chain.
 fn successor(
@@ -232,5 +241,86 @@ fn successor(
         chain_started_at: presented.chain_started_at,
         expires_at: (now + lifetimes.refresh_ttl).min(chain_end),
         ..draft.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::config::{Config, SigningKey};
+    use crate::model::TokenHash;
+
+    const T0: Timestamp = datetime!(2030-01-01 00:00:00.5 UTC);
+
+    fn config(grace: Duration) -> TokenConfig {
+        let mut config = Config::new("https://auth.test", SigningKey::new([1u8; 32])).tokens;
+        config.reuse_grace = grace;
+        config
+    }
+
+    /// A token first used at `T0`, `rotations` times.
+    fn used(rotations: u32) -> RefreshToken {
+        RefreshToken {
+            id: RefreshTokenId(Uuid::nil()),
+            family_id: FamilyId(Uuid::nil()),
+            user_id: UserId(Uuid::nil()),
+            token_hash: TokenHash([0; 32]),
+            audience: Audience::Bff.as_str().to_owned(),
+            profile: None,
+            chain_started_at: T0 - Duration::hours(1),
+            created_at: T0 - Duration::hours(1),
+            expires_at: T0 + Duration::days(1),
+            consumed_at: (rotations > 0).then_some(T0),
+            rotations,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn unused_token_rotates() {
+        let c = config(Duration::ZERO);
+        assert!(matches!(verdict(&c, &used(0), T0), Verdict::Rotate(_)));
+    }
+
+    #[test]
+    fn no_grace_repeat_is_reuse_even_from_before_the_first_use() {
+        let c = config(Duration::ZERO);
+        for now in [T0 - Duration::seconds(5), T0, T0 + Duration::seconds(5)] {
+            assert_eq!(verdict(&c, &used(1), now), Verdict::Reused, "at {now}");
+        }
+    }
+
+    #[test]
+    fn grace_is_measured_from_the_first_use() {
+        let c = config(Duration::seconds(10));
+        let early = T0 - Duration::minutes(5);
+        assert!(matches!(verdict(&c, &used(1), early), Verdict::Rotate(_)));
+        let inside = T0 + Duration::seconds(9);
+        assert!(matches!(verdict(&c, &used(1), inside), Verdict::Rotate(_)));
+        let at_end = T0 + Duration::seconds(10);
+        assert_eq!(verdict(&c, &used(1), at_end), Verdict::Reused);
+    }
+
+    #[test]
+    fn grace_allows_one_repeat_only() {
+        let c = config(Duration::seconds(10));
+        assert_eq!(verdict(&c, &used(2), T0), Verdict::Reused);
+        assert_eq!(
+            verdict(&c, &used(2), T0 - Duration::seconds(1)),
+            Verdict::Reused
+        );
+    }
+
+    #[test]
+    fn revoked_and_reused_is_reuse() {
+        let c = config(Duration::seconds(10));
+        let mut t = used(1);
+        t.revoked_at = Some(T0);
+        assert_eq!(verdict(&c, &t, T0), Verdict::Reused);
+        t.consumed_at = None;
+        assert_eq!(verdict(&c, &t, T0), Verdict::Revoked);
     }
 }

@@ -17,6 +17,7 @@ pub mod profile_flows;
 pub mod props;
 pub mod rbac;
 pub mod rbac_flows;
+pub mod refresh_races;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
