@@ -393,135 +393,141 @@ impl Config {
         }
     }
 
-    /// Checks every rule; [`Error::InvalidConfig`] names the first one broken.
+    /// Checks every rule; [`Error::InvalidConfig`] lists every one broken, not only the
+    /// first, so one start-up shows everything to fix.
     pub fn validate(&self) -> Result<()> {
-        let s = &self.session;
-        let t = &self.tokens;
-        positive("session.idle_ttl", s.idle_ttl)?;
-        positive("session.absolute_ttl", s.absolute_ttl)?;
-        at_most(
-            "session.idle_ttl",
-            s.idle_ttl,
-            "session.absolute_ttl",
-            s.absolute_ttl,
-        )?;
-        not_negative("session.touch_step", s.touch_step)?;
-        at_most(
-            "session.touch_step",
-            s.touch_step,
-            "session.idle_ttl",
-            s.idle_ttl,
-        )?;
-        positive("tokens.access_ttl", t.access_ttl)?;
-        positive("tokens.refresh_ttl", t.refresh_ttl)?;
-        positive("tokens.refresh_chain_ttl", t.refresh_chain_ttl)?;
-        not_negative("tokens.reuse_grace", t.reuse_grace)?;
-        not_negative("tokens.leeway", t.leeway)?;
-        at_most(
-            "tokens.access_ttl",
-            t.access_ttl,
-            "tokens.max_access_ttl",
-            t.max_access_ttl,
-        )?;
-        at_most(
-            "tokens.refresh_ttl",
-            t.refresh_ttl,
-            "tokens.max_refresh_ttl",
-            t.max_refresh_ttl,
-        )?;
-        at_most(
-            "tokens.refresh_chain_ttl",
-            t.refresh_chain_ttl,
-            "tokens.max_refresh_ttl",
-            t.max_refresh_ttl,
-        )?;
-        for (name, p) in &t.profiles {
-            self.validate_profile(name, p)?;
-        }
-        self.validate_one_time()?;
-        self.validate_api_keys()?;
+        let mut problems = Problems::default();
+        self.check_sessions(&mut problems);
+        self.check_tokens(&mut problems);
+        self.check_one_time(&mut problems);
+        self.check_api_keys(&mut problems);
+        self.check_password(&mut problems);
         let mut ids: Vec<u8> = self.payload_keys.iter().map(PayloadKey::id).collect();
         ids.sort_unstable();
-        if ids.windows(2).any(|w| w[0] == w[1]) {
-            return invalid("payload_keys: two keys share an id".into());
-        }
-        if t.issuer.is_empty() {
-            return invalid("tokens.issuer is empty".into());
-        }
-        if t.signing_key.as_bytes().len() < SigningKey::MIN_BYTES {
-            return invalid(format!(
-                "tokens.signing_key is shorter than {} bytes",
-                SigningKey::MIN_BYTES
-            ));
-        }
-        let p = &self.password;
-        if p.min_chars == 0 || p.min_chars > p.max_bytes {
-            return invalid("password.min_chars must be between 1 and password.max_bytes".into());
-        }
-        crate::password::argon2_params(p.params)?;
-        let cookie = &self.session.cookie;
-        if cookie.same_site == SameSite::None && !cookie.secure {
-            return invalid("session.cookie: SameSite=None requires Secure".into());
-        }
-        let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-        if cookie.name.is_empty() || !cookie.name.chars().all(token_char) {
-            return invalid("session.cookie.name is not an RFC 6265 token".into());
-        }
-        if self.purge_batch == 0 {
-            return invalid("purge_batch is zero".into());
-        }
-        Ok(())
+        problems.check(ids.windows(2).all(|w| w[0] != w[1]), || {
+            "payload_keys: two keys share an id".into()
+        });
+        problems.check(self.purge_batch > 0, || "purge_batch is zero".into());
+        problems.into_result()
     }
 }
 
 impl Config {
-    fn validate_profile(&self, name: &str, p: &Profile) -> Result<()> {
+    fn check_sessions(&self, p: &mut Problems) {
+        let s = &self.session;
+        p.positive("session.idle_ttl", s.idle_ttl);
+        p.positive("session.absolute_ttl", s.absolute_ttl);
+        p.at_most(
+            "session.idle_ttl",
+            s.idle_ttl,
+            "session.absolute_ttl",
+            s.absolute_ttl,
+        );
+        p.not_negative("session.touch_step", s.touch_step);
+        p.at_most(
+            "session.touch_step",
+            s.touch_step,
+            "session.idle_ttl",
+            s.idle_ttl,
+        );
+        let cookie = &s.cookie;
+        p.check(cookie.same_site != SameSite::None || cookie.secure, || {
+            "session.cookie: SameSite=None requires Secure".into()
+        });
+        let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        p.check(
+            !cookie.name.is_empty() && cookie.name.chars().all(token_char),
+            || "session.cookie.name is not an RFC 6265 token".into(),
+        );
+    }
+
+    fn check_tokens(&self, p: &mut Problems) {
         let t = &self.tokens;
-        if name == STANDARD_PROFILE {
-            return invalid(format!(
-                "profile {name:?} is the defaults; set tokens.access_ttl etc."
-            ));
-        }
-        let field = |f: &str| format!("profile {name:?} {f}");
-        positive(&field("access_ttl"), p.access_ttl)?;
-        positive(&field("refresh_ttl"), p.refresh_ttl)?;
-        positive(&field("chain_ttl"), p.chain_ttl)?;
-        at_most(
-            &field("access_ttl"),
-            p.access_ttl,
+        p.positive("tokens.access_ttl", t.access_ttl);
+        p.positive("tokens.refresh_ttl", t.refresh_ttl);
+        p.positive("tokens.refresh_chain_ttl", t.refresh_chain_ttl);
+        p.not_negative("tokens.reuse_grace", t.reuse_grace);
+        p.not_negative("tokens.leeway", t.leeway);
+        p.at_most(
+            "tokens.access_ttl",
+            t.access_ttl,
             "tokens.max_access_ttl",
             t.max_access_ttl,
-        )?;
-        at_most(
+        );
+        p.at_most(
+            "tokens.refresh_ttl",
+            t.refresh_ttl,
+            "tokens.max_refresh_ttl",
+            t.max_refresh_ttl,
+        );
+        p.at_most(
+            "tokens.refresh_chain_ttl",
+            t.refresh_chain_ttl,
+            "tokens.max_refresh_ttl",
+            t.max_refresh_ttl,
+        );
+        for (name, profile) in &t.profiles {
+            self.check_profile(name, profile, p);
+        }
+        p.check(!t.issuer.is_empty(), || "tokens.issuer is empty".into());
+        p.check(
+            t.signing_key.as_bytes().len() >= SigningKey::MIN_BYTES,
+            || {
+                format!(
+                    "tokens.signing_key is shorter than {} bytes",
+                    SigningKey::MIN_BYTES
+                )
+            },
+        );
+    }
+
+    fn check_profile(&self, name: &str, profile: &Profile, p: &mut Problems) {
+        let t = &self.tokens;
+        if name == STANDARD_PROFILE {
+            p.push(format!(
+                "profile {name:?} is the defaults; set tokens.access_ttl etc."
+            ));
+            return;
+        }
+        let field = |f: &str| format!("profile {name:?} {f}");
+        p.positive(&field("access_ttl"), profile.access_ttl);
+        p.positive(&field("refresh_ttl"), profile.refresh_ttl);
+        p.positive(&field("chain_ttl"), profile.chain_ttl);
+        p.at_most(
+            &field("access_ttl"),
+            profile.access_ttl,
+            "tokens.max_access_ttl",
+            t.max_access_ttl,
+        );
+        p.at_most(
             &field("refresh_ttl"),
-            p.refresh_ttl,
+            profile.refresh_ttl,
             "tokens.max_refresh_ttl",
             t.max_refresh_ttl,
-        )?;
-        at_most(
+        );
+        p.at_most(
             &field("chain_ttl"),
-            p.chain_ttl,
+            profile.chain_ttl,
             "tokens.max_refresh_ttl",
             t.max_refresh_ttl,
-        )
+        );
     }
 
-    fn validate_one_time(&self) -> Result<()> {
+    fn check_one_time(&self, p: &mut Problems) {
         let o = &self.one_time;
-        positive("one_time.email_verification_ttl", o.email_verification_ttl)?;
-        positive("one_time.password_reset_ttl", o.password_reset_ttl)?;
-        positive("one_time.magic_link_ttl", o.magic_link_ttl)?;
-        positive("one_time.otp_ttl", o.otp_ttl)?;
-        if !(6..=10).contains(&o.otp_digits) {
-            return invalid("one_time.otp_digits must be between 6 and 10".into());
-        }
-        if o.otp_max_attempts == 0 {
-            return invalid("one_time.otp_max_attempts is zero".into());
-        }
-        Ok(())
+        p.positive("one_time.email_verification_ttl", o.email_verification_ttl);
+        p.positive("one_time.password_reset_ttl", o.password_reset_ttl);
+        p.positive("one_time.magic_link_ttl", o.magic_link_ttl);
+        p.positive("one_time.otp_ttl", o.otp_ttl);
+        p.check((6..=10).contains(&o.otp_digits), || {
+            "one_time.otp_digits must be between 6 and 10".into()
+        });
+        p.check(o.otp_max_attempts > 0, || {
+            "one_time.otp_max_attempts is zero".into()
+        });
     }
 
-    fn validate_api_keys(&self) -> Result<()> {
+    fn check_api_keys(&self, p: &mut Problems) {
         let k = &self.api_keys;
         let all = [
             &k.publishable_scopes,
@@ -530,49 +536,67 @@ impl Config {
             &k.default_restricted_scopes,
         ];
         for scope in all.into_iter().flatten() {
-            crate::scope::check_scope(scope)
-                .map_err(|_| Error::InvalidConfig(format!("api_keys: invalid scope {scope:?}")))?;
+            p.check(crate::scope::check_scope(scope).is_ok(), || {
+                format!("api_keys: invalid scope {scope:?}")
+            });
         }
-        if let Some(s) = k
-            .default_publishable_scopes
-            .iter()
-            .find(|s| !k.publishable_scopes.contains(s))
-        {
-            return invalid(format!(
-                "api_keys.default_publishable_scopes: {s:?} is not public-safe"
-            ));
+        for s in &k.default_publishable_scopes {
+            p.check(k.publishable_scopes.contains(s), || {
+                format!("api_keys.default_publishable_scopes: {s:?} is not public-safe")
+            });
         }
-        if k.usage_flush_uses == 0 {
-            return invalid("api_keys.usage_flush_uses is zero".into());
+        p.check(k.usage_flush_uses > 0, || {
+            "api_keys.usage_flush_uses is zero".into()
+        });
+        p.positive("api_keys.usage_flush_interval", k.usage_flush_interval);
+    }
+
+    fn check_password(&self, p: &mut Problems) {
+        let policy = &self.password;
+        p.check(
+            policy.min_chars > 0 && policy.min_chars <= policy.max_bytes,
+            || "password.min_chars must be between 1 and password.max_bytes".into(),
+        );
+        if let Err(e) = crate::password::argon2_params(policy.params) {
+            p.push(format!("password.params: {e}"));
         }
-        positive("api_keys.usage_flush_interval", k.usage_flush_interval)
     }
 }
 
-fn invalid(msg: String) -> Result<()> {
-    Err(Error::InvalidConfig(msg))
-}
+/// The broken rules found so far.
+#[derive(Default)]
+struct Problems(Vec<String>);
 
-fn positive(name: &str, d: Duration) -> Result<()> {
-    if d.is_positive() {
-        Ok(())
-    } else {
-        invalid(format!("{name} must be positive"))
+impl Problems {
+    fn push(&mut self, problem: String) {
+        self.0.push(problem);
     }
-}
 
-fn not_negative(name: &str, d: Duration) -> Result<()> {
-    if d.is_negative() {
-        invalid(format!("{name} must not be negative"))
-    } else {
-        Ok(())
+    fn check(&mut self, ok: bool, problem: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(problem());
+        }
     }
-}
 
-fn at_most(name: &str, d: Duration, cap_name: &str, cap: Duration) -> Result<()> {
-    if d <= cap {
-        Ok(())
-    } else {
-        invalid(format!("{name} ({d}) exceeds {cap_name} ({cap})"))
+    fn positive(&mut self, name: &str, d: Duration) {
+        self.check(d.is_positive(), || format!("{name} must be positive"));
+    }
+
+    fn not_negative(&mut self, name: &str, d: Duration) {
+        self.check(!d.is_negative(), || format!("{name} must not be negative"));
+    }
+
+    fn at_most(&mut self, name: &str, d: Duration, cap_name: &str, cap: Duration) {
+        self.check(d <= cap, || {
+            format!("{name} ({d}) exceeds {cap_name} ({cap})")
+        });
+    }
+
+    fn into_result(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidConfig(self.0))
+        }
     }
 }

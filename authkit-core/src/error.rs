@@ -1,6 +1,8 @@
 //! Errors: [`Error`] for callers of [`Auth`](crate::Auth), [`StoreError`] for store authors.
 
-use crate::model::{FamilyId, UserId};
+use std::fmt;
+
+use crate::model::{FamilyId, GrantKind, SlugKind, UserId};
 
 /// A boxed error that crosses crate boundaries with its source chain intact.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -12,17 +14,19 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// A unique constraint was violated (duplicate email, token hash, key hash, slug, grant).
-    #[error("conflict: {what} already exists")]
+    /// A unique constraint was violated (duplicate id, email, token hash, key hash, slug).
+    #[error("conflict: the {what} already exists")]
     Conflict {
-        /// What collided, such as `"user email"`.
-        what: &'static str,
+        /// The kind of row that collided: a user for a taken email, a role for a taken
+        /// role slug, and so on.
+        what: Entity,
     },
     /// A row the call refers to does not exist (unknown id, unknown slug).
     #[error("not found: {what}")]
     NotFound {
-        /// What was missing, such as `"user"`.
-        what: &'static str,
+        /// The kind of row that was missing. Where a call names several (a grant names
+        /// a role and a permission), this says which one, so core never asks again.
+        what: Entity,
     },
     /// The live schema differs from the one the store expects; each entry names one problem.
     #[error("schema drift: {}", .0.join("; "))]
@@ -30,6 +34,66 @@ pub enum StoreError {
     /// The database or driver failed; the source error is kept.
     #[error("store backend failed")]
     Backend(#[source] BoxError),
+}
+
+/// The kind of row a [`StoreError::NotFound`] or [`StoreError::Conflict`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Entity {
+    /// A user (unknown id, or a taken id or email).
+    User,
+    /// A session.
+    Session,
+    /// A refresh token.
+    RefreshToken,
+    /// A one-time token or OTP code.
+    OneTimeToken,
+    /// An API or service key.
+    ApiKey,
+    /// A role.
+    Role,
+    /// A permission.
+    Permission,
+    /// An ability.
+    Ability,
+}
+
+impl Entity {
+    /// A short lowercase name: `user`, `session`, `refresh token`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::User => "user",
+            Entity::Session => "session",
+            Entity::RefreshToken => "refresh token",
+            Entity::OneTimeToken => "one-time token",
+            Entity::ApiKey => "api key",
+            Entity::Role => "role",
+            Entity::Permission => "permission",
+            Entity::Ability => "ability",
+        }
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<SlugKind> for Entity {
+    fn from(kind: SlugKind) -> Self {
+        match kind {
+            SlugKind::Role => Entity::Role,
+            SlugKind::Permission => Entity::Permission,
+            SlugKind::Ability => Entity::Ability,
+        }
+    }
+}
+
+impl From<GrantKind> for Entity {
+    fn from(kind: GrantKind) -> Self {
+        kind.slug_kind().into()
+    }
 }
 
 impl StoreError {
@@ -44,9 +108,10 @@ impl StoreError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The configuration breaks a rule; raised by [`Auth`](crate::Auth) construction only.
-    #[error("invalid configuration: {0}")]
-    InvalidConfig(String),
+    /// The configuration breaks rules; raised by [`Auth`](crate::Auth) construction only.
+    /// Every broken rule is listed, one entry each.
+    #[error("invalid configuration: {}", .0.join("; "))]
+    InvalidConfig(Vec<String>),
     /// The email is empty, too long, or not of the form `local@domain`.
     #[error("invalid email: {0}")]
     InvalidEmail(&'static str),
@@ -199,9 +264,98 @@ pub enum Error {
     /// A store failed.
     #[error("store failed")]
     Store(#[source] StoreError),
-    /// An internal step failed (a blocking task could not run, a signer failed).
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// An internal step failed (a blocking task could not run, a signer failed); the
+    /// cause is kept as the source.
+    #[error("internal error: {context}")]
+    Internal {
+        /// Which step failed, such as `"jwt signing"`.
+        context: &'static str,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// What kind of failure an [`Error`] is: the one thing an HTTP layer should map.
+///
+/// Map kinds, never individual variants, to responses: the kinds are coarse on purpose,
+/// so a response cannot tell an attacker which of several checks failed (a reused, an
+/// expired and an unknown refresh token are all [`ErrorKind::Unauthenticated`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request is malformed or out of bounds (HTTP 400 or 422).
+    InvalidInput,
+    /// No valid credential was presented, or it is expired, revoked or reused (HTTP 401).
+    Unauthenticated,
+    /// The credential is valid but not allowed to do this (HTTP 403).
+    Forbidden,
+    /// The thing to create already exists (HTTP 409).
+    Conflict,
+    /// The thing named does not exist (HTTP 404).
+    NotFound,
+    /// Too many attempts, or a lock is in force (HTTP 429).
+    RateLimited,
+    /// A store or dependency is down or misconfigured; retrying later may work (HTTP 503).
+    Unavailable,
+    /// A bug or a broken configuration on our side (HTTP 500).
+    Internal,
+}
+
+impl Error {
+    /// The kind of this error, for mapping to a response.
+    pub fn kind(&self) -> ErrorKind {
+        use ErrorKind as K;
+        match self {
+            Error::InvalidEmail(_)
+            | Error::PasswordTooShort { .. }
+            | Error::PasswordTooLong { .. }
+            | Error::MalformedToken
+            | Error::ApiKeyMalformed
+            | Error::InvalidScope(_)
+            | Error::InvalidIpRange(_)
+            | Error::InvalidSlug(_)
+            | Error::UnknownSlug { .. }
+            | Error::UnknownProfile(_)
+            | Error::InvalidKeyLength { .. }
+            | Error::InvalidInput(_) => K::InvalidInput,
+            Error::InvalidCredentials
+            | Error::SessionInvalid
+            | Error::InvalidToken
+            | Error::TokenExpired
+            | Error::WrongAudience
+            | Error::RefreshUnknown
+            | Error::RefreshReused { .. }
+            | Error::RefreshExpired
+            | Error::RefreshChainExpired
+            | Error::OneTimeTokenInvalid
+            | Error::OtpInvalid { .. }
+            | Error::ApiKeyUnknown
+            | Error::ApiKeyRevoked
+            | Error::ApiKeyExpired
+            | Error::PayloadUndecryptable
+            | Error::NoPayload => K::Unauthenticated,
+            Error::Forbidden
+            | Error::IpNotAllowed
+            | Error::ScopeMissing(_)
+            | Error::ScopeNotAllowed(_) => K::Forbidden,
+            Error::EmailTaken | Error::SlugTaken { .. } => K::Conflict,
+            Error::UserNotFound => K::NotFound,
+            Error::LoginRefused(_) | Error::OtpLocked => K::RateLimited,
+            Error::SchemaDrift(_) | Error::Store(_) => K::Unavailable,
+            Error::InvalidConfig(_) | Error::LoginHookPanicked | Error::Internal { .. } => {
+                K::Internal
+            }
+        }
+    }
+
+    /// An [`Error::Internal`] for the step `context`, keeping `source`.
+    pub(crate) fn internal(context: &'static str, source: impl Into<BoxError>) -> Self {
+        Error::Internal {
+            context,
+            source: source.into(),
+        }
+    }
 }
 
 impl From<StoreError> for Error {

@@ -40,15 +40,17 @@ pub mod store;
 pub use clock::{Clock, ManualClock, OsRandomness, Randomness, SeededRandomness, SystemClock};
 pub use config::{Config, PayloadKey, SigningKey};
 pub use email::{MAX_EMAIL_BYTES, normalize_email};
-pub use error::{BoxError, Error, Result, StoreError};
+pub use error::{BoxError, Entity, Error, ErrorKind, Result, StoreError};
 pub use model::*;
 pub use scope::{
     MAX_SCOPE_BYTES, MAX_SLUG_BYTES, check_scope, check_slug, scope_covers, scopes_cover,
 };
 pub use secret::Secret;
 pub use store::{
-    ApiKeyStore, OtpMatcher, RbacStore, RotationRule, SessionStore, Stores, TokenStore, UserStore,
+    ApiKeyStore, OtpRule, RbacStore, RotationRule, SessionStore, Stores, TokenStore, UserStore,
 };
+/// The `uuid` crate, whose `Uuid` every id type wraps.
+pub use uuid;
 mod auth;
 pub use auth::{
     AccessClaims, AccessToken, Audience, Auth, AuthBuilder, CheckedPredicate, IssuedApiKey,

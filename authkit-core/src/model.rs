@@ -61,6 +61,10 @@ id_type!(
     /// Identifies an API or service key (not its secret).
     ApiKeyId
 );
+id_type!(
+    /// Identifies a role, permission or ability.
+    RbacItemId
+);
 
 /// The SHA-256 of a secret. Stores look secrets up by this, never by the secret itself.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -248,20 +252,31 @@ pub struct OneTimeToken {
     pub failed_attempts: u32,
 }
 
-/// The outcome of one OTP attempt, decided atomically by the store.
+/// What [`TokenStore::attempt_otp`](crate::TokenStore::attempt_otp) does with the code it
+/// locked, as core's rule decides it. Core computes the cap, the lock-out and the
+/// attempts left; the store only applies this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtpDecision {
+    /// The code matched: set `consumed_at = now`.
+    Consume,
+    /// The code did not match: add one to `failed_attempts`.
+    CountFailure,
+    /// Change nothing (the code is locked out).
+    Leave,
+}
+
+/// What [`TokenStore::attempt_otp`](crate::TokenStore::attempt_otp) did.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OtpAttempt {
-    /// The user has no live, unconsumed code of this purpose.
+pub enum OtpOutcome {
+    /// The user has no live, unconsumed code of this purpose; the rule was not called.
     NoCode,
-    /// The code matched; it is now consumed.
-    Accepted(OneTimeToken),
-    /// The code did not match; the failure was counted.
-    Rejected {
-        /// Attempts left before the code dies.
-        attempts_left: u32,
+    /// The rule was called once and its decision applied.
+    Decided {
+        /// The code as the rule saw it, locked, before the change.
+        token: OneTimeToken,
+        /// The decision that was applied.
+        decision: OtpDecision,
     },
-    /// The code reached the attempt cap and is dead (this attempt was not checked).
-    Locked,
 }
 
 /// Publishable, secret or restricted: what a key may be trusted with.
@@ -448,9 +463,47 @@ impl SlugKind {
     }
 }
 
+/// What a grant can name: a permission or an ability, never a role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GrantKind {
+    /// A permission.
+    Permission,
+    /// An ability.
+    Ability,
+}
+
+impl GrantKind {
+    /// The slug kind of the items this grant names.
+    pub fn slug_kind(self) -> SlugKind {
+        match self {
+            GrantKind::Permission => SlugKind::Permission,
+            GrantKind::Ability => SlugKind::Ability,
+        }
+    }
+
+    /// `permission` or `ability`.
+    pub fn as_str(self) -> &'static str {
+        self.slug_kind().as_str()
+    }
+}
+
+impl SlugKind {
+    /// The grant kind of a permission or ability; `None` for a role, which is never
+    /// granted (it is assigned).
+    pub fn grant_kind(self) -> Option<GrantKind> {
+        match self {
+            SlugKind::Role => None,
+            SlugKind::Permission => Some(GrantKind::Permission),
+            SlugKind::Ability => Some(GrantKind::Ability),
+        }
+    }
+}
+
 /// A registered role, permission or ability.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RbacItem {
+    /// The item's id, assigned by core.
+    pub id: RbacItemId,
     /// Which kind.
     pub kind: SlugKind,
     /// The validated slug.

@@ -18,9 +18,8 @@ use crate::config::{PasswordParams, PasswordPolicy};
 use crate::error::{Error, Result};
 
 /// Builds Argon2 parameters, or says why they are invalid.
-pub(crate) fn argon2_params(p: PasswordParams) -> Result<Params> {
+pub(crate) fn argon2_params(p: PasswordParams) -> Result<Params, argon2::Error> {
     Params::new(p.memory_kib, p.iterations, p.parallelism, None)
-        .map_err(|e| Error::InvalidConfig(format!("password.params: {e}")))
 }
 
 /// The result of checking a password against a stored hash.
@@ -42,7 +41,8 @@ pub(crate) struct Passwords {
 
 impl Passwords {
     pub(crate) fn new(policy: PasswordPolicy) -> Result<Self> {
-        let params = argon2_params(policy.params)?;
+        let params = argon2_params(policy.params)
+            .map_err(|e| Error::InvalidConfig(vec![format!("password.params: {e}")]))?;
         Ok(Passwords {
             policy,
             params,
@@ -75,7 +75,7 @@ impl Passwords {
             Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
                 .hash_password_with_salt(password.as_bytes(), &salt)
                 .map(|h| h.to_string())
-                .map_err(|e| Error::Internal(format!("argon2 hash: {e}")))
+                .map_err(|e| Error::internal("argon2 hashing", e.to_string()))
         })
         .await
     }
@@ -137,5 +137,5 @@ fn is_outdated(hash: &PasswordHash, want: &Params) -> bool {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+        .map_err(|e| Error::internal("blocking task", e))?
 }

@@ -3,8 +3,8 @@
 //! Run it with `cargo run -p authkit-memory --example tour`.
 
 use authkit::{
-    Audience, Auth, Config, Environment, Error, KeyType, NewApiKey, Predicate, SigningKey,
-    SlugKind, Stores, Subject,
+    Audience, Auth, Config, Environment, Error, GrantKind, KeyType, NewApiKey, Predicate,
+    SigningKey, SlugKind, Stores, Subject,
 };
 use authkit_memory::MemoryStore;
 
@@ -98,7 +98,7 @@ async fn main() -> Result<(), Error> {
         .await?;
     auth.define(SlugKind::Ability, "reports:export", "Export reports")
         .await?;
-    auth.grant_to_role("editor", SlugKind::Permission, "posts:write")
+    auth.grant_to_role("editor", GrantKind::Permission, "posts:write")
         .await?;
     auth.assign_role(user.id, "editor").await?;
     let can_write = auth

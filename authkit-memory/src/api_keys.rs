@@ -5,7 +5,8 @@ use std::fmt;
 
 use async_trait::async_trait;
 use authkit::{
-    ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, KeyUsage, StoreError, Timestamp, TokenHash, UserId,
+    ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, Entity, KeyUsage, StoreError, Timestamp,
+    TokenHash, UserId,
 };
 
 use crate::MemoryStore;
@@ -28,7 +29,9 @@ impl fmt::Debug for ApiKeys {
     }
 }
 
-const UNKNOWN_KEY: StoreError = StoreError::NotFound { what: "api key" };
+const UNKNOWN_KEY: StoreError = StoreError::NotFound {
+    what: Entity::ApiKey,
+};
 
 impl ApiKeys {
     /// The checks of an insert: the owner (unless a service key) exists, id and hash are
@@ -38,11 +41,13 @@ impl ApiKeys {
             users.require(owner)?;
         }
         if self.by_id.contains_key(&key.id) {
-            return Err(StoreError::Conflict { what: "api key id" });
+            return Err(StoreError::Conflict {
+                what: Entity::ApiKey,
+            });
         }
         if self.by_hash.contains_key(&key.key_hash) {
             return Err(StoreError::Conflict {
-                what: "api key hash",
+                what: Entity::ApiKey,
             });
         }
         Ok(())

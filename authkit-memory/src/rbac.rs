@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use async_trait::async_trait;
-use authkit::{RbacItem, RbacStore, SlugKind, StoreError, UserGrants, UserId};
+use authkit::{Entity, GrantKind, RbacItem, RbacStore, SlugKind, StoreError, UserGrants, UserId};
 
 use crate::MemoryStore;
 use crate::sync::{read, write};
@@ -36,13 +36,7 @@ impl fmt::Debug for Rbac {
     }
 }
 
-const UNKNOWN_ROLE: StoreError = StoreError::NotFound { what: "role" };
-
-/// What a grant naming an unregistered item, or naming a role (roles are not granted,
-/// they are assigned), returns.
-const UNKNOWN_GRANTABLE: StoreError = StoreError::NotFound {
-    what: "permission or ability",
-};
+const UNKNOWN_ROLE: StoreError = StoreError::NotFound { what: Entity::Role };
 
 fn key(kind: SlugKind, slug: &str) -> Grant {
     (kind, slug.to_owned())
@@ -59,20 +53,22 @@ impl Rbac {
         self.items.contains_key(&key(kind, slug))
     }
 
-    /// The grant for a permission or ability that exists; a role or an unknown item is
-    /// `NotFound { what: "permission or ability" }`.
-    fn grantable(&self, kind: SlugKind, slug: &str) -> Result<Grant, StoreError> {
-        let grant = key(kind, slug);
-        if kind == SlugKind::Role || !self.items.contains_key(&grant) {
-            return Err(UNKNOWN_GRANTABLE);
+    /// The grant for a permission or ability that exists; an unknown one is `NotFound`
+    /// naming its kind.
+    fn grantable(&self, kind: GrantKind, slug: &str) -> Result<Grant, StoreError> {
+        let grant = key(kind.slug_kind(), slug);
+        if !self.items.contains_key(&grant) {
+            return Err(StoreError::NotFound { what: kind.into() });
         }
         Ok(grant)
     }
 
     fn define(&mut self, item: &RbacItem) -> Result<(), StoreError> {
         let k = key(item.kind, &item.slug);
-        if self.items.contains_key(&k) {
-            return Err(StoreError::Conflict { what: "rbac item" });
+        if self.items.contains_key(&k) || self.items.values().any(|i| i.id == item.id) {
+            return Err(StoreError::Conflict {
+                what: item.kind.into(),
+            });
         }
         if item.kind == SlugKind::Role {
             self.role_grants.insert(item.slug.clone(), BTreeSet::new());
@@ -115,7 +111,7 @@ impl Rbac {
     fn grant_to_role(
         &mut self,
         role: &str,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
         if !self.role_grants.contains_key(role) {
@@ -162,18 +158,18 @@ impl Rbac {
     fn grant_to_user(
         &mut self,
         user: UserId,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
         let grant = self.grantable(kind, slug)?;
         Ok(self.user_grants.entry(user).or_default().insert(grant))
     }
 
-    fn revoke_from_user(&mut self, user: UserId, kind: SlugKind, slug: &str) -> bool {
+    fn revoke_from_user(&mut self, user: UserId, kind: GrantKind, slug: &str) -> bool {
         let Some(grants) = self.user_grants.get_mut(&user) else {
             return false;
         };
-        let held = grants.remove(&key(kind, slug));
+        let held = grants.remove(&key(kind.slug_kind(), slug));
         if grants.is_empty() {
             self.user_grants.remove(&user);
         }
@@ -232,13 +228,10 @@ impl RbacStore for MemoryStore {
         Ok(read(&self.rbac).missing(kind, slugs))
     }
 
-    /// A `kind` of [`SlugKind::Role`] is refused with
-    /// `NotFound { what: "permission or ability" }`: roles are assigned to users, never
-    /// granted to roles.
     async fn grant_to_role(
         &self,
         role: &str,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
         write(&self.rbac).grant_to_role(role, kind, slug)
@@ -247,13 +240,13 @@ impl RbacStore for MemoryStore {
     async fn revoke_from_role(
         &self,
         role: &str,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
         Ok(write(&self.rbac)
             .role_grants
             .get_mut(role)
-            .is_some_and(|grants| grants.remove(&key(kind, slug))))
+            .is_some_and(|grants| grants.remove(&key(kind.slug_kind(), slug))))
     }
 
     async fn role_grants(&self, role: &str) -> Result<Vec<RbacItem>, StoreError> {
@@ -270,13 +263,10 @@ impl RbacStore for MemoryStore {
         Ok(write(&self.rbac).unassign(user, role))
     }
 
-    /// A `kind` of [`SlugKind::Role`] is refused with
-    /// `NotFound { what: "permission or ability" }`: use
-    /// [`assign_role`](RbacStore::assign_role) for roles.
     async fn grant_to_user(
         &self,
         user: UserId,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
         let users = read(&self.users);
@@ -287,7 +277,7 @@ impl RbacStore for MemoryStore {
     async fn revoke_from_user(
         &self,
         user: UserId,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
         Ok(write(&self.rbac).revoke_from_user(user, kind, slug))

@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard, RwLock, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use authkit::{
-    Session, SessionId, SessionStore, SlidePolicy, StoreError, Timestamp, TokenHash, UserId,
+    Entity, Session, SessionId, SessionStore, SlidePolicy, StoreError, Timestamp, TokenHash, UserId,
 };
 
 use crate::MemoryStore;
@@ -102,12 +102,14 @@ impl Sessions {
     fn insert(&self, session: &Session) -> Result<(), StoreError> {
         let mut index = write(&self.index);
         if index.contains_key(&session.id) {
-            return Err(StoreError::Conflict { what: "session id" });
+            return Err(StoreError::Conflict {
+                what: Entity::Session,
+            });
         }
         let mut shard = self.shard(&session.token_hash);
         if shard.contains_key(&session.token_hash) {
             return Err(StoreError::Conflict {
-                what: "session token hash",
+                what: Entity::Session,
             });
         }
         shard.insert(session.token_hash, session.clone());
@@ -228,7 +230,9 @@ impl SessionStore for MemoryStore {
         });
         match updated {
             Some(true) => Ok(()),
-            _ => Err(StoreError::NotFound { what: "session" }),
+            _ => Err(StoreError::NotFound {
+                what: Entity::Session,
+            }),
         }
     }
 

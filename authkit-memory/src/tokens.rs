@@ -6,9 +6,9 @@ use std::fmt;
 
 use async_trait::async_trait;
 use authkit::{
-    FamilyId, OneTimeToken, OneTimeTokenId, OtpAttempt, OtpMatcher, Purpose, RefreshToken,
-    RefreshTokenId, RotationDecision, RotationOutcome, RotationRule, StoreError, Timestamp,
-    TokenHash, TokenStore, UserId,
+    Entity, FamilyId, OneTimeToken, OneTimeTokenId, OtpDecision, OtpOutcome, OtpRule, Purpose,
+    RefreshToken, RefreshTokenId, RotationDecision, RotationOutcome, RotationRule, StoreError,
+    Timestamp, TokenHash, TokenStore, UserId,
 };
 
 use crate::MemoryStore;
@@ -34,12 +34,12 @@ impl RefreshTokens {
     fn check_unique(&self, token: &RefreshToken) -> Result<(), StoreError> {
         if self.ids.contains_key(&token.id) {
             return Err(StoreError::Conflict {
-                what: "refresh token id",
+                what: Entity::RefreshToken,
             });
         }
         if self.by_hash.contains_key(&token.token_hash) {
             return Err(StoreError::Conflict {
-                what: "refresh token hash",
+                what: Entity::RefreshToken,
             });
         }
         Ok(())
@@ -91,7 +91,7 @@ impl RefreshTokens {
             RotationDecision::Rotate(next) => {
                 self.check_unique(next)?;
                 if !user_exists(next.user_id) {
-                    return Err(StoreError::NotFound { what: "user" });
+                    return Err(StoreError::NotFound { what: Entity::User });
                 }
                 if let Some(row) = self.by_hash.get_mut(presented) {
                     row.consumed_at.get_or_insert(now);
@@ -169,14 +169,14 @@ impl OneTimeTokens {
             && !replaced(existing)
         {
             return Err(StoreError::Conflict {
-                what: "one-time token hash",
+                what: Entity::OneTimeToken,
             });
         }
         if let Some(existing) = self.ids.get(&token.id).and_then(|h| self.by_hash.get(h))
             && !replaced(existing)
         {
             return Err(StoreError::Conflict {
-                what: "one-time token id",
+                what: Entity::OneTimeToken,
             });
         }
         let ids = &mut self.ids;
@@ -211,9 +211,8 @@ impl OneTimeTokens {
         user: UserId,
         purpose: Purpose,
         now: Timestamp,
-        max_attempts: u32,
-        matches: OtpMatcher<'_>,
-    ) -> OtpAttempt {
+        rule: OtpRule<'_>,
+    ) -> OtpOutcome {
         // The newest live unconsumed token: latest `created_at`, ties broken by the
         // (time-ordered) id.
         let newest = self
@@ -227,18 +226,20 @@ impl OneTimeTokens {
             })
             .max_by_key(|t| (t.created_at, t.id));
         let Some(token) = newest else {
-            return OtpAttempt::NoCode;
+            return OtpOutcome::NoCode;
         };
-        if token.failed_attempts >= max_attempts {
-            return OtpAttempt::Locked;
+        let seen = token.clone();
+        let decision = rule(&seen);
+        match decision {
+            OtpDecision::Consume => token.consumed_at = Some(now),
+            OtpDecision::CountFailure => {
+                token.failed_attempts = token.failed_attempts.saturating_add(1);
+            }
+            OtpDecision::Leave => {}
         }
-        if matches(token) {
-            token.consumed_at = Some(now);
-            return OtpAttempt::Accepted(token.clone());
-        }
-        token.failed_attempts = token.failed_attempts.saturating_add(1);
-        OtpAttempt::Rejected {
-            attempts_left: max_attempts.saturating_sub(token.failed_attempts),
+        OtpOutcome::Decided {
+            token: seen,
+            decision,
         }
     }
 
@@ -317,10 +318,9 @@ impl TokenStore for MemoryStore {
         user: UserId,
         purpose: Purpose,
         now: Timestamp,
-        max_attempts: u32,
-        matches: OtpMatcher<'_>,
-    ) -> Result<OtpAttempt, StoreError> {
-        Ok(lock(&self.one_time).attempt_otp(user, purpose, now, max_attempts, matches))
+        rule: OtpRule<'_>,
+    ) -> Result<OtpOutcome, StoreError> {
+        Ok(lock(&self.one_time).attempt_otp(user, purpose, now, rule))
     }
 
     async fn purge_one_time(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use async_trait::async_trait;
-use authkit::{StoreError, Timestamp, User, UserId, UserStore};
+use authkit::{Entity, StoreError, Timestamp, User, UserId, UserStore};
 
 use crate::MemoryStore;
 use crate::sync::{lock, read, write};
@@ -42,17 +42,17 @@ impl Users {
         if self.contains(id) {
             Ok(())
         } else {
-            Err(StoreError::NotFound { what: "user" })
+            Err(StoreError::NotFound { what: Entity::User })
         }
     }
 
     fn insert(&mut self, user: &User) -> Result<(), StoreError> {
         if self.by_id.contains_key(&user.id) {
-            return Err(StoreError::Conflict { what: "user id" });
+            return Err(StoreError::Conflict { what: Entity::User });
         }
         let key = email_key(&user.email);
         if self.by_email.contains_key(&key) {
-            return Err(StoreError::Conflict { what: "user email" });
+            return Err(StoreError::Conflict { what: Entity::User });
         }
         self.by_email.insert(key, user.id);
         self.by_id.insert(user.id, user.clone());
@@ -67,7 +67,7 @@ impl Users {
     fn get_mut(&mut self, id: UserId) -> Result<&mut User, StoreError> {
         self.by_id
             .get_mut(&id)
-            .ok_or(StoreError::NotFound { what: "user" })
+            .ok_or(StoreError::NotFound { what: Entity::User })
     }
 
     fn remove(&mut self, id: UserId) -> bool {

@@ -1,12 +1,12 @@
 //! From sqlx errors to [`StoreError`]: unique violations are conflicts, foreign-key
 //! violations name the missing row, everything else is a backend error with its source.
 
-use authkit::StoreError;
+use authkit::{Entity, StoreError};
 use sqlx::error::ErrorKind;
 
 /// Maps a driver error. `conflict` names what collided on a unique violation,
 /// `missing` what was absent on a foreign-key violation.
-pub(crate) fn map(err: sqlx::Error, conflict: &'static str, missing: &'static str) -> StoreError {
+pub(crate) fn map(err: sqlx::Error, conflict: Entity, missing: Entity) -> StoreError {
     if let Some(db) = err.as_database_error() {
         match db.kind() {
             ErrorKind::UniqueViolation => return StoreError::Conflict { what: conflict },

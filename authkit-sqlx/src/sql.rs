@@ -730,7 +730,7 @@ impl Statements {
 
             item_insert: r.insert("rbac_items", "id, kind, slug, label"),
             item_delete: r.sql("DELETE FROM {rbac_items} WHERE kind = ? AND slug = ?"),
-            item_list: r.sql("SELECT kind, slug, label FROM {rbac_items} WHERE kind = ?"),
+            item_list: r.sql("SELECT id, kind, slug, label FROM {rbac_items} WHERE kind = ?"),
             item_exists: r.sql("SELECT 1 FROM {rbac_items} WHERE kind = ? AND slug = ?"),
             role_grant: r.sql(
                 "{insert_ignore} {role_grants} (role_id, item_id) \
@@ -744,7 +744,7 @@ impl Statements {
                  AND item_id = (SELECT id FROM {rbac_items} WHERE kind = ? AND slug = ?)",
             ),
             role_grants: r.sql(
-                "SELECT i.kind, i.slug, i.label FROM {rbac_items} r \
+                "SELECT i.id, i.kind, i.slug, i.label FROM {rbac_items} r \
                  LEFT JOIN {role_grants} g ON g.role_id = r.id \
                  LEFT JOIN {rbac_items} i ON i.id = g.item_id \
                  WHERE r.kind = 'role' AND r.slug = ?",

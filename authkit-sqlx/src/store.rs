@@ -19,7 +19,7 @@ macro_rules! store_impl {
         use async_trait::async_trait;
         use authkit::{
             ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, Environment, FamilyId, KeyType, KeyUsage,
-            OneTimeToken, OneTimeTokenId, OtpAttempt, OtpMatcher, Purpose, RbacItem, RbacStore,
+            OneTimeToken, OneTimeTokenId, OtpDecision, OtpOutcome, OtpRule, GrantKind, Entity, RbacItemId, Purpose, RbacItem, RbacStore,
             RefreshToken, RefreshTokenId, RotationDecision, RotationOutcome, RotationRule, Session,
             SessionId, SessionStore, SlidePolicy, SlugKind, Timestamp, TokenHash, TokenStore, User,
             UserGrants, UserId, UserStore,
@@ -28,12 +28,11 @@ macro_rules! store_impl {
 
         use crate::error::{backend, corrupt, map};
 
-        const NO_USER: StoreError = StoreError::NotFound { what: "user" };
-        const NO_ROLE: StoreError = StoreError::NotFound { what: "role" };
-        const NO_GRANTABLE: StoreError = StoreError::NotFound {
-            what: "permission or ability",
+        const NO_USER: StoreError = StoreError::NotFound { what: Entity::User };
+        const NO_ROLE: StoreError = StoreError::NotFound { what: Entity::Role };
+        const NO_KEY: StoreError = StoreError::NotFound {
+            what: Entity::ApiKey,
         };
-        const NO_KEY: StoreError = StoreError::NotFound { what: "api key" };
 
         fn get<'r, T>(row: &'r DbRow, col: &str) -> Result<T, StoreError>
         where
@@ -72,6 +71,15 @@ macro_rules! store_impl {
 
         fn count(n: u64) -> i64 {
             i64::try_from(n).unwrap_or(i64::MAX)
+        }
+
+        fn item_from(row: &DbRow) -> Result<RbacItem, StoreError> {
+            Ok(RbacItem {
+                id: RbacItemId(get(row, "id")?),
+                kind: kind_from(row, "kind")?,
+                slug: get(row, "slug")?,
+                label: get(row, "label")?,
+            })
         }
 
         fn kind_from(row: &DbRow, col: &'static str) -> Result<SlugKind, StoreError> {
@@ -274,7 +282,7 @@ macro_rules! store_impl {
                     .bind(conv::ts(user.updated_at))
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| map(e, "user", "user"))?;
+                    .map_err(|e| map(e, Entity::User, Entity::User))?;
                 Ok(())
             }
 
@@ -364,7 +372,7 @@ macro_rules! store_impl {
                     .bind(session.payload.as_deref())
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| map(e, "session", "user"))?;
+                    .map_err(|e| map(e, Entity::Session, Entity::User))?;
                 Ok(())
             }
 
@@ -442,7 +450,7 @@ macro_rules! store_impl {
                     .await
                     .map_err(backend)?;
                 if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound { what: "session" });
+                    return Err(StoreError::NotFound { what: Entity::Session });
                 }
                 Ok(())
             }
@@ -530,7 +538,7 @@ macro_rules! store_impl {
                 self.bind_refresh(self.q(&self.sql.refresh_insert), token)
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| map(e, "refresh token", "user"))?;
+                    .map_err(|e| map(e, Entity::RefreshToken, Entity::User))?;
                 Ok(())
             }
 
@@ -565,7 +573,7 @@ macro_rules! store_impl {
                             self.bind_refresh(query, next)
                                 .execute(&mut *tx)
                                 .await
-                                .map_err(|e| map(e, "refresh token", "user"))?;
+                                .map_err(|e| map(e, Entity::RefreshToken, Entity::User))?;
                         } else {
                             self.q(&self.sql.refresh_consume)
                                 .bind(conv::ts(now))
@@ -576,7 +584,7 @@ macro_rules! store_impl {
                             self.bind_refresh(self.q(&self.sql.refresh_insert), next)
                                 .execute(&mut *tx)
                                 .await
-                                .map_err(|e| map(e, "refresh token", "user"))?;
+                                .map_err(|e| map(e, Entity::RefreshToken, Entity::User))?;
                         }
                     }
                     RotationDecision::RevokeFamily => {
@@ -670,7 +678,7 @@ macro_rules! store_impl {
                     .bind(i64::from(token.failed_attempts))
                     .execute(&mut *tx)
                     .await
-                    .map_err(|e| map(e, "one-time token", "user"))?;
+                    .map_err(|e| map(e, Entity::OneTimeToken, Entity::User))?;
                 tx.commit().await.map_err(backend)?;
                 Ok(())
             }
@@ -730,9 +738,8 @@ macro_rules! store_impl {
                 user: UserId,
                 purpose: Purpose,
                 now: Timestamp,
-                max_attempts: u32,
-                matches: OtpMatcher<'_>,
-            ) -> Result<OtpAttempt, StoreError> {
+                rule: OtpRule<'_>,
+            ) -> Result<OtpOutcome, StoreError> {
                 let (mut tx, row) = self
                     .begin_locked(|| {
                         self.q(&self.sql.otp_lock_newest)
@@ -743,35 +750,26 @@ macro_rules! store_impl {
                     .await?;
                 let Some(row) = row else {
                     tx.rollback().await.map_err(backend)?;
-                    return Ok(OtpAttempt::NoCode);
+                    return Ok(OtpOutcome::NoCode);
                 };
-                let mut token = one_time_from(&row)?;
-                if token.failed_attempts >= max_attempts {
-                    tx.rollback().await.map_err(backend)?;
-                    return Ok(OtpAttempt::Locked);
-                }
-                let outcome = if matches(&token) {
-                    self.q(&self.sql.otp_accept)
-                        .bind(conv::ts(now))
-                        .bind(token.id.0)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    token.consumed_at = Some(now);
-                    OtpAttempt::Accepted(token)
-                } else {
-                    self.q(&self.sql.otp_fail)
-                        .bind(token.id.0)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    let failed = token.failed_attempts.saturating_add(1);
-                    OtpAttempt::Rejected {
-                        attempts_left: max_attempts.saturating_sub(failed),
+                let token = one_time_from(&row)?;
+                let decision = rule(&token);
+                let change = match decision {
+                    OtpDecision::Consume => Some(
+                        self.q(&self.sql.otp_accept)
+                            .bind(conv::ts(now))
+                            .bind(token.id.0),
+                    ),
+                    OtpDecision::CountFailure => {
+                        Some(self.q(&self.sql.otp_fail).bind(token.id.0))
                     }
+                    OtpDecision::Leave => None,
                 };
+                if let Some(query) = change {
+                    query.execute(&mut *tx).await.map_err(backend)?;
+                }
                 tx.commit().await.map_err(backend)?;
-                Ok(outcome)
+                Ok(OtpOutcome::Decided { token, decision })
             }
 
             async fn purge_one_time(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
@@ -832,7 +830,7 @@ macro_rules! store_impl {
                 self.bind_key(self.q(&self.sql.key_insert), key)?
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| map(e, "api key", "user"))?;
+                    .map_err(|e| map(e, Entity::ApiKey, Entity::User))?;
                 Ok(())
             }
 
@@ -949,7 +947,7 @@ macro_rules! store_impl {
                 self.bind_key(self.q(&self.sql.key_insert), new)?
                     .execute(&mut *tx)
                     .await
-                    .map_err(|e| map(e, "api key", "user"))?;
+                    .map_err(|e| map(e, Entity::ApiKey, Entity::User))?;
                 tx.commit().await.map_err(backend)?;
                 Ok(())
             }
@@ -999,13 +997,13 @@ macro_rules! store_impl {
         impl RbacStore for $Store {
             async fn define_item(&self, item: &RbacItem) -> Result<(), StoreError> {
                 self.q(&self.sql.item_insert)
-                    .bind(uuid::Uuid::now_v7())
+                    .bind(item.id.0)
                     .bind(item.kind.as_str())
                     .bind(item.slug.as_str())
                     .bind(item.label.as_str())
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| map(e, "rbac item", "rbac item"))?;
+                    .map_err(|e| map(e, item.kind.into(), item.kind.into()))?;
                 Ok(())
             }
 
@@ -1028,19 +1026,7 @@ macro_rules! store_impl {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(backend)?;
-                let mut items = rows
-                    .iter()
-                    .map(|row| {
-                        Ok(RbacItem {
-                            kind: kind_from(row, "kind")?,
-                            slug: get(row, "slug")?,
-                            label: get(row, "label")?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
-                // Sorted here, byte-wise, whatever the database's collation.
-                items.sort_by(|a, b| a.slug.cmp(&b.slug));
-                Ok(items)
+                rows.iter().map(item_from).collect()
             }
 
             async fn missing_items(
@@ -1074,15 +1060,9 @@ macro_rules! store_impl {
             async fn grant_to_role(
                 &self,
                 role: &str,
-                kind: SlugKind,
+                kind: GrantKind,
                 slug: &str,
             ) -> Result<bool, StoreError> {
-                if kind == SlugKind::Role {
-                    if !self.item_exists(SlugKind::Role, role).await? {
-                        return Err(NO_ROLE);
-                    }
-                    return Err(NO_GRANTABLE);
-                }
                 let done = self
                     .q(&self.sql.role_grant)
                     .bind(role)
@@ -1090,19 +1070,22 @@ macro_rules! store_impl {
                     .bind(slug)
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| map(e, "grant", "role"))?;
+                    .map_err(|e| map(e, Entity::Role, Entity::Role))?;
                 if done.rows_affected() > 0 {
                     return Ok(true);
                 }
                 let role_known = self.item_exists(SlugKind::Role, role).await?;
-                let item_known = role_known && self.item_exists(kind, slug).await?;
-                explain_no_insert([(role_known, NO_ROLE), (item_known, NO_GRANTABLE)])
+                let item_known = role_known && self.item_exists(kind.slug_kind(), slug).await?;
+                explain_no_insert([
+                    (role_known, NO_ROLE),
+                    (item_known, StoreError::NotFound { what: kind.into() }),
+                ])
             }
 
             async fn revoke_from_role(
                 &self,
                 role: &str,
-                kind: SlugKind,
+                kind: GrantKind,
                 slug: &str,
             ) -> Result<bool, StoreError> {
                 let done = self
@@ -1129,16 +1112,10 @@ macro_rules! store_impl {
                 let mut items = Vec::new();
                 for row in &rows {
                     // The role without grants is one row of NULLs (LEFT JOIN).
-                    let Some(slug) = get::<Option<String>>(row, "slug")? else {
-                        continue;
-                    };
-                    items.push(RbacItem {
-                        kind: kind_from(row, "kind")?,
-                        slug,
-                        label: get(row, "label")?,
-                    });
+                    if get::<Option<String>>(row, "slug")?.is_some() {
+                        items.push(item_from(row)?);
+                    }
                 }
-                items.sort_by(|a, b| (a.kind, &a.slug).cmp(&(b.kind, &b.slug)));
                 Ok(items)
             }
 
@@ -1149,7 +1126,7 @@ macro_rules! store_impl {
                     .bind(role)
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| map(e, "role assignment", "user"))?;
+                    .map_err(|e| map(e, Entity::Role, Entity::User))?;
                 if done.rows_affected() > 0 {
                     return Ok(true);
                 }
@@ -1174,15 +1151,9 @@ macro_rules! store_impl {
             async fn grant_to_user(
                 &self,
                 user: UserId,
-                kind: SlugKind,
+                kind: GrantKind,
                 slug: &str,
             ) -> Result<bool, StoreError> {
-                if kind == SlugKind::Role {
-                    if !self.user_exists(user).await? {
-                        return Err(NO_USER);
-                    }
-                    return Err(NO_GRANTABLE);
-                }
                 let done = self
                     .q(&self.sql.user_grant)
                     .bind(user.0)
@@ -1190,19 +1161,22 @@ macro_rules! store_impl {
                     .bind(slug)
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| map(e, "grant", "user"))?;
+                    .map_err(|e| map(e, kind.into(), Entity::User))?;
                 if done.rows_affected() > 0 {
                     return Ok(true);
                 }
                 let user_known = self.user_exists(user).await?;
-                let item_known = user_known && self.item_exists(kind, slug).await?;
-                explain_no_insert([(user_known, NO_USER), (item_known, NO_GRANTABLE)])
+                let item_known = user_known && self.item_exists(kind.slug_kind(), slug).await?;
+                explain_no_insert([
+                    (user_known, NO_USER),
+                    (item_known, StoreError::NotFound { what: kind.into() }),
+                ])
             }
 
             async fn revoke_from_user(
                 &self,
                 user: UserId,
-                kind: SlugKind,
+                kind: GrantKind,
                 slug: &str,
             ) -> Result<bool, StoreError> {
                 let done = self
@@ -1233,14 +1207,6 @@ macro_rules! store_impl {
                         SlugKind::Permission => grants.permissions.push(slug),
                         SlugKind::Ability => grants.abilities.push(slug),
                     }
-                }
-                for list in [
-                    &mut grants.roles,
-                    &mut grants.permissions,
-                    &mut grants.abilities,
-                ] {
-                    list.sort();
-                    list.dedup();
                 }
                 Ok(grants)
             }

@@ -6,13 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::Mutex;
 
 use authkit::{
     ApiKey, ApiKeyId, Environment, FamilyId, KeyType, OneTimeToken, OneTimeTokenId, OsRandomness,
-    Purpose, Randomness, RbacItem, RefreshToken, RefreshTokenId, RotationDecision, RotationOutcome,
-    Session, SessionId, SlidePolicy, SlugKind, Stores, Timestamp, TokenHash, User, UserId,
+    Purpose, Randomness, RbacItem, RbacItemId, RefreshToken, RefreshTokenId, RotationDecision,
+    RotationOutcome, Session, SessionId, SlidePolicy, SlugKind, Stores, Timestamp, TokenHash, User,
+    UserGrants, UserId,
 };
 use time::Duration;
 use time::macros::datetime;
@@ -204,9 +206,16 @@ pub fn api_key(owner: Option<UserId>, now: Timestamp) -> ApiKey {
     }
 }
 
-/// An RBAC item of `kind` with `slug` and the label `Label of <slug>`.
+/// An RBAC item of `kind` with `slug` and the label `Label of <slug>`. Its id is derived
+/// from the kind and slug, so two calls with the same arguments give equal items.
 pub fn item(kind: SlugKind, slug: &str) -> RbacItem {
+    let mut high = DefaultHasher::new();
+    (kind, slug, "high").hash(&mut high);
+    let mut low = DefaultHasher::new();
+    (kind, slug, "low").hash(&mut low);
+    let bits = (u128::from(high.finish()) << 64) | u128::from(low.finish());
     RbacItem {
+        id: RbacItemId(authkit::uuid::Uuid::from_u128(bits)),
         kind,
         slug: slug.to_owned(),
         label: format!("Label of {slug}"),
@@ -242,4 +251,47 @@ where
         }
     }
     results
+}
+
+/// A listing in the order core puts it in: stores may list in any order (core sorts),
+/// so cases compare listings through this.
+pub trait Canonical {
+    /// The value sorted the way core sorts it (duplicates kept, so a store that returns
+    /// one twice still fails the comparison).
+    fn canonical(self) -> Self;
+}
+
+/// [`Canonical::canonical`] as a function.
+pub fn canonical<T: Canonical>(value: T) -> T {
+    value.canonical()
+}
+
+impl Canonical for Vec<RbacItem> {
+    fn canonical(mut self) -> Self {
+        self.sort_by(|a, b| (a.kind, &a.slug).cmp(&(b.kind, &b.slug)));
+        self
+    }
+}
+
+impl Canonical for UserGrants {
+    fn canonical(mut self) -> Self {
+        self.roles.sort();
+        self.permissions.sort();
+        self.abilities.sort();
+        self
+    }
+}
+
+impl Canonical for Vec<Session> {
+    fn canonical(mut self) -> Self {
+        self.sort_by_key(|s| (s.created_at, s.id));
+        self
+    }
+}
+
+impl Canonical for Vec<ApiKey> {
+    fn canonical(mut self) -> Self {
+        self.sort_by_key(|k| (k.created_at, k.id));
+        self
+    }
 }

@@ -211,7 +211,8 @@ macro_rules! __for_each_case {
             tokens_one_time_purge = tokens::one_time_purge [async];
             tokens_one_time_purge_respects_limit = tokens::one_time_purge_respects_limit [async];
             tokens_otp_no_code = tokens::otp_no_code [async];
-            tokens_otp_rejected_counts_down_then_locks = tokens::otp_rejected_counts_down_then_locks [async];
+            tokens_otp_decisions_applied = tokens::otp_decisions_applied [async];
+            tokens_otp_cap_under_contention = tokens::otp_cap_under_contention [async];
             tokens_otp_accepted_consumes = tokens::otp_accepted_consumes [async];
             tokens_otp_concurrent_failures_counted = tokens::otp_concurrent_failures_counted [async];
             tokens_otp_concurrent_accept_once = tokens::otp_concurrent_accept_once [async];

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 use authkit::{
-    ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, FamilyId, KeyUsage, OneTimeToken, OtpAttempt,
-    OtpMatcher, Purpose, RbacItem, RbacStore, RefreshToken, RotationDecision, RotationOutcome,
-    RotationRule, Session, SessionId, SessionStore, SlidePolicy, SlugKind, StoreError, Stores,
-    Timestamp, TokenHash, TokenStore, User, UserGrants, UserId, UserStore,
+    ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, FamilyId, GrantKind, KeyUsage, OneTimeToken,
+    OtpOutcome, OtpRule, Purpose, RbacItem, RbacStore, RefreshToken, RotationDecision,
+    RotationOutcome, RotationRule, Session, SessionId, SessionStore, SlidePolicy, SlugKind,
+    StoreError, Stores, Timestamp, TokenHash, TokenStore, User, UserGrants, UserId, UserStore,
 };
 use authkit_conformance::{StoreFactory, async_trait, cases};
 use authkit_memory::MemoryStore;
@@ -239,12 +239,9 @@ impl TokenStore for Broken {
         user: UserId,
         purpose: Purpose,
         now: Timestamp,
-        max_attempts: u32,
-        matches: OtpMatcher<'_>,
-    ) -> Result<OtpAttempt, StoreError> {
-        self.inner
-            .attempt_otp(user, purpose, now, max_attempts, matches)
-            .await
+        rule: OtpRule<'_>,
+    ) -> Result<OtpOutcome, StoreError> {
+        self.inner.attempt_otp(user, purpose, now, rule).await
     }
     async fn purge_one_time(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
         self.inner.purge_one_time(now, limit).await
@@ -320,7 +317,7 @@ impl RbacStore for Broken {
     async fn grant_to_role(
         &self,
         role: &str,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
         self.inner.grant_to_role(role, kind, slug).await
@@ -328,7 +325,7 @@ impl RbacStore for Broken {
     async fn revoke_from_role(
         &self,
         role: &str,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
         self.inner.revoke_from_role(role, kind, slug).await
@@ -345,7 +342,7 @@ impl RbacStore for Broken {
     async fn grant_to_user(
         &self,
         user: UserId,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
         self.inner.grant_to_user(user, kind, slug).await
@@ -353,7 +350,7 @@ impl RbacStore for Broken {
     async fn revoke_from_user(
         &self,
         user: UserId,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
         self.inner.revoke_from_user(user, kind, slug).await

@@ -117,6 +117,9 @@ impl Auth {
             .await?;
         let allowed_ips = canonical_ips(&new.allowed_ips)?;
         check_text(&new.name, new.description.as_deref(), &new.metadata)?;
+        if let Some(owner) = new.owner {
+            self.user(owner).await?;
+        }
         let now = self.now();
         let (secret, key_hash, prefix) = self.new_key_secret(new.key_type, new.environment);
         let key = ApiKey {
@@ -197,7 +200,9 @@ impl Auth {
 
     /// The keys of `owner`, or the service keys when `None`, oldest first.
     pub async fn list_api_keys(&self, owner: Option<UserId>) -> Result<Vec<ApiKey>> {
-        Ok(self.stores.api_keys.list_api_keys(owner).await?)
+        let mut keys = self.stores.api_keys.list_api_keys(owner).await?;
+        keys.sort_unstable_by_key(|k| (k.created_at, k.id));
+        Ok(keys)
     }
 
     /// Changes a key's name, description, scopes, expiry, allow-list or metadata, with the
@@ -356,19 +361,7 @@ impl Auth {
             }
             check_slug(scope)?;
         }
-        let missing = self
-            .stores
-            .rbac
-            .missing_items(SlugKind::Ability, scopes)
-            .await?;
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::UnknownSlug {
-                kind: SlugKind::Ability.as_str(),
-                slugs: missing,
-            })
-        }
+        self.require_items(SlugKind::Ability, scopes).await
     }
 
     /// A new plaintext key, its hash and its visible prefix.

@@ -99,8 +99,7 @@ impl Auth {
     pub(super) fn seal(&self, id: SessionId, tokens: &UpstreamTokens) -> Result<Vec<u8>> {
         let key = self.newest_payload_key()?;
         let mut plain = zeroize::Zeroizing::new(
-            serde_json::to_vec(tokens)
-                .map_err(|e| Error::Internal(format!("payload encoding: {e}")))?,
+            serde_json::to_vec(tokens).map_err(|e| Error::internal("payload encoding", e))?,
         );
         let mut nonce = [0u8; NONCE_BYTES];
         self.rng.fill(&mut nonce);
@@ -113,7 +112,7 @@ impl Auth {
                     aad: &aad,
                 },
             )
-            .map_err(|_| Error::Internal("payload encryption failed".into()))?;
+            .map_err(|_| Error::internal("payload encryption", "AES-GCM refused to seal"))?;
         plain.zeroize();
         let mut sealed = Vec::with_capacity(2 + NONCE_BYTES + ciphertext.len());
         sealed.extend_from_slice(&[VERSION, key.id()]);

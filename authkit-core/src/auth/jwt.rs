@@ -105,7 +105,7 @@ impl Jwt {
 
     pub(super) fn sign(&self, claims: &AccessClaims) -> Result<String> {
         jsonwebtoken::encode(&self.header, claims, &self.encoding)
-            .map_err(|e| Error::Internal(format!("jwt signing failed: {e}")))
+            .map_err(|e| Error::internal("jwt signing", e))
     }
 
     pub(super) fn verify(

@@ -10,7 +10,8 @@ use super::{Auth, user_missing};
 use crate::email::normalize_email;
 use crate::error::{Error, Result};
 use crate::model::{
-    OneTimeToken, OneTimeTokenId, OtpAttempt, Purpose, Timestamp, TokenHash, User, UserId,
+    OneTimeToken, OneTimeTokenId, OtpDecision, OtpOutcome, Purpose, Timestamp, TokenHash, User,
+    UserId,
 };
 use crate::secret::{Secret, TokenKind, constant_time_eq, issue_token, parse_token, sha256};
 
@@ -119,18 +120,22 @@ impl Auth {
             return Err(Error::OneTimeTokenInvalid);
         };
         let max = self.config.one_time.otp_max_attempts;
-        let matches = |t: &OneTimeToken| constant_time_eq(&otp_hash(t.id, code).0, &t.token_hash.0);
+        let rule = |t: &OneTimeToken| otp_decision(t, code, max);
         let now = self.now();
-        match self
+        let outcome = self
             .stores
             .tokens
-            .attempt_otp(user.id, Purpose::EmailOtp, now, max, &matches)
-            .await?
-        {
-            OtpAttempt::Accepted(_) => self.mark_verified(user.id).await,
-            OtpAttempt::Rejected { attempts_left } => Err(Error::OtpInvalid { attempts_left }),
-            OtpAttempt::Locked => Err(Error::OtpLocked),
-            OtpAttempt::NoCode => Err(Error::OneTimeTokenInvalid),
+            .attempt_otp(user.id, Purpose::EmailOtp, now, &rule)
+            .await?;
+        let OtpOutcome::Decided { token, decision } = outcome else {
+            return Err(Error::OneTimeTokenInvalid);
+        };
+        match decision {
+            OtpDecision::Consume => self.mark_verified(user.id).await,
+            OtpDecision::CountFailure => Err(Error::OtpInvalid {
+                attempts_left: max.saturating_sub(token.failed_attempts + 1),
+            }),
+            OtpDecision::Leave => Err(Error::OtpLocked),
         }
     }
 
@@ -250,4 +255,18 @@ fn otp_hash(id: OneTimeTokenId, code: &str) -> TokenHash {
     let mut input = id.0.as_bytes().to_vec();
     input.extend_from_slice(code.as_bytes());
     sha256(&input)
+}
+
+/// What one attempt with `code` does to the stored OTP token `t`, under a cap of `max`
+/// failed attempts: a locked code is left as it is (and the code is not even compared),
+/// a matching one is consumed, anything else counts as a failure. The comparison is
+/// constant-time. OWASP Authentication Cheat Sheet: limit guesses per code.
+fn otp_decision(t: &OneTimeToken, code: &str, max: u32) -> OtpDecision {
+    if t.failed_attempts >= max {
+        OtpDecision::Leave
+    } else if constant_time_eq(&otp_hash(t.id, code).0, &t.token_hash.0) {
+        OtpDecision::Consume
+    } else {
+        OtpDecision::CountFailure
+    }
 }

@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use super::Auth;
-use crate::error::{Error, Result, StoreError};
-use crate::model::{ApiKey, RbacItem, SlugKind, UserGrants, UserId};
+use crate::error::{Entity, Error, Result, StoreError};
+use crate::model::{ApiKey, GrantKind, RbacItem, RbacItemId, SlugKind, UserGrants, UserId};
 use crate::scope::check_slug;
 
 /// An authorization rule over roles, permissions and abilities.
@@ -112,6 +112,7 @@ impl Auth {
             return Err(Error::InvalidInput("label must be 1 to 256 bytes"));
         }
         let item = RbacItem {
+            id: RbacItemId(self.new_uuid(self.now())),
             kind,
             slug: slug.to_owned(),
             label: label.to_owned(),
@@ -136,21 +137,15 @@ impl Auth {
 
     /// Grants a permission or ability to a role; `true` if new.
     /// Errors: [`Error::InvalidSlug`], [`Error::UnknownSlug`].
-    pub async fn grant_to_role(&self, role: &str, kind: SlugKind, slug: &str) -> Result<bool> {
-        grantable(kind)?;
+    pub async fn grant_to_role(&self, role: &str, kind: GrantKind, slug: &str) -> Result<bool> {
         check_slug(role)?;
         check_slug(slug)?;
-        match self.stores.rbac.grant_to_role(role, kind, slug).await {
-            Err(StoreError::NotFound { .. }) => Err(self
-                .which_missing(&[(SlugKind::Role, role), (kind, slug)])
-                .await),
-            other => Ok(other?),
-        }
+        let granted = self.stores.rbac.grant_to_role(role, kind, slug).await;
+        granted.map_err(|e| unknown_slug(e, &[role, slug]))
     }
 
     /// Takes a permission or ability from a role; `true` if it was held.
-    pub async fn revoke_from_role(&self, role: &str, kind: SlugKind, slug: &str) -> Result<bool> {
-        grantable(kind)?;
+    pub async fn revoke_from_role(&self, role: &str, kind: GrantKind, slug: &str) -> Result<bool> {
         check_slug(role)?;
         check_slug(slug)?;
         Ok(self.stores.rbac.revoke_from_role(role, kind, slug).await?)
@@ -160,12 +155,9 @@ impl Auth {
     /// [`Error::UnknownSlug`], [`Error::UserNotFound`].
     pub async fn assign_role(&self, user: UserId, role: &str) -> Result<bool> {
         check_slug(role)?;
-        match self.stores.rbac.assign_role(user, role).await {
-            Err(StoreError::NotFound { .. }) => {
-                Err(self.which_missing(&[(SlugKind::Role, role)]).await)
-            }
-            other => Ok(other?),
-        }
+        self.user(user).await?;
+        let assigned = self.stores.rbac.assign_role(user, role).await;
+        assigned.map_err(|e| unknown_slug(e, &[role]))
     }
 
     /// Unassigns a role; `true` if it was assigned.
@@ -176,25 +168,46 @@ impl Auth {
 
     /// Grants a permission or ability to a user directly; `true` if new. Errors:
     /// [`Error::InvalidSlug`], [`Error::UnknownSlug`], [`Error::UserNotFound`].
-    pub async fn grant_to_user(&self, user: UserId, kind: SlugKind, slug: &str) -> Result<bool> {
-        grantable(kind)?;
+    pub async fn grant_to_user(&self, user: UserId, kind: GrantKind, slug: &str) -> Result<bool> {
         check_slug(slug)?;
-        match self.stores.rbac.grant_to_user(user, kind, slug).await {
-            Err(StoreError::NotFound { .. }) => Err(self.which_missing(&[(kind, slug)]).await),
-            other => Ok(other?),
-        }
+        self.user(user).await?;
+        let granted = self.stores.rbac.grant_to_user(user, kind, slug).await;
+        granted.map_err(|e| unknown_slug(e, &[slug]))
     }
 
     /// Takes a direct grant from a user; `true` if it was held.
-    pub async fn revoke_from_user(&self, user: UserId, kind: SlugKind, slug: &str) -> Result<bool> {
-        grantable(kind)?;
+    pub async fn revoke_from_user(
+        &self,
+        user: UserId,
+        kind: GrantKind,
+        slug: &str,
+    ) -> Result<bool> {
         check_slug(slug)?;
         Ok(self.stores.rbac.revoke_from_user(user, kind, slug).await?)
     }
 
-    /// The user's roles, permissions and abilities.
+    /// The user's roles, permissions and abilities, each sorted, without duplicates.
     pub async fn user_grants(&self, user: UserId) -> Result<UserGrants> {
-        Ok(self.stores.rbac.user_grants(user).await?)
+        Ok(sorted_grants(self.stores.rbac.user_grants(user).await?))
+    }
+
+    /// Every registered item of `kind`, by slug.
+    pub async fn list_items(&self, kind: SlugKind) -> Result<Vec<RbacItem>> {
+        let mut items = self.stores.rbac.list_items(kind).await?;
+        items.sort_unstable_by(|a, b| a.slug.cmp(&b.slug));
+        items.dedup_by(|a, b| a.slug == b.slug);
+        Ok(items)
+    }
+
+    /// What a role grants: permissions first, then abilities, each by slug.
+    /// Errors: [`Error::InvalidSlug`], [`Error::UnknownSlug`] (no such role).
+    pub async fn role_grants(&self, role: &str) -> Result<Vec<RbacItem>> {
+        check_slug(role)?;
+        let grants = self.stores.rbac.role_grants(role).await;
+        let mut items = grants.map_err(|e| unknown_slug(e, &[role]))?;
+        items.sort_unstable_by(|a, b| (a.kind, &a.slug).cmp(&(b.kind, &b.slug)));
+        items.dedup_by(|a, b| (a.kind, &a.slug) == (b.kind, &b.slug));
+        Ok(items)
     }
 
     /// Checks every slug of `predicate` (valid, registered for its kind) and returns the
@@ -209,15 +222,24 @@ impl Auth {
             if slugs.is_empty() {
                 continue;
             }
-            let missing = self.stores.rbac.missing_items(kind, &slugs).await?;
-            if !missing.is_empty() {
-                return Err(Error::UnknownSlug {
-                    kind: kind.as_str(),
-                    slugs: missing,
-                });
-            }
+            self.require_items(kind, &slugs).await?;
         }
         Ok(CheckedPredicate(predicate))
+    }
+
+    /// Fails with [`Error::UnknownSlug`], naming each in order, unless every one of
+    /// `slugs` is registered for `kind`.
+    pub(super) async fn require_items(&self, kind: SlugKind, slugs: &[String]) -> Result<()> {
+        let mut missing = self.stores.rbac.missing_items(kind, slugs).await?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        Err(Error::UnknownSlug {
+            kind: kind.as_str(),
+            slugs: missing,
+        })
     }
 
     /// Whether `subject` satisfies `predicate`: one store call for a user, none for a
@@ -228,7 +250,7 @@ impl Auth {
         predicate: &CheckedPredicate,
     ) -> Result<bool> {
         let grants = match subject {
-            Subject::User(user) => self.stores.rbac.user_grants(user).await?,
+            Subject::User(user) => self.user_grants(user).await?,
             Subject::ServiceKey(key) => {
                 let mut abilities = if key.owner.is_none() {
                     key.scopes.clone()
@@ -259,34 +281,39 @@ impl Auth {
             Err(Error::Forbidden)
         }
     }
-
-    /// After a store's `NotFound`, finds which named slug is missing; none: the user.
-    async fn which_missing(&self, named: &[(SlugKind, &str)]) -> Error {
-        for (kind, slug) in named {
-            match self
-                .stores
-                .rbac
-                .missing_items(*kind, &[(*slug).to_owned()])
-                .await
-            {
-                Ok(missing) if !missing.is_empty() => {
-                    return Error::UnknownSlug {
-                        kind: kind.as_str(),
-                        slugs: missing,
-                    };
-                }
-                Ok(_) => {}
-                Err(e) => return e.into(),
-            }
-        }
-        Error::UserNotFound
-    }
 }
 
-/// Only permissions and abilities are granted; roles are assigned.
-fn grantable(kind: SlugKind) -> Result<()> {
-    match kind {
-        SlugKind::Role => Err(Error::InvalidInput("roles are assigned, not granted")),
-        _ => Ok(()),
+/// `grants` with each list sorted and without duplicates: core owns the order of what it
+/// reads, so no store has to promise one.
+fn sorted_grants(mut grants: UserGrants) -> UserGrants {
+    for list in [
+        &mut grants.roles,
+        &mut grants.permissions,
+        &mut grants.abilities,
+    ] {
+        list.sort_unstable();
+        list.dedup();
+    }
+    grants
+}
+
+/// A store's `NotFound` for a grant, as the error a caller sees. `named` is the slugs of
+/// the call, the role first when there is one: the store's typed error says which kind
+/// was missing, so core never asks the store again.
+fn unknown_slug(err: StoreError, named: &[&str]) -> Error {
+    let (kind, slug) = match err {
+        StoreError::NotFound { what: Entity::Role } => (SlugKind::Role, named[0]),
+        StoreError::NotFound {
+            what: Entity::Permission,
+        } => (SlugKind::Permission, named[named.len() - 1]),
+        StoreError::NotFound {
+            what: Entity::Ability,
+        } => (SlugKind::Ability, named[named.len() - 1]),
+        StoreError::NotFound { what: Entity::User } => return Error::UserNotFound,
+        other => return other.into(),
+    };
+    Error::UnknownSlug {
+        kind: kind.as_str(),
+        slugs: vec![slug.to_owned()],
     }
 }

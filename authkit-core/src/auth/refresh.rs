@@ -65,6 +65,7 @@ impl Auth {
         profile: Option<&str>,
     ) -> Result<TokenPair> {
         let lifetimes = self.config.tokens.profile(profile)?;
+        self.user(user).await?;
         let now = self.now();
         let family = FamilyId(self.new_uuid(now));
         let (secret, mut row) = self.new_refresh(user, family, now);

@@ -35,6 +35,7 @@ impl Auth {
         user: UserId,
         tokens: Option<&UpstreamTokens>,
     ) -> Result<IssuedSession> {
+        self.user(user).await?;
         let now = self.now();
         let cfg = &self.config.session;
         let id = SessionId(self.new_uuid(now));
@@ -103,11 +104,10 @@ impl Auth {
 
     /// The user's live sessions, oldest first.
     pub async fn list_sessions(&self, user: UserId) -> Result<Vec<Session>> {
-        Ok(self
-            .stores
-            .sessions
-            .list_user_sessions(user, self.now())
-            .await?)
+        let now = self.now();
+        let mut sessions = self.stores.sessions.list_user_sessions(user, now).await?;
+        sessions.sort_unstable_by_key(|s| (s.created_at, s.id));
+        Ok(sessions)
     }
 
     /// The `Set-Cookie` value that hands `issued` to a browser, with the configured

@@ -8,7 +8,7 @@ use crate::model::{ApiKey, ApiKeyId, ApiKeyUpdate, KeyUsage, Timestamp, TokenHas
 /// Nothing here caches: once `revoke_api_key` returns, every `api_key_by_hash` that
 /// starts after it sees `revoked_at`.
 #[async_trait]
-pub trait ApiKeyStore: Send + Sync + 'static {
+pub trait ApiKeyStore: std::fmt::Debug + Send + Sync + 'static {
     /// Inserts `key` as given. Duplicate id or hash: [`StoreError::Conflict`];
     /// unknown owner: [`StoreError::NotFound`].
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
@@ -20,7 +20,8 @@ pub trait ApiKeyStore: Send + Sync + 'static {
     /// The key with this id, whatever its state, or `None`.
     async fn api_key_by_id(&self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError>;
 
-    /// The keys owned by `owner`, or the service keys when `owner` is `None`, oldest first.
+    /// The keys owned by `owner`, or the service keys when `owner` is `None`, in any order
+    /// (core sorts them).
     async fn list_api_keys(&self, owner: Option<UserId>) -> Result<Vec<ApiKey>, StoreError>;
 
     /// Applies `update` and returns the key as it is after. Unknown id:

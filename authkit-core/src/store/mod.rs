@@ -13,6 +13,16 @@
 //!   call that fails leaves nothing written.
 //! - Purges delete at most `limit` rows per call and return how many went; core calls
 //!   them until a call returns less than `limit`, so no purge holds a table for long.
+//! - Listings come back in any order: core sorts what it reads and removes duplicates,
+//!   so the order a caller sees never depends on the backend.
+//! - Core assigns every id and every time; a store never makes a UUID or reads a clock.
+//! - "Unknown user" refusals ([`StoreError::NotFound`](crate::StoreError::NotFound) with
+//!   [`Entity::User`](crate::Entity::User)) are made by a store that holds the users too
+//!   (a foreign key). A store that does not (sessions in a key-value store beside users in
+//!   a database) accepts any user id: core checks that the user exists before it issues
+//!   anything, whatever the mix.
+//! - Every trait requires `Debug`: a store shows up in its owner's `Debug` output, and
+//!   must never print secrets, hashes or payloads there.
 
 mod api_key;
 mod rbac;
@@ -23,7 +33,7 @@ mod user;
 pub use api_key::ApiKeyStore;
 pub use rbac::RbacStore;
 pub use session::SessionStore;
-pub use token::{OtpMatcher, RotationRule, TokenStore};
+pub use token::{OtpRule, RotationRule, TokenStore};
 pub use user::UserStore;
 
 use std::sync::Arc;

@@ -1,26 +1,36 @@
 use async_trait::async_trait;
 
 use crate::error::StoreError;
-use crate::model::{RbacItem, SlugKind, UserGrants, UserId};
+use crate::model::{GrantKind, RbacItem, SlugKind, UserGrants, UserId};
 
 /// Roles, permissions and abilities (by slug), and the grants between them and users.
 ///
-/// Slugs arrive validated by core. Grants name a `kind` of [`SlugKind::Permission`] or
-/// [`SlugKind::Ability`]; a grant naming [`SlugKind::Role`] is refused as
-/// [`StoreError::NotFound`] (there is no such grantable item), and revoking one returns
-/// `false`. Granting what is already granted is not an error: the method returns `false`.
+/// Slugs arrive validated by core, and items with their id assigned by core. Grants name
+/// a [`GrantKind`]: a permission or an ability, never a role. Granting what is already
+/// granted is not an error: the method returns `false`.
+///
+/// A call that names something unknown fails with [`StoreError::NotFound`] whose
+/// [`Entity`](crate::Entity) says which: [`Entity::Role`](crate::Entity::Role) for the
+/// role, [`Entity::Permission`](crate::Entity::Permission) or
+/// [`Entity::Ability`](crate::Entity::Ability) for the granted item,
+/// [`Entity::User`](crate::Entity::User) for the user; when several are unknown, the
+/// first in that order. It changes nothing.
+///
+/// Listings come back in any order; core sorts them.
 #[async_trait]
-pub trait RbacStore: Send + Sync + 'static {
-    /// Registers an item. A slug already registered for the kind: [`StoreError::Conflict`].
+pub trait RbacStore: std::fmt::Debug + Send + Sync + 'static {
+    /// Registers an item. A slug already registered for the kind, or a taken id:
+    /// [`StoreError::Conflict`].
     async fn define_item(&self, item: &RbacItem) -> Result<(), StoreError>;
 
     /// Removes an item and every grant and assignment naming it. `false` if none.
     async fn remove_item(&self, kind: SlugKind, slug: &str) -> Result<bool, StoreError>;
 
-    /// Every item of the kind, by slug.
+    /// Every item of the kind.
     async fn list_items(&self, kind: SlugKind) -> Result<Vec<RbacItem>, StoreError>;
 
-    /// Those of `slugs` that are not registered for the kind, in the order given.
+    /// Those of `slugs` that are not registered for the kind. Slugs are matched exactly:
+    /// no pattern, no case folding.
     async fn missing_items(
         &self,
         kind: SlugKind,
@@ -28,11 +38,11 @@ pub trait RbacStore: Send + Sync + 'static {
     ) -> Result<Vec<String>, StoreError>;
 
     /// Grants a permission or ability to a role; `true` if it was new.
-    /// Unknown role or item: [`StoreError::NotFound`].
+    /// Unknown role or item: [`StoreError::NotFound`] naming which.
     async fn grant_to_role(
         &self,
         role: &str,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError>;
 
@@ -40,13 +50,12 @@ pub trait RbacStore: Send + Sync + 'static {
     async fn revoke_from_role(
         &self,
         role: &str,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError>;
 
-    /// The permissions and abilities granted to a role: permissions first, then
-    /// abilities (the order of [`SlugKind`]), each sorted by slug.
-    /// Unknown role: [`StoreError::NotFound`].
+    /// The permissions and abilities granted to a role. Unknown role:
+    /// [`StoreError::NotFound`].
     async fn role_grants(&self, role: &str) -> Result<Vec<RbacItem>, StoreError>;
 
     /// Assigns a role to a user; `true` if it was new.
@@ -57,11 +66,11 @@ pub trait RbacStore: Send + Sync + 'static {
     async fn unassign_role(&self, user: UserId, role: &str) -> Result<bool, StoreError>;
 
     /// Grants a permission or ability to a user directly; `true` if it was new.
-    /// Unknown user or item: [`StoreError::NotFound`].
+    /// Unknown user or item: [`StoreError::NotFound`] naming which.
     async fn grant_to_user(
         &self,
         user: UserId,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError>;
 
@@ -69,11 +78,11 @@ pub trait RbacStore: Send + Sync + 'static {
     async fn revoke_from_user(
         &self,
         user: UserId,
-        kind: SlugKind,
+        kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError>;
 
     /// The user's roles, and the union of permissions and abilities held directly and
-    /// through roles (sorted, without duplicates). An unknown user holds nothing.
+    /// through roles. An unknown user holds nothing.
     async fn user_grants(&self, user: UserId) -> Result<UserGrants, StoreError>;
 }

@@ -8,9 +8,11 @@ use crate::model::{Session, SessionId, SlidePolicy, Timestamp, TokenHash, UserId
 /// A session is live at `now` when `now` is strictly before both its idle and its absolute
 /// deadline ([`Session::is_live`]). Methods that return sessions return live ones only.
 #[async_trait]
-pub trait SessionStore: Send + Sync + 'static {
+pub trait SessionStore: std::fmt::Debug + Send + Sync + 'static {
     /// Inserts `session` as given. A duplicate id or token hash is
-    /// [`StoreError::Conflict`]; an unknown user is [`StoreError::NotFound`].
+    /// [`StoreError::Conflict`]; an unknown user (in a store that holds the users) is
+    /// [`StoreError::NotFound`]. Under concurrent calls with one hash, exactly one
+    /// succeeds.
     async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
 
     /// The authentication step, atomic: if the session with this hash is live at `now`,
@@ -55,7 +57,7 @@ pub trait SessionStore: Send + Sync + 'static {
         except: Option<SessionId>,
     ) -> Result<u64, StoreError>;
 
-    /// The user's live sessions at `now`, oldest first.
+    /// The user's live sessions at `now`, in any order (core sorts them).
     async fn list_user_sessions(
         &self,
         user: UserId,

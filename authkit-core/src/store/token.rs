@@ -2,16 +2,18 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::model::{
-    FamilyId, OneTimeToken, OtpAttempt, Purpose, RefreshToken, RotationDecision, RotationOutcome,
-    Timestamp, TokenHash, UserId,
+    FamilyId, OneTimeToken, OtpDecision, OtpOutcome, Purpose, RefreshToken, RotationDecision,
+    RotationOutcome, Timestamp, TokenHash, UserId,
 };
 
 /// Decides, from the presented refresh token as read under the store's lock, what
 /// [`TokenStore::rotate_refresh`] does with it. Pure and quick: it must not block.
 pub type RotationRule<'a> = &'a (dyn Fn(&RefreshToken) -> RotationDecision + Send + Sync);
 
-/// Tells whether an OTP code matches a stored token (core compares in constant time).
-pub type OtpMatcher<'a> = &'a (dyn Fn(&OneTimeToken) -> bool + Send + Sync);
+/// Decides, from the OTP code as read under the store's lock, what
+/// [`TokenStore::attempt_otp`] does with it: core compares the code in constant time and
+/// applies the attempt cap. Pure and quick: it must not block.
+pub type OtpRule<'a> = &'a (dyn Fn(&OneTimeToken) -> OtpDecision + Send + Sync);
 
 /// Refresh tokens (rotating, in families) and one-time tokens.
 ///
@@ -20,7 +22,7 @@ pub type OtpMatcher<'a> = &'a (dyn Fn(&OneTimeToken) -> bool + Send + Sync);
 /// defeats reuse detection and single use. The conformance suite runs each of them
 /// 32 times concurrently on one token.
 #[async_trait]
-pub trait TokenStore: Send + Sync + 'static {
+pub trait TokenStore: std::fmt::Debug + Send + Sync + 'static {
     /// Inserts a refresh token (the first of a family). Duplicate id or hash:
     /// [`StoreError::Conflict`]; unknown user: [`StoreError::NotFound`].
     async fn create_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
@@ -75,20 +77,25 @@ pub trait TokenStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Option<OneTimeToken>, StoreError>;
 
-    /// One OTP attempt, atomic per token. Takes the user's newest live unconsumed token of
-    /// `purpose`; none: [`OtpAttempt::NoCode`]. If its `failed_attempts >= max_attempts`:
-    /// [`OtpAttempt::Locked`] without calling `matches`. If `matches` accepts it: consume
-    /// it, [`OtpAttempt::Accepted`]. Else add one to `failed_attempts` and return
-    /// [`OtpAttempt::Rejected`] with `max_attempts - failed_attempts` left. Concurrent
-    /// failed attempts are each counted exactly once.
+    /// One OTP attempt, atomic per code, shaped like [`TokenStore::rotate_refresh`]:
+    ///
+    /// 1. take the user's newest (by `created_at`, then id) unconsumed token of `purpose`
+    ///    with `now < expires_at`; none: [`OtpOutcome::NoCode`] without calling `rule`;
+    /// 2. otherwise call `rule` exactly once with it, locked against every other attempt
+    ///    on the same code, and apply what it returns: [`OtpDecision::Consume`] sets
+    ///    `consumed_at = now`, [`OtpDecision::CountFailure`] adds one to
+    ///    `failed_attempts`, [`OtpDecision::Leave`] changes nothing;
+    /// 3. return [`OtpOutcome::Decided`] with the token as `rule` saw it.
+    ///
+    /// Under N concurrent attempts, `rule` sees each earlier attempt's effect: every
+    /// failure is counted exactly once, and a code is consumed at most once.
     async fn attempt_otp(
         &self,
         user: UserId,
         purpose: Purpose,
         now: Timestamp,
-        max_attempts: u32,
-        matches: OtpMatcher<'_>,
-    ) -> Result<OtpAttempt, StoreError>;
+        rule: OtpRule<'_>,
+    ) -> Result<OtpOutcome, StoreError>;
 
     /// Deletes at most `limit` one-time tokens that are consumed or have
     /// `expires_at <= now`; returns how many.

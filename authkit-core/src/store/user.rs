@@ -11,7 +11,7 @@ use crate::model::{Timestamp, User, UserId};
 /// uniqueness check (a unique index on the lowercased column; every supported database
 /// can do that portably for ASCII): `ALICE@x.io` finds and collides with `alice@x.io`.
 #[async_trait]
-pub trait UserStore: Send + Sync + 'static {
+pub trait UserStore: std::fmt::Debug + Send + Sync + 'static {
     /// Inserts `user` as given (id, timestamps and all).
     ///
     /// Atomic: of two concurrent creates with one email (ignoring ASCII case), exactly one

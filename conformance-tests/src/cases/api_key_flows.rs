@@ -587,6 +587,7 @@ pub async fn owner_deletion_deletes_keys<F: StoreFactory>(factory: &F) {
 
 /// An [`ApiKeyStore`] in front of another: counts hash lookups, and delays usage writes
 /// by `usage_delay` so a case can catch one in flight.
+#[derive(Debug)]
 struct SpyKeys {
     inner: Arc<dyn ApiKeyStore>,
     lookups: AtomicUsize,

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use authkit::{ApiKey, ApiKeyId, ApiKeyUpdate, Environment, KeyType, KeyUsage, StoreError, UserId};
 
 use crate::StoreFactory;
-use crate::fixtures::{BASE, MICRO, api_key, at, create_user, fresh_hash, together};
+use crate::fixtures::{BASE, MICRO, api_key, at, canonical, create_user, fresh_hash, together};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -102,7 +102,7 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
     let found = stores.api_keys.api_key_by_id(first.id).await.unwrap();
     assert_eq!(found.as_ref(), Some(&first), "the first key changed");
     assert_eq!(
-        stores.api_keys.list_api_keys(None).await.unwrap(),
+        canonical(stores.api_keys.list_api_keys(None).await.unwrap()),
         Vec::new()
     );
 }
@@ -138,11 +138,11 @@ pub async fn list_by_owner_and_service_keys<F: StoreFactory>(factory: &F) {
         stores.api_keys.create_api_key(k).await.unwrap();
     }
 
-    let listed = stores.api_keys.list_api_keys(Some(a.id)).await.unwrap();
+    let listed = canonical(stores.api_keys.list_api_keys(Some(a.id)).await.unwrap());
     assert_eq!(listed, vec![a_old, a_new], "keys of a user");
-    let listed = stores.api_keys.list_api_keys(Some(b.id)).await.unwrap();
+    let listed = canonical(stores.api_keys.list_api_keys(Some(b.id)).await.unwrap());
     assert_eq!(listed, vec![b_key], "keys of another user");
-    let listed = stores.api_keys.list_api_keys(None).await.unwrap();
+    let listed = canonical(stores.api_keys.list_api_keys(None).await.unwrap());
     assert_eq!(listed, vec![svc_old, svc_new], "service keys");
     let listed = stores
         .api_keys
@@ -631,7 +631,7 @@ pub async fn delete_api_key<F: StoreFactory>(factory: &F) {
         "unknown id"
     );
     assert_eq!(
-        stores.api_keys.list_api_keys(None).await.unwrap(),
+        canonical(stores.api_keys.list_api_keys(None).await.unwrap()),
         vec![keep]
     );
 }
@@ -672,7 +672,7 @@ pub async fn purge_api_keys<F: StoreFactory>(factory: &F) {
             "expired key kept"
         );
     }
-    let left: Vec<ApiKey> = stores.api_keys.list_api_keys(None).await.unwrap();
+    let left: Vec<ApiKey> = canonical(stores.api_keys.list_api_keys(None).await.unwrap());
     let mut left_ids: Vec<_> = left.iter().map(|k| k.id).collect();
     left_ids.sort();
     let mut expected = vec![no_expiry.id, later.id, revoked.id];

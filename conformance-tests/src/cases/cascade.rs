@@ -2,13 +2,14 @@
 //! user with it, across every store, and nothing of anyone else.
 
 use authkit::{
-    ApiKey, OneTimeToken, OtpAttempt, Purpose, RefreshToken, RotationOutcome, Session, SlugKind,
-    Stores, User, UserGrants,
+    ApiKey, GrantKind, OneTimeToken, OtpDecision, OtpOutcome, Purpose, RefreshToken,
+    RotationOutcome, Session, SlugKind, Stores, User, UserGrants,
 };
 
 use crate::StoreFactory;
 use crate::fixtures::{
-    BASE, api_key, at, create_user, item, one_time, peek_refresh, policy, refresh, secs, session,
+    BASE, api_key, at, canonical, create_user, item, one_time, peek_refresh, policy, refresh, secs,
+    session,
 };
 
 struct Owned {
@@ -35,7 +36,7 @@ async fn populate(stores: &Stores) -> Owned {
     stores.rbac.assign_role(user.id, "member").await.unwrap();
     stores
         .rbac
-        .grant_to_user(user.id, SlugKind::Permission, "posts.write")
+        .grant_to_user(user.id, GrantKind::Permission, "posts.write")
         .await
         .unwrap();
     Owned {
@@ -65,7 +66,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
         .unwrap();
     stores
         .rbac
-        .grant_to_role("member", SlugKind::Permission, "posts.write")
+        .grant_to_role("member", GrantKind::Permission, "posts.write")
         .await
         .unwrap();
     let service = api_key(None, BASE);
@@ -96,14 +97,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .unwrap(),
         None
     );
-    assert!(
-        stores
-            .sessions
-            .list_user_sessions(id, now)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(canonical(stores.sessions.list_user_sessions(id, now).await.unwrap()).is_empty());
     assert_eq!(
         stores
             .sessions
@@ -150,10 +144,10 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
     assert_eq!(consumed, None, "OTP code by hash");
     let otp = stores
         .tokens
-        .attempt_otp(id, Purpose::EmailOtp, now, 5, &|_| true)
+        .attempt_otp(id, Purpose::EmailOtp, now, &|_| OtpDecision::Consume)
         .await
         .unwrap();
-    assert_eq!(otp, OtpAttempt::NoCode, "OTP code");
+    assert_eq!(otp, OtpOutcome::NoCode, "OTP code");
 
     assert_eq!(
         stores
@@ -168,17 +162,10 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
         stores.api_keys.api_key_by_id(gone.key.id).await.unwrap(),
         None
     );
-    assert!(
-        stores
-            .api_keys
-            .list_api_keys(Some(id))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(canonical(stores.api_keys.list_api_keys(Some(id)).await.unwrap()).is_empty());
 
     assert_eq!(
-        stores.rbac.user_grants(id).await.unwrap(),
+        canonical(stores.rbac.user_grants(id).await.unwrap()),
         UserGrants::default()
     );
     assert!(
@@ -188,7 +175,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
     assert!(
         !stores
             .rbac
-            .revoke_from_user(id, SlugKind::Permission, "posts.write")
+            .revoke_from_user(id, GrantKind::Permission, "posts.write")
             .await
             .unwrap(),
         "direct grant left"
@@ -217,7 +204,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
         stores.api_keys.api_key_by_id(service.id).await.unwrap(),
         Some(service)
     );
-    let grants = stores.rbac.user_grants(kept.user.id).await.unwrap();
+    let grants = canonical(stores.rbac.user_grants(kept.user.id).await.unwrap());
     assert_eq!(
         grants.roles,
         vec!["member".to_owned()],
@@ -225,7 +212,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
     );
     assert_eq!(grants.permissions, vec!["posts.write".to_owned()]);
     assert_eq!(
-        stores.rbac.role_grants("member").await.unwrap(),
+        canonical(stores.rbac.role_grants("member").await.unwrap()),
         vec![item(SlugKind::Permission, "posts.write")],
         "the role itself"
     );
@@ -237,13 +224,13 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
     assert!(consumed.is_some(), "another user's one-time token");
     let otp = stores
         .tokens
-        .attempt_otp(kept.user.id, Purpose::EmailOtp, now, 5, &|t| {
-            t.id == kept.otp.id
+        .attempt_otp(kept.user.id, Purpose::EmailOtp, now, &|_| {
+            OtpDecision::Consume
         })
         .await
         .unwrap();
     assert!(
-        matches!(otp, OtpAttempt::Accepted(_)),
+        matches!(&otp, OtpOutcome::Decided { token, .. } if token.id == kept.otp.id),
         "another user's OTP code: {otp:?}"
     );
 }

@@ -1,10 +1,10 @@
 //! [`RbacStore`](authkit::RbacStore): items per kind, grants to roles and users, the
 //! union a user holds, and removal that takes grants with it.
 
-use authkit::{RbacItem, SlugKind, StoreError, Stores, UserGrants, UserId};
+use authkit::{GrantKind, RbacItem, RbacItemId, SlugKind, StoreError, Stores, UserGrants, UserId};
 
 use crate::StoreFactory;
-use crate::fixtures::{create_user, item};
+use crate::fixtures::{canonical, create_user, item};
 
 use SlugKind::{Ability, Permission, Role};
 
@@ -42,13 +42,13 @@ pub async fn define_and_list<F: StoreFactory>(factory: &F) {
     )
     .await;
 
-    let roles = stores.rbac.list_items(Role).await.unwrap();
+    let roles = canonical(stores.rbac.list_items(Role).await.unwrap());
     assert_eq!(
         roles,
         vec![item(Role, "admin"), item(Role, "editor")],
         "roles"
     );
-    let permissions = stores.rbac.list_items(Permission).await.unwrap();
+    let permissions = canonical(stores.rbac.list_items(Permission).await.unwrap());
     assert_eq!(
         permissions,
         vec![
@@ -58,7 +58,7 @@ pub async fn define_and_list<F: StoreFactory>(factory: &F) {
         ],
         "permissions"
     );
-    let abilities = stores.rbac.list_items(Ability).await.unwrap();
+    let abilities = canonical(stores.rbac.list_items(Ability).await.unwrap());
     assert_eq!(abilities, vec![item(Ability, "billing")], "abilities");
 }
 
@@ -67,6 +67,7 @@ pub async fn define_duplicate_conflicts<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     define(&stores, &[(Role, "editor")]).await;
     let again = RbacItem {
+        id: RbacItemId::new(),
         kind: Role,
         slug: "editor".to_owned(),
         label: "Another label".to_owned(),
@@ -76,7 +77,7 @@ pub async fn define_duplicate_conflicts<F: StoreFactory>(factory: &F) {
         matches!(err, StoreError::Conflict { .. }),
         "duplicate slug: expected Conflict, got {err:?}"
     );
-    let roles = stores.rbac.list_items(Role).await.unwrap();
+    let roles = canonical(stores.rbac.list_items(Role).await.unwrap());
     assert_eq!(
         roles,
         vec![item(Role, "editor")],
@@ -126,9 +127,9 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
     .await;
 
     for (kind, slug) in [
-        (Ability, "export"),
-        (Permission, "posts.write"),
-        (Permission, "posts.read"),
+        (GrantKind::Ability, "export"),
+        (GrantKind::Permission, "posts.write"),
+        (GrantKind::Permission, "posts.read"),
     ] {
         assert!(
             stores
@@ -142,12 +143,12 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
     assert!(
         !stores
             .rbac
-            .grant_to_role("editor", Permission, "posts.read")
+            .grant_to_role("editor", GrantKind::Permission, "posts.read")
             .await
             .unwrap(),
         "repeated grant"
     );
-    let grants = stores.rbac.role_grants("editor").await.unwrap();
+    let grants = canonical(stores.rbac.role_grants("editor").await.unwrap());
     let mut expected = vec![
         item(Permission, "posts.read"),
         item(Permission, "posts.write"),
@@ -156,28 +157,28 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
     expected.sort_by(|a, b| (a.kind, &a.slug).cmp(&(b.kind, &b.slug)));
     assert_eq!(grants, expected, "role_grants, by kind then slug");
     assert!(
-        stores.rbac.role_grants("viewer").await.unwrap().is_empty(),
+        canonical(stores.rbac.role_grants("viewer").await.unwrap()).is_empty(),
         "a role without grants"
     );
 
     assert_not_found(
         stores
             .rbac
-            .grant_to_role("nobody", Permission, "posts.read")
+            .grant_to_role("nobody", GrantKind::Permission, "posts.read")
             .await,
         "unknown role",
     );
     assert_not_found(
         stores
             .rbac
-            .grant_to_role("editor", Permission, "posts.delete")
+            .grant_to_role("editor", GrantKind::Permission, "posts.delete")
             .await,
         "unknown permission",
     );
     assert_not_found(
         stores
             .rbac
-            .grant_to_role("editor", Ability, "posts.read")
+            .grant_to_role("editor", GrantKind::Ability, "posts.read")
             .await,
         "slug registered under another kind",
     );
@@ -189,7 +190,7 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
     assert!(
         stores
             .rbac
-            .revoke_from_role("editor", Permission, "posts.read")
+            .revoke_from_role("editor", GrantKind::Permission, "posts.read")
             .await
             .unwrap(),
         "first revoke"
@@ -197,12 +198,12 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
     assert!(
         !stores
             .rbac
-            .revoke_from_role("editor", Permission, "posts.read")
+            .revoke_from_role("editor", GrantKind::Permission, "posts.read")
             .await
             .unwrap(),
         "second revoke"
     );
-    let grants = stores.rbac.role_grants("editor").await.unwrap();
+    let grants = canonical(stores.rbac.role_grants("editor").await.unwrap());
     assert!(
         !grants.contains(&item(Permission, "posts.read")),
         "revoked grant still listed"
@@ -225,7 +226,7 @@ pub async fn assign_role<F: StoreFactory>(factory: &F) {
         !stores.rbac.assign_role(u.id, "editor").await.unwrap(),
         "repeated assignment"
     );
-    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
     assert_eq!(grants.roles, strings(&["editor"]), "roles after assignment");
     assert!(grants.permissions.is_empty(), "a role is not a permission");
 
@@ -247,11 +248,7 @@ pub async fn assign_role<F: StoreFactory>(factory: &F) {
         "second unassign"
     );
     assert!(
-        stores
-            .rbac
-            .user_grants(u.id)
-            .await
-            .unwrap()
+        canonical(stores.rbac.user_grants(u.id).await.unwrap())
             .roles
             .is_empty(),
         "after unassign"
@@ -268,14 +265,14 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
     assert!(
         stores
             .rbac
-            .grant_to_user(u.id, Permission, "posts.read")
+            .grant_to_user(u.id, GrantKind::Permission, "posts.read")
             .await
             .unwrap()
     );
     assert!(
         !stores
             .rbac
-            .grant_to_user(u.id, Permission, "posts.read")
+            .grant_to_user(u.id, GrantKind::Permission, "posts.read")
             .await
             .unwrap(),
         "again"
@@ -283,11 +280,11 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
     assert!(
         stores
             .rbac
-            .grant_to_user(u.id, Ability, "export")
+            .grant_to_user(u.id, GrantKind::Ability, "export")
             .await
             .unwrap()
     );
-    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
     assert_eq!(
         grants,
         UserGrants {
@@ -300,34 +297,40 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
     assert_not_found(
         stores
             .rbac
-            .grant_to_user(UserId::new(), Permission, "posts.read")
+            .grant_to_user(UserId::new(), GrantKind::Permission, "posts.read")
             .await,
         "unknown user",
     );
     assert_not_found(
-        stores.rbac.grant_to_user(u.id, Permission, "export").await,
+        stores
+            .rbac
+            .grant_to_user(u.id, GrantKind::Permission, "export")
+            .await,
         "slug registered under another kind",
     );
     assert_not_found(
-        stores.rbac.grant_to_user(u.id, Ability, "nothing").await,
+        stores
+            .rbac
+            .grant_to_user(u.id, GrantKind::Ability, "nothing")
+            .await,
         "unknown ability",
     );
 
     assert!(
         stores
             .rbac
-            .revoke_from_user(u.id, Permission, "posts.read")
+            .revoke_from_user(u.id, GrantKind::Permission, "posts.read")
             .await
             .unwrap()
     );
     assert!(
         !stores
             .rbac
-            .revoke_from_user(u.id, Permission, "posts.read")
+            .revoke_from_user(u.id, GrantKind::Permission, "posts.read")
             .await
             .unwrap()
     );
-    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
     assert!(grants.permissions.is_empty(), "after revoke_from_user");
     assert_eq!(grants.abilities, strings(&["export"]));
 }
@@ -356,12 +359,12 @@ pub async fn user_grants_union<F: StoreFactory>(factory: &F) {
     )
     .await;
     let role_grants = [
-        ("writer", Permission, "posts.write"),
-        ("writer", Permission, "posts.read"),
-        ("writer", Ability, "export"),
-        ("reviewer", Permission, "posts.read"),
-        ("reviewer", Permission, "posts.approve"),
-        ("unused", Permission, "secret"),
+        ("writer", GrantKind::Permission, "posts.write"),
+        ("writer", GrantKind::Permission, "posts.read"),
+        ("writer", GrantKind::Ability, "export"),
+        ("reviewer", GrantKind::Permission, "posts.read"),
+        ("reviewer", GrantKind::Permission, "posts.approve"),
+        ("unused", GrantKind::Permission, "secret"),
     ];
     for (role, kind, slug) in role_grants {
         stores.rbac.grant_to_role(role, kind, slug).await.unwrap();
@@ -370,20 +373,20 @@ pub async fn user_grants_union<F: StoreFactory>(factory: &F) {
     stores.rbac.assign_role(u.id, "reviewer").await.unwrap();
     stores.rbac.assign_role(other.id, "unused").await.unwrap();
     for (kind, slug) in [
-        (Permission, "zeta"),
-        (Permission, "posts.write"),
-        (Ability, "import"),
-        (Ability, "export"),
+        (GrantKind::Permission, "zeta"),
+        (GrantKind::Permission, "posts.write"),
+        (GrantKind::Ability, "import"),
+        (GrantKind::Ability, "export"),
     ] {
         stores.rbac.grant_to_user(u.id, kind, slug).await.unwrap();
     }
     stores
         .rbac
-        .grant_to_user(other.id, Permission, "secret")
+        .grant_to_user(other.id, GrantKind::Permission, "secret")
         .await
         .unwrap();
 
-    let mut grants = stores.rbac.user_grants(u.id).await.unwrap();
+    let mut grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
     grants.roles.sort();
     assert_eq!(
         grants,
@@ -394,12 +397,12 @@ pub async fn user_grants_union<F: StoreFactory>(factory: &F) {
         },
         "user_grants"
     );
-    let nobody = stores.rbac.user_grants(UserId::new()).await.unwrap();
+    let nobody = canonical(stores.rbac.user_grants(UserId::new()).await.unwrap());
     assert_eq!(nobody, UserGrants::default(), "unknown user");
 
     // Unassigning a role takes its permissions, but not those also granted directly.
     stores.rbac.unassign_role(u.id, "writer").await.unwrap();
-    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
     assert_eq!(grants.roles, strings(&["reviewer"]));
     assert_eq!(
         grants.permissions,
@@ -407,7 +410,7 @@ pub async fn user_grants_union<F: StoreFactory>(factory: &F) {
     );
     assert_eq!(grants.abilities, strings(&["export", "import"]));
     stores.rbac.unassign_role(u.id, "reviewer").await.unwrap();
-    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
     assert_eq!(
         grants.permissions,
         strings(&["posts.write", "zeta"]),
@@ -433,22 +436,22 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
     .await;
     stores
         .rbac
-        .grant_to_role("editor", Permission, "posts.read")
+        .grant_to_role("editor", GrantKind::Permission, "posts.read")
         .await
         .unwrap();
     stores
         .rbac
-        .grant_to_role("editor", Permission, "posts.write")
+        .grant_to_role("editor", GrantKind::Permission, "posts.write")
         .await
         .unwrap();
     stores
         .rbac
-        .grant_to_role("viewer", Ability, "export")
+        .grant_to_role("viewer", GrantKind::Ability, "export")
         .await
         .unwrap();
     stores
         .rbac
-        .grant_to_user(u.id, Permission, "posts.read")
+        .grant_to_user(u.id, GrantKind::Permission, "posts.read")
         .await
         .unwrap();
     stores.rbac.assign_role(u.id, "editor").await.unwrap();
@@ -471,11 +474,11 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
         "remove again"
     );
     assert_eq!(
-        stores.rbac.role_grants("editor").await.unwrap(),
+        canonical(stores.rbac.role_grants("editor").await.unwrap()),
         vec![item(Permission, "posts.write")],
         "role grants after removing a permission"
     );
-    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
     assert_eq!(
         grants.permissions,
         strings(&["posts.write"]),
@@ -484,7 +487,7 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
     assert!(
         !stores
             .rbac
-            .revoke_from_user(u.id, Permission, "posts.read")
+            .revoke_from_user(u.id, GrantKind::Permission, "posts.read")
             .await
             .unwrap(),
         "the direct grant survived the removal"
@@ -494,7 +497,7 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
         stores.rbac.remove_item(Role, "viewer").await.unwrap(),
         "remove role"
     );
-    let grants = stores.rbac.user_grants(u.id).await.unwrap();
+    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
     assert_eq!(
         grants.roles,
         strings(&["editor"]),
@@ -509,12 +512,12 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
         "role_grants of a removed role",
     );
     assert_eq!(
-        stores.rbac.list_items(Role).await.unwrap(),
+        canonical(stores.rbac.list_items(Role).await.unwrap()),
         vec![item(Role, "editor")],
         "roles after removal"
     );
     assert_eq!(
-        stores.rbac.list_items(Ability).await.unwrap(),
+        canonical(stores.rbac.list_items(Ability).await.unwrap()),
         vec![item(Ability, "export")],
         "removing a role keeps the items it granted"
     );
@@ -522,11 +525,11 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
     // Re-defining the slug does not bring old grants back.
     define(&stores, &[(Role, "viewer")]).await;
     assert!(
-        stores.rbac.role_grants("viewer").await.unwrap().is_empty(),
+        canonical(stores.rbac.role_grants("viewer").await.unwrap()).is_empty(),
         "stale role grants"
     );
     assert_eq!(
-        stores.rbac.user_grants(u.id).await.unwrap().roles,
+        canonical(stores.rbac.user_grants(u.id).await.unwrap()).roles,
         strings(&["editor"])
     );
     assert!(

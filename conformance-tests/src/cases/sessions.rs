@@ -4,7 +4,9 @@
 use authkit::{Session, SessionId, StoreError, TokenHash, UserId};
 
 use crate::StoreFactory;
-use crate::fixtures::{BASE, MICRO, at, create_user, fresh_hash, policy, secs, session, together};
+use crate::fixtures::{
+    BASE, MICRO, at, canonical, create_user, fresh_hash, policy, secs, session, together,
+};
 
 /// A created session reads back equal by id; unknown ids are `None`.
 pub async fn create_then_read<F: StoreFactory>(factory: &F) {
@@ -67,11 +69,13 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
 
     let found = stores.sessions.session_by_id(first.id, BASE).await.unwrap();
     assert_eq!(found.as_ref(), Some(&first), "the first session changed");
-    let listed = stores
-        .sessions
-        .list_user_sessions(u.id, BASE)
-        .await
-        .unwrap();
+    let listed = canonical(
+        stores
+            .sessions
+            .list_user_sessions(u.id, BASE)
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         listed,
         vec![first],
@@ -568,21 +572,25 @@ pub async fn list_live_oldest_first<F: StoreFactory>(factory: &F) {
         stores.sessions.create_session(s).await.unwrap();
     }
 
-    let listed = stores
-        .sessions
-        .list_user_sessions(u.id, at(30))
-        .await
-        .unwrap();
+    let listed = canonical(
+        stores
+            .sessions
+            .list_user_sessions(u.id, at(30))
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         listed,
         vec![oldest, middle, newest],
         "live sessions, oldest first"
     );
-    let none = stores
-        .sessions
-        .list_user_sessions(UserId::new(), at(30))
-        .await
-        .unwrap();
+    let none = canonical(
+        stores
+            .sessions
+            .list_user_sessions(UserId::new(), at(30))
+            .await
+            .unwrap(),
+    );
     assert!(none.is_empty(), "unknown user");
 }
 

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use authkit::{
-    FamilyId, OneTimeToken, OtpAttempt, Purpose, RefreshToken, RotationDecision, RotationOutcome,
-    StoreError, Stores, Timestamp, TokenHash, UserId,
+    FamilyId, OneTimeToken, OtpDecision, OtpOutcome, Purpose, RefreshToken, RotationDecision,
+    RotationOutcome, StoreError, Stores, Timestamp, TokenHash, UserId,
 };
 
 use crate::StoreFactory;
@@ -823,118 +823,128 @@ pub async fn one_time_purge_respects_limit<F: StoreFactory>(factory: &F) {
     );
 }
 
+/// One `attempt_otp` on the user's email OTP code at `now` with `rule`.
 async fn attempt(
     stores: &Stores,
     user: UserId,
     now: Timestamp,
-    max: u32,
-    matches: &(dyn Fn(&OneTimeToken) -> bool + Send + Sync),
-) -> OtpAttempt {
+    rule: &(dyn Fn(&OneTimeToken) -> OtpDecision + Send + Sync),
+) -> OtpOutcome {
     stores
         .tokens
-        .attempt_otp(user, Purpose::EmailOtp, now, max, matches)
+        .attempt_otp(user, Purpose::EmailOtp, now, rule)
         .await
         .unwrap()
 }
 
+/// The decision the outcome reports, or a panic naming `what` when there was no code.
+fn decided(outcome: OtpOutcome, what: &str) -> (OneTimeToken, OtpDecision) {
+    match outcome {
+        OtpOutcome::Decided { token, decision } => (token, decision),
+        OtpOutcome::NoCode => panic!("attempt_otp: {what}: expected a decided attempt, got NoCode"),
+    }
+}
+
 /// No live unconsumed code of the purpose (none, expired at the boundary, consumed,
-/// another purpose, another user's): `NoCode`, and the matcher is not called.
+/// another purpose, another user's): `NoCode`, and the rule is not called.
 pub async fn otp_no_code<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let other = create_user(&stores).await;
     let calls = AtomicUsize::new(0);
-    let matcher = |_: &OneTimeToken| {
+    let rule = |_: &OneTimeToken| {
         calls.fetch_add(1, Ordering::SeqCst);
-        true
+        OtpDecision::Consume
     };
 
     assert_eq!(
-        attempt(&stores, u.id, at(1), 5, &matcher).await,
-        OtpAttempt::NoCode,
-        "no code"
+        attempt(&stores, u.id, at(1), &rule).await,
+        OtpOutcome::NoCode,
+        "attempt_otp: a user with no code"
     );
 
     let expiring = one_time(u.id, Purpose::EmailOtp, BASE, secs(60));
     stores.tokens.issue_one_time(&expiring).await.unwrap();
-    let got = attempt(&stores, u.id, at(60), 5, &matcher).await;
-    assert_eq!(got, OtpAttempt::NoCode, "code at its expiry");
+    let got = attempt(&stores, u.id, at(60), &rule).await;
+    assert_eq!(
+        got,
+        OtpOutcome::NoCode,
+        "attempt_otp: a code at its expiry is dead"
+    );
 
     let used = one_time(u.id, Purpose::EmailOtp, at(61), secs(600));
     stores.tokens.issue_one_time(&used).await.unwrap();
     assert!(consume(&stores, &used, at(62)).await.is_some());
-    let got = attempt(&stores, u.id, at(63), 5, &matcher).await;
-    assert_eq!(got, OtpAttempt::NoCode, "consumed code");
+    let got = attempt(&stores, u.id, at(63), &rule).await;
+    assert_eq!(
+        got,
+        OtpOutcome::NoCode,
+        "attempt_otp: a consumed code is dead"
+    );
 
     let link = one_time(u.id, Purpose::MagicLink, at(64), secs(600));
     stores.tokens.issue_one_time(&link).await.unwrap();
     let theirs = one_time(other.id, Purpose::EmailOtp, at(64), secs(600));
     stores.tokens.issue_one_time(&theirs).await.unwrap();
-    let got = attempt(&stores, u.id, at(65), 5, &matcher).await;
+    let got = attempt(&stores, u.id, at(65), &rule).await;
     assert_eq!(
         got,
-        OtpAttempt::NoCode,
-        "only another purpose's and another user's codes"
+        OtpOutcome::NoCode,
+        "attempt_otp: another purpose's and another user's codes are not this user's"
     );
 
     assert_eq!(
         calls.load(Ordering::SeqCst),
         0,
-        "matcher called without a code"
+        "attempt_otp called the rule without a live code"
     );
 }
 
-/// Failed attempts count down `attempts_left`; at the cap the code is `Locked` and the
-/// matcher is no longer called, even with the right code.
-pub async fn otp_rejected_counts_down_then_locks<F: StoreFactory>(factory: &F) {
+/// `CountFailure` adds exactly one to `failed_attempts`, `Leave` changes nothing, the rule
+/// is called once per attempt with the stored row, and the outcome reports that row and
+/// the decision as given.
+pub async fn otp_decisions_applied<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
     stores.tokens.issue_one_time(&code).await.unwrap();
     let calls = AtomicUsize::new(0);
-    let wrong = |_: &OneTimeToken| {
+    let fail = |_: &OneTimeToken| {
         calls.fetch_add(1, Ordering::SeqCst);
-        false
+        OtpDecision::CountFailure
     };
-    let right = |_: &OneTimeToken| {
-        calls.fetch_add(1, Ordering::SeqCst);
-        true
-    };
-
-    for left in [2, 1, 0] {
-        let got = attempt(&stores, u.id, at(1), 3, &wrong).await;
+    for before in 0..3 {
+        let (seen, decision) = decided(attempt(&stores, u.id, at(1), &fail).await, "failure");
         assert_eq!(
-            got,
-            OtpAttempt::Rejected {
-                attempts_left: left
-            },
-            "failed attempt"
+            (seen.failed_attempts, decision),
+            (before, OtpDecision::CountFailure),
+            "attempt_otp: the rule sees every earlier failure counted once"
+        );
+        let mut expected = code.clone();
+        expected.failed_attempts = before;
+        assert_eq!(
+            seen, expected,
+            "attempt_otp: the row as stored, before the change"
         );
     }
     assert_eq!(
         calls.load(Ordering::SeqCst),
         3,
-        "matcher calls before the cap"
+        "attempt_otp: one rule call per attempt"
     );
-    assert_eq!(
-        attempt(&stores, u.id, at(2), 3, &wrong).await,
-        OtpAttempt::Locked,
-        "at the cap"
-    );
-    assert_eq!(
-        attempt(&stores, u.id, at(2), 3, &right).await,
-        OtpAttempt::Locked,
-        "right code"
-    );
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        3,
-        "matcher called on a locked code"
-    );
+    let leave = |_: &OneTimeToken| OtpDecision::Leave;
+    for _ in 0..2 {
+        let (seen, decision) = decided(attempt(&stores, u.id, at(2), &leave).await, "leave");
+        assert_eq!(
+            (seen.failed_attempts, seen.consumed_at, decision),
+            (3, None, OtpDecision::Leave),
+            "attempt_otp: Leave changes nothing"
+        );
+    }
 }
 
-/// A matching code is `Accepted`: the matcher sees the stored token, which comes back
-/// consumed (failures so far included); afterwards there is no code.
+/// `Consume` sets `consumed_at = now`: the code is then gone for OTP attempts and for
+/// `consume_one_time`.
 pub async fn otp_accepted_consumes<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
@@ -942,37 +952,46 @@ pub async fn otp_accepted_consumes<F: StoreFactory>(factory: &F) {
     stores.tokens.issue_one_time(&code).await.unwrap();
     let expected_hash: TokenHash = code.token_hash;
 
-    let got = attempt(&stores, u.id, at(1), 5, &|_| false).await;
-    assert_eq!(got, OtpAttempt::Rejected { attempts_left: 4 });
-
     let seen = Mutex::new(None);
-    let matcher = |t: &OneTimeToken| {
+    let rule = |t: &OneTimeToken| {
         *seen.lock().unwrap() = Some(t.clone());
-        t.token_hash == expected_hash
+        if t.token_hash == expected_hash {
+            OtpDecision::Consume
+        } else {
+            OtpDecision::CountFailure
+        }
     };
-    let got = attempt(&stores, u.id, at(2), 5, &matcher).await;
-    let mut before = code.clone();
-    before.failed_attempts = 1;
+    let (token, decision) = decided(attempt(&stores, u.id, at(2), &rule).await, "accept");
+    assert_eq!(
+        decision,
+        OtpDecision::Consume,
+        "attempt_otp: decision reported as given"
+    );
     assert_eq!(
         seen.lock().unwrap().as_ref(),
-        Some(&before),
-        "the token the matcher saw"
+        Some(&code),
+        "the token the rule saw"
     );
-    let mut after = before;
-    after.consumed_at = Some(at(2));
-    assert_eq!(got, OtpAttempt::Accepted(after), "accepted");
+    assert_eq!(
+        token, code,
+        "attempt_otp: Decided.token is the row before the change"
+    );
 
-    let got = attempt(&stores, u.id, at(3), 5, &|_| true).await;
-    assert_eq!(got, OtpAttempt::NoCode, "after acceptance");
+    let got = attempt(&stores, u.id, at(3), &|_| OtpDecision::Consume).await;
+    assert_eq!(
+        got,
+        OtpOutcome::NoCode,
+        "attempt_otp: a consumed code is gone"
+    );
     assert_eq!(
         consume(&stores, &code, at(3)).await,
         None,
-        "consume after acceptance"
+        "consume_one_time after an accepted OTP attempt"
     );
 }
 
-/// 32 concurrent failed attempts with a cap of 100 are each counted once: they see
-/// attempts_left 99 down to 68, each once, and the next attempt sees 67.
+/// 32 concurrent failed attempts are each counted once: the rule sees `failed_attempts`
+/// 0 to 31, each once, and the next attempt sees 32.
 pub async fn otp_concurrent_failures_counted<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
@@ -982,42 +1001,71 @@ pub async fn otp_concurrent_failures_counted<F: StoreFactory>(factory: &F) {
     let results = together(32, |_| {
         let stores = stores.clone();
         let user = u.id;
-        async move {
-            stores
-                .tokens
-                .attempt_otp(user, Purpose::EmailOtp, at(1), 100, &|_| false)
-                .await
-                .unwrap()
-        }
+        async move { attempt(&stores, user, at(1), &|_| OtpDecision::CountFailure).await }
     })
     .await;
-    let mut left = BTreeSet::new();
+    let mut seen = BTreeSet::new();
     for result in results {
-        match result {
-            OtpAttempt::Rejected { attempts_left } => {
-                assert!(
-                    left.insert(attempts_left),
-                    "attempts_left {attempts_left} seen twice"
-                );
-            }
-            other => panic!("concurrent failed attempt: {other:?}"),
-        }
+        let (token, _) = decided(result, "concurrent failure");
+        assert!(
+            seen.insert(token.failed_attempts),
+            "attempt_otp: two concurrent attempts saw failed_attempts {}",
+            token.failed_attempts
+        );
     }
     assert_eq!(
-        left,
-        (68..=99).collect::<BTreeSet<u32>>(),
-        "attempts_left seen"
+        seen,
+        (0..32).collect::<BTreeSet<u32>>(),
+        "attempt_otp: failed_attempts seen by 32 concurrent failures"
     );
-    let next = attempt(&stores, u.id, at(2), 100, &|_| false).await;
+    let (next, _) = decided(
+        attempt(&stores, u.id, at(2), &|_| OtpDecision::Leave).await,
+        "after",
+    );
     assert_eq!(
-        next,
-        OtpAttempt::Rejected { attempts_left: 67 },
-        "after 32 concurrent failures"
+        next.failed_attempts, 32,
+        "attempt_otp: after 32 concurrent failures"
     );
 }
 
-/// 32 concurrent attempts with the right code: exactly one is `Accepted`, the rest see
-/// no code.
+/// A cap reached under contention: 32 concurrent wrong codes against core's rule with a
+/// cap of 5 count exactly 5 failures; the other 27 find the code locked.
+pub async fn otp_cap_under_contention<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
+    stores.tokens.issue_one_time(&code).await.unwrap();
+    let capped = |t: &OneTimeToken| {
+        if t.failed_attempts >= 5 {
+            OtpDecision::Leave
+        } else {
+            OtpDecision::CountFailure
+        }
+    };
+    let results = together(32, |_| {
+        let stores = stores.clone();
+        let user = u.id;
+        async move { attempt(&stores, user, at(1), &capped).await }
+    })
+    .await;
+    let counted = results
+        .into_iter()
+        .map(|r| decided(r, "capped attempt").1)
+        .filter(|d| *d == OtpDecision::CountFailure)
+        .count();
+    assert_eq!(
+        counted, 5,
+        "attempt_otp: failures counted under a cap of 5 with 32 racers"
+    );
+    let (after, _) = decided(attempt(&stores, u.id, at(2), &capped).await, "after");
+    assert_eq!(
+        after.failed_attempts, 5,
+        "attempt_otp: the cap holds under contention"
+    );
+}
+
+/// 32 concurrent attempts with the right code: exactly one consumes it, the rest see no
+/// code.
 pub async fn otp_concurrent_accept_once<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
@@ -1027,24 +1075,15 @@ pub async fn otp_concurrent_accept_once<F: StoreFactory>(factory: &F) {
     let results = together(32, |_| {
         let stores = stores.clone();
         let user = u.id;
-        async move {
-            stores
-                .tokens
-                .attempt_otp(user, Purpose::EmailOtp, at(1), 5, &|_| true)
-                .await
-                .unwrap()
-        }
+        async move { attempt(&stores, user, at(1), &|_| OtpDecision::Consume).await }
     })
     .await;
-    let accepted = results
+    let consumed = results
         .iter()
-        .filter(|r| matches!(r, OtpAttempt::Accepted(_)))
+        .filter(|r| matches!(r, OtpOutcome::Decided { .. }))
         .count();
-    assert_eq!(accepted, 1, "accepted attempts");
-    for r in &results {
-        assert!(
-            matches!(r, OtpAttempt::Accepted(_) | OtpAttempt::NoCode),
-            "unexpected outcome {r:?}"
-        );
-    }
+    assert_eq!(
+        consumed, 1,
+        "attempt_otp: concurrent right codes that consumed the code"
+    );
 }
