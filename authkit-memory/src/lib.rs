@@ -36,10 +36,9 @@
 //! # Referential rules
 //!
 //! Like a database with foreign keys, the store checks that the user a session, token,
-//! API key, role assignment or direct grant refers to exists *in this store*. Mixing it
-//! with another backend (users elsewhere, sessions here) therefore does not work: use
-//! one `MemoryStore` for every trait, as [`Stores::from_backend`](authkit::Stores::from_backend)
-//! does.
+//! API key, role assignment or direct grant refers to exists *in this store*. To keep
+//! some traits here and the users in another store, use [`MemoryStore::detached`], which
+//! takes every user id as existing.
 
 mod api_keys;
 mod rbac;
@@ -49,6 +48,8 @@ mod tokens;
 mod users;
 
 use std::sync::{Mutex, RwLock};
+
+use crate::sync::write;
 
 /// The in-memory store: every authkit store trait on one value.
 ///
@@ -69,6 +70,29 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store for the traits other than [`UserStore`](authkit::UserStore), beside
+    /// users held in another store: it takes every user id as existing, as a key-value
+    /// store would, and deleting a user here cascades to nothing. [`Auth`](authkit::Auth)
+    /// checks that a user exists before it issues anything, so the mix stays safe; revoke
+    /// a deleted user's rows through [`Auth::delete_user`](authkit::Auth::delete_user),
+    /// which ends its sessions and refresh tokens in their own stores.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use authkit::Stores;
+    /// use authkit_memory::MemoryStore;
+    ///
+    /// let users = Stores::from_backend(MemoryStore::new()); // your database store here
+    /// let sessions = Arc::new(MemoryStore::detached());
+    /// let stores = Stores { sessions: sessions.clone(), tokens: sessions, ..users };
+    /// # drop(stores);
+    /// ```
+    pub fn detached() -> Self {
+        let store = Self::default();
+        write(&store.users).detached = true;
+        store
     }
 }
 

@@ -15,6 +15,8 @@ pub(crate) struct Users {
     by_id: HashMap<UserId, User>,
     /// ASCII-lowercased email → id: the unique index, compared ignoring ASCII case.
     by_email: HashMap<String, UserId>,
+    /// The users live in another store: every user id is taken as existing.
+    pub(crate) detached: bool,
 }
 
 impl fmt::Debug for Users {
@@ -32,9 +34,10 @@ fn email_key(email: &str) -> String {
 }
 
 impl Users {
-    /// Whether a user with this id exists (the foreign-key check of every other table).
+    /// Whether a user with this id exists (the foreign-key check of every other table);
+    /// always, in a detached store.
     pub(crate) fn contains(&self, id: UserId) -> bool {
-        self.by_id.contains_key(&id)
+        self.detached || self.by_id.contains_key(&id)
     }
 
     /// `Ok` if the user exists, else `NotFound { what: "user" }`.

@@ -130,32 +130,59 @@ pub trait StoreFactory: Send + Sync + 'static {
     }
 }
 
-/// Expands the whole suite into one test per case, for the factory given.
+/// Expands the suite into one test per case, for the factory given.
 ///
 /// `factory_expr` is any expression of a type implementing [`StoreFactory`]; it is
-/// evaluated once per test. Each test is named `module_case` (for example
+/// evaluated once per test and dropped when the test ends (which runs its
+/// [`Cleanup`]s). Each test is named `module_case` (for example
 /// `sessions_touch_slides_idle_deadline` for [`cases::sessions::touch_slides_idle_deadline`]).
 /// Async cases run on a multi-thread tokio runtime with 4 workers; property cases run as
 /// plain tests and build their own runtimes.
 ///
+/// With the factory alone, every group runs: the store implements all five traits on
+/// one backend. A store that implements only some traits names the groups it answers
+/// for, and its factory fills the other fields of [`Stores`](authkit::Stores) from any
+/// complete store (the in-memory one, say):
+///
+/// | group | checks |
+/// |---|---|
+/// | `users` | [`UserStore`](authkit::UserStore) |
+/// | `sessions` | [`SessionStore`](authkit::SessionStore) |
+/// | `tokens` | [`TokenStore`](authkit::TokenStore) |
+/// | `api_keys` | [`ApiKeyStore`](authkit::ApiKeyStore) |
+/// | `rbac` | [`RbacStore`](authkit::RbacStore) |
+/// | `shared_users` | what a store that also holds the users adds: unknown users refused, deletion cascades |
+/// | `flows` | every flow of [`authkit::Auth`] over the whole set, mixed or not |
+///
 /// ```ignore
+/// // Every trait on one backend:
 /// authkit_conformance::conformance_suite!(MyFactory::default());
+/// // Sessions in a key-value store, the rest elsewhere:
+/// authkit_conformance::conformance_suite!(RedisSessions::default(), [sessions, flows]);
 /// ```
+///
+/// An unknown group name is a compile error, never a silently smaller suite.
 #[macro_export]
 macro_rules! conformance_suite {
     ($factory:expr $(,)?) => {
         $crate::__for_each_case!($crate::__suite_tests, ($factory));
     };
+    ($factory:expr, [$($group:ident),+ $(,)?] $(,)?) => {
+        $( $crate::__cases!($group, $crate::__suite_tests, ($factory)); )+
+    };
 }
 
-/// The one list of cases. Calls `$callback! { $args <entries> }`, where each entry reads
+/// The cases, in groups. `__cases!(group, callback, args)` calls
+/// `$callback! { $args <entries> }` for one group, where each entry reads
 /// `test_name = module::case [kind];` and kind is `async` (an `async fn(&F)`) or `sync`
-/// (a `fn(&F)`, property cases). To add a case, add its line here; `conformance_suite!`
-/// checks at compile time that `test_name` is `module_case`.
+/// (a `fn(&F)`, property cases). To add a case, add its line to its group here;
+/// `conformance_suite!` checks at compile time that `test_name` is `module_case`, and a
+/// unit test checks that every public case function is listed.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __for_each_case {
-    ($callback:path, $args:tt) => {
+macro_rules! __cases {
+    // [`UserStore`](authkit::UserStore) on its own.
+    (users, $callback:path, $args:tt) => {
         $callback! { $args
             users_create_then_read = users::create_then_read [async];
             users_missing_user_is_none = users::missing_user_is_none [async];
@@ -169,10 +196,13 @@ macro_rules! __for_each_case {
             users_mark_email_verified_keeps_first_time = users::mark_email_verified_keeps_first_time [async];
             users_timestamps_round_trip_exactly = users::timestamps_round_trip_exactly [async];
             users_delete_user = users::delete_user [async];
-
+        }
+    };
+    // [`SessionStore`](authkit::SessionStore), given users from any store.
+    (sessions, $callback:path, $args:tt) => {
+        $callback! { $args
             sessions_create_then_read = sessions::create_then_read [async];
             sessions_create_duplicate_conflicts = sessions::create_duplicate_conflicts [async];
-            sessions_create_unknown_user_not_found = sessions::create_unknown_user_not_found [async];
             sessions_session_by_id_live_only_and_does_not_slide = sessions::session_by_id_live_only_and_does_not_slide [async];
             sessions_touch_slides_idle_deadline = sessions::touch_slides_idle_deadline [async];
             sessions_touch_unknown_is_none = sessions::touch_unknown_is_none [async];
@@ -188,11 +218,15 @@ macro_rules! __for_each_case {
             sessions_list_live_oldest_first = sessions::list_live_oldest_first [async];
             sessions_purge_removes_only_dead = sessions::purge_removes_only_dead [async];
             sessions_purge_respects_limit = sessions::purge_respects_limit [async];
-
+            props_sessions_match_model = props::sessions_match_model [sync];
+        }
+    };
+    // [`TokenStore`](authkit::TokenStore), given users from any store.
+    (tokens, $callback:path, $args:tt) => {
+        $callback! { $args
             tokens_refresh_rotate_applies_rotation = tokens::refresh_rotate_applies_rotation [async];
             tokens_refresh_second_rotation_keeps_first_consumed_at = tokens::refresh_second_rotation_keeps_first_consumed_at [async];
             tokens_refresh_create_duplicate_conflicts = tokens::refresh_create_duplicate_conflicts [async];
-            tokens_refresh_create_unknown_user_not_found = tokens::refresh_create_unknown_user_not_found [async];
             tokens_refresh_rotate_unknown_skips_rule = tokens::refresh_rotate_unknown_skips_rule [async];
             tokens_refresh_reject_changes_nothing = tokens::refresh_reject_changes_nothing [async];
             tokens_refresh_revoke_family_decision = tokens::refresh_revoke_family_decision [async];
@@ -203,7 +237,6 @@ macro_rules! __for_each_case {
             tokens_refresh_purge_respects_limit = tokens::refresh_purge_respects_limit [async];
             tokens_one_time_issue_then_consume = tokens::one_time_issue_then_consume [async];
             tokens_one_time_issue_duplicate_hash_conflicts = tokens::one_time_issue_duplicate_hash_conflicts [async];
-            tokens_one_time_issue_unknown_user_not_found = tokens::one_time_issue_unknown_user_not_found [async];
             tokens_one_time_issue_invalidates_earlier = tokens::one_time_issue_invalidates_earlier [async];
             tokens_one_time_wrong_purpose_is_none = tokens::one_time_wrong_purpose_is_none [async];
             tokens_one_time_expiry_boundary = tokens::one_time_expiry_boundary [async];
@@ -216,10 +249,14 @@ macro_rules! __for_each_case {
             tokens_otp_accepted_consumes = tokens::otp_accepted_consumes [async];
             tokens_otp_concurrent_failures_counted = tokens::otp_concurrent_failures_counted [async];
             tokens_otp_concurrent_accept_once = tokens::otp_concurrent_accept_once [async];
-
+            props_refresh_families_match_model = props::refresh_families_match_model [sync];
+        }
+    };
+    // [`ApiKeyStore`](authkit::ApiKeyStore), given users from any store.
+    (api_keys, $callback:path, $args:tt) => {
+        $callback! { $args
             api_keys_create_then_read = api_keys::create_then_read [async];
             api_keys_create_duplicate_conflicts = api_keys::create_duplicate_conflicts [async];
-            api_keys_create_unknown_owner_not_found = api_keys::create_unknown_owner_not_found [async];
             api_keys_list_by_owner_and_service_keys = api_keys::list_by_owner_and_service_keys [async];
             api_keys_update_fields = api_keys::update_fields [async];
             api_keys_revoke_keeps_first_reason = api_keys::revoke_keeps_first_reason [async];
@@ -229,7 +266,11 @@ macro_rules! __for_each_case {
             api_keys_record_usage_last_used_moves_forward = api_keys::record_usage_last_used_moves_forward [async];
             api_keys_delete_api_key = api_keys::delete_api_key [async];
             api_keys_purge_api_keys = api_keys::purge_api_keys [async];
-
+        }
+    };
+    // [`RbacStore`](authkit::RbacStore), given users from any store.
+    (rbac, $callback:path, $args:tt) => {
+        $callback! { $args
             rbac_define_and_list = rbac::define_and_list [async];
             rbac_define_duplicate_conflicts = rbac::define_duplicate_conflicts [async];
             rbac_missing_items_in_given_order = rbac::missing_items_in_given_order [async];
@@ -238,11 +279,22 @@ macro_rules! __for_each_case {
             rbac_grant_to_user = rbac::grant_to_user [async];
             rbac_user_grants_union = rbac::user_grants_union [async];
             rbac_remove_item_removes_grants = rbac::remove_item_removes_grants [async];
-
+        }
+    };
+    // What a store that also holds the users promises: unknown users refused (a foreign key), and deleting a user cascades to every row of it.
+    (shared_users, $callback:path, $args:tt) => {
+        $callback! { $args
+            sessions_create_unknown_user_not_found = sessions::create_unknown_user_not_found [async];
+            tokens_refresh_create_unknown_user_not_found = tokens::refresh_create_unknown_user_not_found [async];
+            tokens_one_time_issue_unknown_user_not_found = tokens::one_time_issue_unknown_user_not_found [async];
+            api_keys_create_unknown_owner_not_found = api_keys::create_unknown_owner_not_found [async];
+            rbac_unknown_user_not_found = rbac::unknown_user_not_found [async];
             cascade_delete_user_removes_everything = cascade::delete_user_removes_everything [async];
-
-            props_sessions_match_model = props::sessions_match_model [sync];
-            props_refresh_families_match_model = props::refresh_families_match_model [sync];
+        }
+    };
+    // Every flow of [`authkit::Auth`] end to end over the whole store set, mixed or not.
+    (flows, $callback:path, $args:tt) => {
+        $callback! { $args
             flows_password_login = flows::password_login [async];
             flows_email_rules = flows::email_rules [async];
             flows_password_policy = flows::password_policy [async];
@@ -269,7 +321,6 @@ macro_rules! __for_each_case {
             flows_purge_counts = flows::purge_counts [async];
             flows_invalid_config_refused = flows::invalid_config_refused [async];
             flows_issued_tokens_resist_tampering = flows::issued_tokens_resist_tampering [sync];
-
             one_time_flows_verify_email_once = one_time_flows::verify_email_once [async];
             one_time_flows_reset_password_revokes_credentials = one_time_flows::reset_password_revokes_credentials [async];
             one_time_flows_reset_password_weak_keeps_link = one_time_flows::reset_password_weak_keeps_link [async];
@@ -282,7 +333,6 @@ macro_rules! __for_each_case {
             one_time_flows_otp_concurrent_failures_counted = one_time_flows::otp_concurrent_failures_counted [async];
             one_time_flows_unknown_email_requests = one_time_flows::unknown_email_requests [async];
             one_time_flows_magic_link_concurrent_once = one_time_flows::magic_link_concurrent_once [async];
-
             api_key_flows_create_key_types = api_key_flows::create_key_types [async];
             api_key_flows_default_scopes_per_type = api_key_flows::default_scopes_per_type [async];
             api_key_flows_malformed_and_unknown_keys = api_key_flows::malformed_and_unknown_keys [async];
@@ -300,7 +350,6 @@ macro_rules! __for_each_case {
             api_key_flows_usage_flush_waits_for_background_writes = api_key_flows::usage_flush_waits_for_background_writes [async];
             api_key_flows_revoked_while_verifying = api_key_flows::revoked_while_verifying [async];
             api_key_flows_owner_deletion_deletes_keys = api_key_flows::owner_deletion_deletes_keys [async];
-
             rbac_flows_define_refuses_bad_slugs = rbac_flows::define_refuses_bad_slugs [async];
             rbac_flows_define_duplicate_slug_taken = rbac_flows::define_duplicate_slug_taken [async];
             rbac_flows_grants_union = rbac_flows::grants_union [async];
@@ -310,12 +359,10 @@ macro_rules! __for_each_case {
             rbac_flows_check_predicate_refuses_unknown = rbac_flows::check_predicate_refuses_unknown [async];
             rbac_flows_revocations_take_effect = rbac_flows::revocations_take_effect [async];
             rbac_flows_delete_user_removes_grants = rbac_flows::delete_user_removes_grants [async];
-
             bff_flows_bff_session_round_trips = bff_flows::bff_session_round_trips [async];
             bff_flows_payload_bound_to_session = bff_flows::payload_bound_to_session [async];
             bff_flows_payload_keys_rotate = bff_flows::payload_keys_rotate [async];
             bff_flows_payload_key_errors = bff_flows::payload_key_errors [async];
-
             profile_flows_audiences_refuse_each_other = profile_flows::audiences_refuse_each_other [async];
             profile_flows_api_token_scopes = profile_flows::api_token_scopes [async];
             profile_flows_profiles_set_lifetimes = profile_flows::profiles_set_lifetimes [async];
@@ -324,6 +371,28 @@ macro_rules! __for_each_case {
             profile_flows_removed_profile_refuses_refresh = profile_flows::removed_profile_refuses_refresh [async];
             profile_flows_profile_over_cap_refused = profile_flows::profile_over_cap_refused [async];
         }
+    };
+    ($other:ident, $callback:path, $args:tt) => {
+        compile_error!(concat!(
+            "unknown conformance group `",
+            stringify!($other),
+            "`: use users, sessions, tokens, api_keys, rbac, shared_users or flows"
+        ));
+    };
+}
+
+/// Calls `$callback!` once per group, for every case of the suite.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_case {
+    ($callback:path, $args:tt) => {
+        $crate::__cases!(users, $callback, $args);
+        $crate::__cases!(sessions, $callback, $args);
+        $crate::__cases!(tokens, $callback, $args);
+        $crate::__cases!(api_keys, $callback, $args);
+        $crate::__cases!(rbac, $callback, $args);
+        $crate::__cases!(shared_users, $callback, $args);
+        $crate::__cases!(flows, $callback, $args);
     };
 }
 
@@ -401,6 +470,74 @@ pub const fn __name_is(test: &str, module: &str, case: &str) -> bool {
     true
 }
 
+/// Cleans up after one case when dropped: drops its schema or database, deletes its
+/// file, removes its key prefix. Runs to completion on a thread of its own with a runtime
+/// of its own, so it works inside an async case, outside one (property cases), and while
+/// unwinding from a failed assertion.
+///
+/// A factory keeps one per [`StoreFactory::stores`] call; the suite drops the factory
+/// when the case ends, and with it the guards:
+///
+/// ```
+/// use std::sync::Mutex;
+/// use authkit::Stores;
+/// use authkit_conformance::{Cleanup, StoreFactory, async_trait};
+///
+/// #[derive(Default)]
+/// struct FileFactory {
+///     guards: Mutex<Vec<Cleanup>>,
+/// }
+///
+/// #[async_trait]
+/// impl StoreFactory for FileFactory {
+///     async fn stores(&self) -> Stores {
+///         let path = std::env::temp_dir().join(format!("case-{}.db", authkit::UserId::new()));
+///         let doomed = path.clone();
+///         self.guards.lock().unwrap().push(Cleanup::new(async move {
+///             let _ = std::fs::remove_file(doomed);
+///         }));
+///         # let _ = path;
+///         Stores::from_backend(authkit_memory::MemoryStore::new()) // open `path` here
+///     }
+/// }
+/// ```
+///
+/// A key-value store (Redis, say) isolates cases the same way: a random key prefix per
+/// call, and a `Cleanup` that deletes the keys under it.
+pub struct Cleanup(Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>);
+
+impl Cleanup {
+    /// A guard that runs `cleanup` when dropped.
+    pub fn new(cleanup: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
+        Cleanup(Some(Box::pin(cleanup)))
+    }
+}
+
+impl std::fmt::Debug for Cleanup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cleanup")
+            .field("pending", &self.0.is_some())
+            .finish()
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let Some(cleanup) = self.0.take() else {
+            return;
+        };
+        let worker = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                runtime.block_on(cleanup);
+            }
+        });
+        let _ = worker.join();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,17 +556,97 @@ mod tests {
     /// Every async case's future is `Send`, so a store author may spawn it.
     macro_rules! check_send {
         (($factory:expr) $($test:ident = $module:ident :: $case:ident [$kind:tt];)*) => {
-            #[allow(dead_code)]
-            fn every_async_case_is_send() {
-                $( check_send!(@one $factory, $module, $case, $kind); )*
-            }
+            $( check_send!(@one $factory, $module, $case, $kind); )*
         };
         (@one $factory:expr, $module:ident, $case:ident, async) => {
             assert_send(&crate::cases::$module::$case($factory));
         };
         (@one $factory:expr, $module:ident, $case:ident, sync) => {};
     }
-    crate::__for_each_case!(check_send, (&Unused));
+
+    #[allow(dead_code)]
+    fn every_async_case_is_send() {
+        crate::__for_each_case!(check_send, (&Unused));
+    }
+
+    /// Collects `module::case` of every listed case.
+    macro_rules! collect_names {
+        (($names:expr) $($test:ident = $module:ident :: $case:ident [$kind:tt];)*) => {
+            $( $names.push(concat!(stringify!($module), "::", stringify!($case))); )*
+        };
+    }
+
+    /// The source of every case module, to find the public case functions in.
+    const MODULES: &[(&str, &str)] = &[
+        ("api_key_flows", include_str!("cases/api_key_flows.rs")),
+        ("api_keys", include_str!("cases/api_keys.rs")),
+        ("bff_flows", include_str!("cases/bff_flows.rs")),
+        ("cascade", include_str!("cases/cascade.rs")),
+        ("flows", include_str!("cases/flows.rs")),
+        ("one_time_flows", include_str!("cases/one_time_flows.rs")),
+        ("profile_flows", include_str!("cases/profile_flows.rs")),
+        ("props", include_str!("cases/props.rs")),
+        ("rbac", include_str!("cases/rbac.rs")),
+        ("rbac_flows", include_str!("cases/rbac_flows.rs")),
+        ("refresh_races", include_str!("cases/refresh_races.rs")),
+        ("sessions", include_str!("cases/sessions.rs")),
+        ("tokens", include_str!("cases/tokens.rs")),
+        ("users", include_str!("cases/users.rs")),
+    ];
+
+    /// Every public function generic over a `StoreFactory` is a case, and every case is
+    /// listed in exactly one group: a case cannot be written and then never run.
+    #[test]
+    fn every_case_is_expanded_once() {
+        // Filled by the macro one push per case; `vec![]` cannot take its expansion.
+        #[allow(clippy::vec_init_then_push)]
+        let listed = {
+            let mut listed: Vec<&str> = Vec::new();
+            crate::__for_each_case!(collect_names, (listed));
+            listed
+        };
+        let mut defined = Vec::new();
+        for (module, source) in MODULES {
+            for line in source.lines() {
+                let line = line.trim_start();
+                let rest = line
+                    .strip_prefix("pub async fn ")
+                    .or_else(|| line.strip_prefix("pub fn "));
+                let Some(rest) = rest else { continue };
+                // A case takes the factory alone and returns nothing; helpers differ.
+                if let Some((name, signature)) = rest.split_once('<')
+                    && signature.starts_with("F: StoreFactory>(factory: &F) {")
+                {
+                    defined.push(format!("{module}::{name}"));
+                }
+            }
+        }
+        let mut sorted_listed: Vec<String> = listed.iter().map(|s| (*s).to_owned()).collect();
+        sorted_listed.sort();
+        let before = sorted_listed.len();
+        sorted_listed.dedup();
+        assert_eq!(before, sorted_listed.len(), "a case is listed twice");
+        let unlisted: Vec<_> = defined
+            .iter()
+            .filter(|d| !sorted_listed.contains(d))
+            .collect();
+        let undefined: Vec<_> = sorted_listed
+            .iter()
+            .filter(|l| !defined.contains(l))
+            .collect();
+        assert!(
+            unlisted.is_empty() && undefined.is_empty(),
+            "cases never expanded by conformance_suite!: {unlisted:?}; \
+             listed but not found as `pub (async) fn name<F: StoreFactory>(factory: &F)`: \
+             {undefined:?}"
+        );
+        let module_count = crate::cases::MODULE_COUNT;
+        assert_eq!(
+            MODULES.len(),
+            module_count,
+            "a case module is missing from MODULES"
+        );
+    }
 
     #[test]
     fn names_are_checked() {

@@ -41,13 +41,19 @@ impl Auth {
             .ok_or(Error::UserNotFound)
     }
 
-    /// Deletes a user and everything it owns. Sessions and refresh tokens are revoked
-    /// through their own stores first, so a mixed set of stores leaves no live credential
-    /// behind; the user store then cascades to the rest. Unknown: [`Error::UserNotFound`].
+    /// Deletes a user and everything it owns. Sessions and refresh tokens are revoked,
+    /// API keys deleted and roles and grants taken through their own stores first, so a
+    /// mixed set of stores (sessions in a key-value store, say) leaves no live credential
+    /// or grant behind; the user store then cascades to the rest.
+    /// Unknown: [`Error::UserNotFound`].
     pub async fn delete_user(&self, id: UserId) -> Result<()> {
         let now = self.now();
         self.stores.sessions.revoke_user_sessions(id, None).await?;
         self.stores.tokens.revoke_user_refresh(id, now).await?;
+        for key in self.stores.api_keys.list_api_keys(Some(id)).await? {
+            self.stores.api_keys.delete_api_key(key.id).await?;
+        }
+        self.drop_grants(id).await?;
         if self.stores.users.delete_user(id).await? {
             Ok(())
         } else {

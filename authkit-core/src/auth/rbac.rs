@@ -227,6 +227,25 @@ impl Auth {
         Ok(CheckedPredicate(predicate))
     }
 
+    /// Takes every role and direct grant from a user (before deleting it, for stores
+    /// that do not cascade from the users' store).
+    pub(super) async fn drop_grants(&self, user: UserId) -> Result<()> {
+        let rbac = &self.stores.rbac;
+        let held = rbac.user_grants(user).await?;
+        for role in &held.roles {
+            rbac.unassign_role(user, role).await?;
+        }
+        for (kind, slugs) in [
+            (GrantKind::Permission, &held.permissions),
+            (GrantKind::Ability, &held.abilities),
+        ] {
+            for slug in slugs {
+                rbac.revoke_from_user(user, kind, slug).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Fails with [`Error::UnknownSlug`], naming each in order, unless every one of
     /// `slugs` is registered for `kind`.
     pub(super) async fn require_items(&self, kind: SlugKind, slugs: &[String]) -> Result<()> {

@@ -21,3 +21,7 @@ pub mod refresh_races;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+
+/// How many case modules there are (checked against the suite's own list of them).
+#[cfg(test)]
+pub(crate) const MODULE_COUNT: usize = 14;

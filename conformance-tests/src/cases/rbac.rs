@@ -1,7 +1,9 @@
 //! [`RbacStore`](authkit::RbacStore): items per kind, grants to roles and users, the
 //! union a user holds, and removal that takes grants with it.
 
-use authkit::{GrantKind, RbacItem, RbacItemId, SlugKind, StoreError, Stores, UserGrants, UserId};
+use authkit::{
+    Entity, GrantKind, RbacItem, RbacItemId, SlugKind, StoreError, Stores, UserGrants, UserId,
+};
 
 use crate::StoreFactory;
 use crate::fixtures::{canonical, create_user, item};
@@ -231,10 +233,6 @@ pub async fn assign_role<F: StoreFactory>(factory: &F) {
     assert!(grants.permissions.is_empty(), "a role is not a permission");
 
     assert_not_found(
-        stores.rbac.assign_role(UserId::new(), "editor").await,
-        "unknown user",
-    );
-    assert_not_found(
         stores.rbac.assign_role(u.id, "nobody").await,
         "unknown role",
     );
@@ -294,13 +292,6 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
         }
     );
 
-    assert_not_found(
-        stores
-            .rbac
-            .grant_to_user(UserId::new(), GrantKind::Permission, "posts.read")
-            .await,
-        "unknown user",
-    );
     assert_not_found(
         stores
             .rbac
@@ -536,4 +527,27 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
         !stores.rbac.remove_item(Ability, "nothing").await.unwrap(),
         "unknown item"
     );
+}
+
+/// A store that holds the users too refuses assignments and grants for an unknown user
+/// with `NotFound` naming the user, and writes nothing (its foreign key).
+pub async fn unknown_user_not_found<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    define(&stores, &[(Role, "editor"), (Permission, "posts.read")]).await;
+    let ghost = UserId::new();
+    let assigned = stores.rbac.assign_role(ghost, "editor").await;
+    assert!(
+        matches!(assigned, Err(StoreError::NotFound { what: Entity::User })),
+        "assign_role for an unknown user: NotFound naming the user, got {assigned:?}"
+    );
+    let granted = stores
+        .rbac
+        .grant_to_user(ghost, GrantKind::Permission, "posts.read")
+        .await;
+    assert!(
+        matches!(granted, Err(StoreError::NotFound { what: Entity::User })),
+        "grant_to_user for an unknown user: NotFound naming the user, got {granted:?}"
+    );
+    let held = canonical(stores.rbac.user_grants(ghost).await.unwrap());
+    assert_eq!(held, UserGrants::default(), "an unknown user holds nothing");
 }
