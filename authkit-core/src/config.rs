@@ -48,6 +48,7 @@ pub enum SameSite {
 
 /// How the session cookie is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CookieConfig {
     /// Cookie name; default `authkit_session`.
     pub name: String,
@@ -61,6 +62,32 @@ pub struct CookieConfig {
     pub path: String,
     /// `Domain`; default none (host-only cookie).
     pub domain: Option<String>,
+}
+
+impl CookieConfig {
+    /// The `Set-Cookie` value for `value` living `max_age` seconds (RFC 6265 §4.1).
+    pub(crate) fn render(&self, value: &str, max_age: i64) -> String {
+        let mut out = format!(
+            "{}={}; Path={}; Max-Age={}",
+            self.name, value, self.path, max_age
+        );
+        if let Some(domain) = &self.domain {
+            out.push_str("; Domain=");
+            out.push_str(domain);
+        }
+        if self.http_only {
+            out.push_str("; HttpOnly");
+        }
+        if self.secure {
+            out.push_str("; Secure");
+        }
+        out.push_str(match self.same_site {
+            SameSite::Lax => "; SameSite=Lax",
+            SameSite::Strict => "; SameSite=Strict",
+            SameSite::None => "; SameSite=None",
+        });
+        out
+    }
 }
 
 impl Default for CookieConfig {
@@ -79,6 +106,7 @@ impl Default for CookieConfig {
 /// Argon2id cost parameters. The default is OWASP's first recommended configuration
 /// (Password Storage Cheat Sheet, "Argon2id": m=19 MiB, t=2, p=1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PasswordParams {
     /// Memory in KiB.
     pub memory_kib: u32,
@@ -86,6 +114,17 @@ pub struct PasswordParams {
     pub iterations: u32,
     /// Lanes.
     pub parallelism: u32,
+}
+
+impl PasswordParams {
+    /// Memory in KiB, iterations and lanes; checked when [`Auth`](crate::Auth) is built.
+    pub const fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Self {
+        PasswordParams {
+            memory_kib,
+            iterations,
+            parallelism,
+        }
+    }
 }
 
 impl Default for PasswordParams {
@@ -100,6 +139,7 @@ impl Default for PasswordParams {
 
 /// Password rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PasswordPolicy {
     /// Fewest characters (Unicode scalar values); default 8 (OWASP Authentication
     /// Cheat Sheet; NIST SP 800-63B §3.1.1.2 sets 8 where MFA is used).
@@ -122,6 +162,7 @@ impl Default for PasswordPolicy {
 
 /// Session lifetimes and cookie.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionConfig {
     /// Idle time-to-live, slid on use; default 24 h.
     pub idle_ttl: Duration,
@@ -148,6 +189,7 @@ impl Default for SessionConfig {
 
 /// Access and refresh token lifetimes.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TokenConfig {
     /// `iss` of every access token, checked on verification.
     pub issuer: String,
@@ -204,6 +246,7 @@ impl Eq for SigningKey {}
 
 /// Lifetimes and rules of one-time tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OneTimeConfig {
     /// Email-verification link lifetime; default 48 h.
     pub email_verification_ttl: Duration,
@@ -241,6 +284,7 @@ impl Default for OneTimeConfig {
 
 /// Rules for API and service keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ApiKeyConfig {
     /// The only scopes a publishable (`pk`) key may hold, since it is visible to anyone;
     /// default none, so publishable keys hold no scope until the application names the
@@ -274,6 +318,7 @@ impl Default for ApiKeyConfig {
 
 /// A named set of token lifetimes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Profile {
     /// Access-token lifetime.
     pub access_ttl: Duration,
@@ -281,6 +326,18 @@ pub struct Profile {
     pub refresh_ttl: Duration,
     /// Absolute lifetime of a refresh chain issued under this profile.
     pub chain_ttl: Duration,
+}
+
+impl Profile {
+    /// Access, refresh and chain lifetimes; checked against the caps when
+    /// [`Auth`](crate::Auth) is built.
+    pub const fn new(access_ttl: Duration, refresh_ttl: Duration, chain_ttl: Duration) -> Self {
+        Profile {
+            access_ttl,
+            refresh_ttl,
+            chain_ttl,
+        }
+    }
 }
 
 /// The name of the profile that is the configured defaults.
@@ -333,6 +390,7 @@ impl Eq for PayloadKey {}
 
 /// Everything [`Auth`](crate::Auth) can be tuned with. [`Config::new`] fills the defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Passwords.
     pub password: PasswordPolicy,
@@ -598,5 +656,76 @@ impl Problems {
         } else {
             Err(Error::InvalidConfig(self.0))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::new("https://auth.test", SigningKey::new([1u8; 32]))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(config().validate().is_ok());
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported_at_once() {
+        let mut c = config();
+        c.session.idle_ttl = Duration::ZERO;
+        c.tokens.reuse_grace = Duration::seconds(-1);
+        c.tokens.signing_key = SigningKey::new([1u8; 8]);
+        c.one_time.otp_digits = 4;
+        c.purge_batch = 0;
+        let Err(Error::InvalidConfig(problems)) = c.validate() else {
+            panic!("a broken config validated");
+        };
+        let expected = [
+            "session.idle_ttl must be positive",
+            "tokens.reuse_grace must not be negative",
+            "tokens.signing_key is shorter than 32 bytes",
+            "one_time.otp_digits must be between 6 and 10",
+            "purge_batch is zero",
+        ];
+        for text in expected {
+            assert!(
+                problems.iter().any(|p| p == text),
+                "{text:?} in {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn profile_over_a_cap_is_named() {
+        let mut c = config();
+        let over = Profile::new(Duration::days(2), Duration::days(1), Duration::days(1));
+        c.tokens.profiles.insert("wide".into(), over);
+        let Err(Error::InvalidConfig(problems)) = c.validate() else {
+            panic!("a profile over the access cap validated");
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("profile \"wide\" access_ttl"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn cookie_renders_every_attribute() {
+        let mut cookie = CookieConfig::default();
+        assert_eq!(
+            cookie.render("abc", 60),
+            "authkit_session=abc; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax"
+        );
+        cookie.domain = Some("example.com".into());
+        cookie.http_only = false;
+        cookie.same_site = SameSite::Strict;
+        assert_eq!(
+            cookie.render("", 0),
+            "authkit_session=; Path=/; Max-Age=0; Domain=example.com; Secure; SameSite=Strict"
+        );
     }
 }

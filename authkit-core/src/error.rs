@@ -369,3 +369,40 @@ impl From<StoreError> for Error {
 
 /// Shorthand for results of [`Auth`](crate::Auth) flows.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_failures_share_one_kind() {
+        let family = FamilyId(uuid::Uuid::nil());
+        let user = UserId(uuid::Uuid::nil());
+        let failures = [
+            Error::RefreshUnknown,
+            Error::RefreshReused { family, user },
+            Error::RefreshExpired,
+            Error::RefreshChainExpired,
+        ];
+        for err in failures {
+            assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn kinds_of_representative_errors() {
+        assert_eq!(Error::EmailTaken.kind(), ErrorKind::Conflict);
+        assert_eq!(Error::OtpLocked.kind(), ErrorKind::RateLimited);
+        assert_eq!(Error::Forbidden.kind(), ErrorKind::Forbidden);
+        assert_eq!(Error::MalformedToken.kind(), ErrorKind::InvalidInput);
+        assert_eq!(Error::UserNotFound.kind(), ErrorKind::NotFound);
+        let down = Error::Store(StoreError::backend("connection refused"));
+        assert_eq!(down.kind(), ErrorKind::Unavailable);
+        let bug = Error::internal("jwt signing", "no key");
+        assert_eq!(bug.kind(), ErrorKind::Internal);
+        assert!(
+            std::error::Error::source(&bug).is_some(),
+            "the source is kept"
+        );
+    }
+}

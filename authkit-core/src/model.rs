@@ -379,8 +379,17 @@ pub struct ApiKey {
     pub last_used_ip: Option<IpAddr>,
 }
 
-/// Changes to an API key's descriptive fields; `None` leaves a field as it is.
+/// Changes to an API key's descriptive fields; `None` leaves a field as it is. Start from
+/// `ApiKeyUpdate::default()` and set what changes:
+///
+/// ```
+/// let update = authkit::ApiKeyUpdate::default()
+///     .name("deploy key".to_owned())
+///     .expires_at(None);
+/// assert_eq!(update.description, None, "left as it is");
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ApiKeyUpdate {
     /// A new name.
     pub name: Option<String>,
@@ -397,6 +406,42 @@ pub struct ApiKeyUpdate {
 }
 
 impl ApiKeyUpdate {
+    /// Renames the key.
+    pub fn name(mut self, name: String) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// Sets (`Some`) or clears (`None`) the description.
+    pub fn description(mut self, description: Option<String>) -> Self {
+        self.description = Some(description);
+        self
+    }
+
+    /// Replaces the scopes.
+    pub fn scopes(mut self, scopes: Vec<String>) -> Self {
+        self.scopes = Some(scopes);
+        self
+    }
+
+    /// Sets (`Some`) or clears (`None`) the expiry.
+    pub fn expires_at(mut self, expires_at: Option<Timestamp>) -> Self {
+        self.expires_at = Some(expires_at);
+        self
+    }
+
+    /// Replaces the IP allow-list (empty allows every address).
+    pub fn allowed_ips(mut self, allowed_ips: Vec<String>) -> Self {
+        self.allowed_ips = Some(allowed_ips);
+        self
+    }
+
+    /// Replaces the metadata.
+    pub fn metadata(mut self, metadata: BTreeMap<String, String>) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
     /// Applies the update to `key`: each `Some` field replaces the key's.
     pub fn apply_to(&self, key: &mut ApiKey) {
         let ApiKeyUpdate {
@@ -544,5 +589,70 @@ impl SlidePolicy {
         let target = (now + self.idle_ttl).min(session.absolute_expires_at);
         let step = self.min_step.max(time::Duration::ZERO);
         (target - session.idle_expires_at > step).then_some(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+    use time::macros::datetime;
+
+    use super::*;
+
+    const T0: Timestamp = datetime!(2030-01-01 00:00:00 UTC);
+
+    fn session(idle_at: Timestamp, absolute_at: Timestamp) -> Session {
+        Session {
+            id: SessionId(Uuid::nil()),
+            user_id: UserId(Uuid::nil()),
+            token_hash: TokenHash([0; 32]),
+            created_at: T0,
+            last_seen_at: T0,
+            idle_expires_at: idle_at,
+            absolute_expires_at: absolute_at,
+            payload: None,
+        }
+    }
+
+    fn policy(idle: i64, step: i64) -> SlidePolicy {
+        SlidePolicy {
+            idle_ttl: Duration::seconds(idle),
+            min_step: Duration::seconds(step),
+        }
+    }
+
+    #[test]
+    fn slides_to_now_plus_idle() {
+        let s = session(T0 + Duration::seconds(100), T0 + Duration::days(1));
+        let next = policy(100, 10).next_deadline(&s, T0 + Duration::seconds(50));
+        assert_eq!(next, Some(T0 + Duration::seconds(150)));
+    }
+
+    #[test]
+    fn small_moves_are_skipped() {
+        let s = session(T0 + Duration::seconds(100), T0 + Duration::days(1));
+        assert_eq!(
+            policy(100, 10).next_deadline(&s, T0 + Duration::seconds(10)),
+            None
+        );
+        assert_eq!(
+            policy(100, 10).next_deadline(&s, T0 + Duration::seconds(11)),
+            Some(T0 + Duration::seconds(111))
+        );
+    }
+
+    #[test]
+    fn never_past_the_absolute_deadline_nor_backwards() {
+        let s = session(T0 + Duration::seconds(100), T0 + Duration::seconds(120));
+        assert_eq!(
+            policy(100, 0).next_deadline(&s, T0 + Duration::seconds(60)),
+            Some(T0 + Duration::seconds(120))
+        );
+        let s = session(T0 + Duration::seconds(120), T0 + Duration::seconds(120));
+        assert_eq!(
+            policy(100, 0).next_deadline(&s, T0 + Duration::seconds(60)),
+            None
+        );
+        assert_eq!(policy(100, -5).next_deadline(&s, T0), None, "an older now");
     }
 }

@@ -42,8 +42,10 @@ const MAX_TEXT_BYTES: usize = 1024;
 /// Most metadata entries, allow-list entries or scopes on one key.
 const MAX_ENTRIES: usize = 64;
 
-/// What to create: [`NewApiKey::new`] sets the required fields, the rest default to none.
+/// What to create: [`NewApiKey::new`] sets the required fields, the rest default to none
+/// (set them on the value it returns).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NewApiKey {
     /// Publishable, secret or restricted.
     pub key_type: KeyType,

@@ -30,6 +30,7 @@ const AAD_LABEL: &[u8] = b"authkit:session-payload:v1:";
 /// Tokens of an upstream identity provider, held for a browser session. `Debug` hides
 /// them; they are wiped from memory on drop.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UpstreamTokens {
     /// The upstream access token.
     pub access_token: String,
@@ -37,6 +38,17 @@ pub struct UpstreamTokens {
     pub refresh_token: Option<String>,
     /// A DPoP key pair (RFC 9449), serialized by the application (a private JWK, say).
     pub dpop_key_pair: Option<String>,
+}
+
+impl UpstreamTokens {
+    /// Tokens with only an access token; set the others on the value returned.
+    pub fn new(access_token: impl Into<String>) -> Self {
+        UpstreamTokens {
+            access_token: access_token.into(),
+            refresh_token: None,
+            dpop_key_pair: None,
+        }
+    }
 }
 
 impl fmt::Debug for UpstreamTokens {

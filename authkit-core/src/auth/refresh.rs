@@ -281,6 +281,35 @@ mod tests {
     }
 
     #[test]
+    fn successor_keeps_the_chain_and_caps_its_expiry() {
+        let presented = used(1);
+        let mut draft = used(0);
+        draft.id = RefreshTokenId(Uuid::now_v7());
+        draft.token_hash = TokenHash([7; 32]);
+        draft.family_id = FamilyId(Uuid::now_v7());
+        let lifetimes = Profile::new(Duration::minutes(5), Duration::days(10), Duration::days(3));
+        let next = successor(&presented, &draft, lifetimes, T0);
+        assert_eq!((next.id, next.token_hash), (draft.id, draft.token_hash));
+        assert_eq!(next.family_id, presented.family_id, "same family");
+        assert_eq!(
+            next.chain_started_at, presented.chain_started_at,
+            "chain start copied"
+        );
+        assert_eq!(
+            next.expires_at,
+            presented.chain_started_at + Duration::days(3),
+            "capped by the chain"
+        );
+        let long_chain = Profile::new(Duration::minutes(5), Duration::days(1), Duration::days(30));
+        let next = successor(&presented, &draft, long_chain, T0);
+        assert_eq!(
+            next.expires_at,
+            T0 + Duration::days(1),
+            "the refresh lifetime"
+        );
+    }
+
+    #[test]
     fn unused_token_rotates() {
         let c = config(Duration::ZERO);
         assert!(matches!(verdict(&c, &used(0), T0), Verdict::Rotate(_)));

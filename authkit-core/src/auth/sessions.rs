@@ -5,11 +5,8 @@
 //! `Secure`, `HttpOnly` and `SameSite`. Only the SHA-256 of the secret is stored, so a
 //! leaked sessions table cannot be replayed.
 
-use std::fmt::Write;
-
 use super::bff::UpstreamTokens;
 use super::{Auth, user_missing};
-use crate::config::SameSite;
 use crate::error::{Error, Result};
 use crate::model::{Session, SessionId, SlidePolicy, UserId};
 use crate::secret::{Secret, TokenKind, issue_token, parse_token};
@@ -125,22 +122,6 @@ impl Auth {
     }
 
     fn cookie(&self, value: &str, max_age: i64) -> String {
-        let c = &self.config.session.cookie;
-        let mut out = format!("{}={}; Path={}; Max-Age={}", c.name, value, c.path, max_age);
-        if let Some(domain) = &c.domain {
-            let _ = write!(out, "; Domain={domain}");
-        }
-        if c.http_only {
-            out.push_str("; HttpOnly");
-        }
-        if c.secure {
-            out.push_str("; Secure");
-        }
-        out.push_str(match c.same_site {
-            SameSite::Lax => "; SameSite=Lax",
-            SameSite::Strict => "; SameSite=Strict",
-            SameSite::None => "; SameSite=None",
-        });
-        out
+        self.config.session.cookie.render(value, max_age)
     }
 }

@@ -283,10 +283,7 @@ pub async fn publishable_scopes_limited<F: StoreFactory>(factory: &F) {
     verify(&auth, &issued, Some("public:read"))
         .await
         .expect("ok");
-    let update = ApiKeyUpdate {
-        scopes: Some(vec!["admin:users".into()]),
-        ..ApiKeyUpdate::default()
-    };
+    let update = ApiKeyUpdate::default().scopes(vec!["admin:users".into()]);
     let r = auth.update_api_key(issued.key.id, update).await;
     assert!(matches!(r, Err(Error::ScopeNotAllowed(_))), "{r:?}");
     let stored = auth.api_key(issued.key.id).await.expect("read");
@@ -319,10 +316,8 @@ pub async fn malformed_cidr_stores_nothing<F: StoreFactory>(factory: &F) {
             .is_empty()
     );
     let issued = create(&auth, secret_key(owner, &["read"])).await;
-    let update = ApiKeyUpdate {
-        allowed_ips: Some(vec!["10.0.0.0/8".into(), "10.0.0.0/99".into()]),
-        ..ApiKeyUpdate::default()
-    };
+    let update =
+        ApiKeyUpdate::default().allowed_ips(vec!["10.0.0.0/8".into(), "10.0.0.0/99".into()]);
     let r = auth.update_api_key(issued.key.id, update).await;
     assert!(matches!(r, Err(Error::InvalidIpRange(_))), "{r:?}");
     let stored = auth.api_key(issued.key.id).await.expect("read");
@@ -356,10 +351,7 @@ pub async fn service_key_abilities<F: StoreFactory>(factory: &F) {
         .expect("verifies");
     let r = verify(&auth, &issued, Some("reports:read")).await;
     assert!(matches!(r, Err(Error::ScopeMissing(_))), "{r:?}");
-    let update = ApiKeyUpdate {
-        scopes: Some(vec!["reports:delete".into()]),
-        ..ApiKeyUpdate::default()
-    };
+    let update = ApiKeyUpdate::default().scopes(vec!["reports:delete".into()]);
     let r = auth.update_api_key(issued.key.id, update).await;
     assert!(matches!(r, Err(Error::UnknownSlug { .. })), "{r:?}");
     assert_eq!(auth.list_api_keys(None).await.expect("list").len(), 1);
@@ -415,12 +407,10 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
     let (auth, clock, owner) = keys_auth(factory).await;
     let issued = create(&auth, secret_key(owner, &["admin:*"])).await;
     let expires = auth.now() + Duration::days(1);
-    let update = ApiKeyUpdate {
-        name: Some("renamed".into()),
-        scopes: Some(vec!["reports:read".into()]),
-        expires_at: Some(Some(expires)),
-        ..ApiKeyUpdate::default()
-    };
+    let update = ApiKeyUpdate::default()
+        .name("renamed".into())
+        .scopes(vec!["reports:read".into()])
+        .expires_at(Some(expires));
     let updated = auth
         .update_api_key(issued.key.id, update)
         .await
@@ -436,20 +426,14 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
     clock.set(expires);
     let r = verify(&auth, &issued, None).await;
     assert!(matches!(r, Err(Error::ApiKeyExpired)), "{r:?}");
-    let clear = ApiKeyUpdate {
-        expires_at: Some(None),
-        ..ApiKeyUpdate::default()
-    };
+    let clear = ApiKeyUpdate::default().expires_at(None);
     auth.update_api_key(issued.key.id, clear)
         .await
         .expect("clear");
     verify(&auth, &issued, None)
         .await
         .expect("no expiry any more");
-    let blank = ApiKeyUpdate {
-        name: Some(" ".into()),
-        ..ApiKeyUpdate::default()
-    };
+    let blank = ApiKeyUpdate::default().name(" ".into());
     let r = auth.update_api_key(issued.key.id, blank).await;
     assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
     let r = auth

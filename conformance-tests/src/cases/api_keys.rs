@@ -169,14 +169,13 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
         .unwrap();
     assert_eq!(unchanged, key, "an empty update");
 
-    let update = ApiKeyUpdate {
-        name: Some("renamed".to_owned()),
-        description: Some(None),
-        scopes: Some(vec!["read:*".to_owned()]),
-        expires_at: Some(Some(at(7200) + MICRO)),
-        allowed_ips: Some(Vec::new()),
-        metadata: Some(BTreeMap::from([("k".to_owned(), "v".to_owned())])),
-    };
+    let update = ApiKeyUpdate::default()
+        .name("renamed".to_owned())
+        .description(None)
+        .scopes(vec!["read:*".to_owned()])
+        .expires_at(Some(at(7200) + MICRO))
+        .allowed_ips(Vec::new())
+        .metadata(BTreeMap::from([("k".to_owned(), "v".to_owned())]));
     let updated = stores
         .api_keys
         .update_api_key(key.id, &update)
@@ -193,11 +192,9 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
     let stored = stores.api_keys.api_key_by_id(key.id).await.unwrap();
     assert_eq!(stored.as_ref(), Some(&expected), "stored after update");
 
-    let update = ApiKeyUpdate {
-        description: Some(Some("back".to_owned())),
-        expires_at: Some(None),
-        ..ApiKeyUpdate::default()
-    };
+    let update = ApiKeyUpdate::default()
+        .description(Some("back".to_owned()))
+        .expires_at(None);
     let updated = stores
         .api_keys
         .update_api_key(key.id, &update)

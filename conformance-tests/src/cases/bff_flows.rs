@@ -25,11 +25,10 @@ fn bff_config(ids: &[u8]) -> Config {
 }
 
 fn upstream(access: &str) -> UpstreamTokens {
-    UpstreamTokens {
-        access_token: access.into(),
-        refresh_token: Some(REFRESH.into()),
-        dpop_key_pair: Some(DPOP.into()),
-    }
+    let mut tokens = UpstreamTokens::new(access);
+    tokens.refresh_token = Some(REFRESH.into());
+    tokens.dpop_key_pair = Some(DPOP.into());
+    tokens
 }
 
 /// The sealed payload as stored in the session row.
@@ -73,11 +72,7 @@ pub async fn bff_session_round_trips<F: StoreFactory>(factory: &F) {
         .await
         .expect("set");
     assert_eq!(open(&auth, &issued).await.expect("open"), renewed);
-    let bare = UpstreamTokens {
-        access_token: ACCESS.into(),
-        refresh_token: None,
-        dpop_key_pair: None,
-    };
+    let bare = UpstreamTokens::new(ACCESS);
     auth.set_upstream_tokens(issued.session.id, &bare)
         .await
         .expect("set");

@@ -15,11 +15,7 @@ use time::macros::datetime;
 use crate::StoreFactory;
 
 /// Argon2 parameters cheap enough for a test suite (the policy's default is OWASP's).
-pub const FAST_PARAMS: PasswordParams = PasswordParams {
-    memory_kib: 1024,
-    iterations: 1,
-    parallelism: 1,
-};
+pub const FAST_PARAMS: PasswordParams = PasswordParams::new(1024, 1, 1);
 
 /// The password the flow cases use.
 pub const PASSWORD: &str = "correct horse battery staple";

@@ -148,11 +148,7 @@ pub async fn changed_profile_applies_on_refresh<F: StoreFactory>(factory: &F) {
     let mut config = test_config();
     config.tokens.profiles.insert(
         "short".into(),
-        Profile {
-            access_ttl: Duration::minutes(5),
-            refresh_ttl: Duration::days(2),
-            chain_ttl: Duration::days(3),
-        },
+        Profile::new(Duration::minutes(5), Duration::days(2), Duration::days(3)),
     );
     let changed = auth_over(auth.stores().clone(), config, clock.clone(), 2);
     clock.advance(Duration::hours(1));
@@ -188,11 +184,7 @@ pub async fn removed_profile_refuses_refresh<F: StoreFactory>(factory: &F) {
 /// A profile over a cap (or otherwise broken) fails `Auth` construction.
 pub async fn profile_over_cap_refused<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
-    let profile = |access: Duration, refresh: Duration, chain: Duration| Profile {
-        access_ttl: access,
-        refresh_ttl: refresh,
-        chain_ttl: chain,
-    };
+    let profile = Profile::new;
     let (h, d) = (Duration::hours, Duration::days);
     let broken = [
         ("x", profile(h(25), d(1), d(1))),
