@@ -18,7 +18,31 @@
 //!
 //! Flows return [`Error`], one variant per cause a caller acts on; stores return
 //! [`StoreError`]. Malformed input (tokens, emails, passwords) is refused before any
-//! store is touched.
+//! store is touched. An HTTP layer maps [`Error::kind`] ([`ErrorKind`]: invalid input,
+//! unauthenticated, forbidden, conflict, not found, rate limited, unavailable,
+//! internal), never individual variants, so a response cannot tell an attacker which of
+//! several checks failed.
+//!
+//! # Design rules
+//!
+//! - **Rules live here, stores translate.** Where a store would have to decide (is this
+//!   refresh token reused? is this OTP code locked?), core hands it a pure rule that runs
+//!   once on the row the store has locked ([`RotationRule`], [`OtpRule`]); the store
+//!   only locks, applies what the rule returned, and reports it.
+//! - **Core owns time, ids and order.** A store never reads a clock (every call that
+//!   depends on time takes `now`, truncated to microseconds), never makes an id (every
+//!   id, RBAC items included, is a UUIDv7 drawn here), and may list in any order (core
+//!   sorts and removes duplicates).
+//! - **A store may hold only some traits.** [`Stores`] can mix backends; core checks
+//!   that a user exists before it issues a credential or a grant, and deletes a user's
+//!   credentials and grants through each store, so no store needs to know another's
+//!   rows.
+//! - **Errors say what with types.** [`StoreError::NotFound`] and
+//!   [`StoreError::Conflict`] name an [`Entity`], so core never asks a store again why a
+//!   call failed.
+//! - **Config fails early.** [`Config::validate`] (run by [`Auth::builder`]) lists every
+//!   broken rule at once; config and option structs are `#[non_exhaustive]`, so a new
+//!   field is not a breaking change.
 //!
 //! # Secrets
 //!

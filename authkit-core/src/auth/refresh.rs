@@ -5,6 +5,8 @@
 //! legitimate client from an attacker, so it revokes the whole family. Each family also
 //! has an absolute lifetime (`refresh_chain_ttl`), so a stolen chain dies with time.
 
+use std::sync::OnceLock;
+
 use uuid::Uuid;
 
 use super::jwt::Audience;
@@ -94,12 +96,20 @@ impl Auth {
         // lock and must only decide. Its family, user and chain start are filled from the
         // presented row there.
         let (secret, draft) = self.new_refresh(UserId(Uuid::nil()), FamilyId(Uuid::nil()), now);
-        let rule = |t: &RefreshToken| match verdict(&self.config.tokens, t, now) {
-            Verdict::Rotate(lifetimes) => {
-                RotationDecision::Rotate(successor(t, &draft, lifetimes, now))
-            }
-            Verdict::Reused => RotationDecision::RevokeFamily,
-            _ => RotationDecision::Reject,
+        // The rule hands its verdict back through `judged`, so the reason for a refusal
+        // is the one decided under the lock, never recomputed.
+        let judged = OnceLock::new();
+        let rule = |t: &RefreshToken| {
+            let v = verdict(&self.config.tokens, t, now);
+            let decision = match &v {
+                Verdict::Rotate(lifetimes) => {
+                    RotationDecision::Rotate(successor(t, &draft, *lifetimes, now))
+                }
+                Verdict::Reused => RotationDecision::RevokeFamily,
+                _ => RotationDecision::Reject,
+            };
+            let _ = judged.set(v);
+            decision
         };
         let outcome = self.stores.tokens.rotate_refresh(&hash, now, &rule).await?;
         let RotationOutcome::Decided {
@@ -109,23 +119,22 @@ impl Auth {
         else {
             return Err(Error::RefreshUnknown);
         };
-        match decision {
-            RotationDecision::Rotate(next) => {
-                let lifetimes = self.config.tokens.profile(next.profile.as_deref())?;
+        match (decision, judged.into_inner()) {
+            (RotationDecision::Rotate(next), Some(Verdict::Rotate(lifetimes))) => {
                 self.pair(next, secret, lifetimes, now)
             }
-            RotationDecision::RevokeFamily => {
+            (RotationDecision::RevokeFamily, _) => {
                 tracing::warn!(family = %presented.family_id, user = %presented.user_id, "refresh token reused; family revoked");
                 Err(Error::RefreshReused {
                     family: presented.family_id,
                     user: presented.user_id,
                 })
             }
-            RotationDecision::Reject => Err(match verdict(&self.config.tokens, &presented, now) {
-                Verdict::ChainExpired => Error::RefreshChainExpired,
-                Verdict::UnknownProfile(name) => Error::UnknownProfile(name),
-                _ => Error::RefreshExpired,
-            }),
+            (_, Some(Verdict::ChainExpired)) => Err(Error::RefreshChainExpired),
+            (_, Some(Verdict::UnknownProfile(name))) => Err(Error::UnknownProfile(name)),
+            // Expired or revoked; or a store that broke its contract (it reported a
+            // decision the rule did not make): refuse.
+            _ => Err(Error::RefreshExpired),
         }
     }
 
