@@ -1,4 +1,5 @@
-//! Shared by the sqlx conformance targets (`sqlx_postgres`, `sqlx_sqlite`, `sqlx_mysql`):
+//! Shared by the sqlx conformance targets (`conformance_postgres`, `conformance_sqlite`,
+//! `conformance_mysql`):
 //! unique per-case names, the sweep of leftovers, and cleanup from `Drop`.
 
 // Each target uses part of this module.

@@ -1,5 +1,5 @@
 //! The conformance suite on [`PgStore`], one PostgreSQL schema per case:
-//! `cargo nextest run -p authkit-conformance --test sqlx_postgres`.
+//! `cargo nextest run -p authkit-sqlx --all-features --test conformance_postgres`.
 //!
 //! The server is `AUTHKIT_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`). A server that cannot be reached fails
@@ -9,7 +9,6 @@
 // Test code: a failed unwrap is a failed case.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/sqlx.rs"]
 mod common;
 
 use std::str::FromStr;

@@ -1,5 +1,5 @@
 //! The conformance suite on [`MySqlStore`], one MySQL/MariaDB database per case:
-//! `cargo nextest run -p authkit-conformance --test sqlx_mysql`.
+//! `cargo nextest run -p authkit-sqlx --all-features --test conformance_mysql`.
 //!
 //! The server is `AUTHKIT_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`);
 //! the account must be allowed to create and drop databases. A server that cannot be
@@ -10,7 +10,6 @@
 // Test code: a failed unwrap is a failed case.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/sqlx.rs"]
 mod common;
 
 use std::str::FromStr;
