@@ -9,17 +9,34 @@
 use std::sync::Arc;
 
 use authkit::StoreError;
+use authkit_schema::{Catalogue, Dialect, LiveColumn, LiveForeignKey, LiveIndex, TableNames};
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
 
-use crate::common::{LiveColumn, entry_impl};
-use crate::names::TableNames;
 use crate::options::StoreOptions;
-use crate::sql::{Dialect, Statements};
-use crate::store::store_impl;
+use crate::sql::Statements;
 
 type Db = sqlx::MySql;
 type DbRow = MySqlRow;
+type Pool = MySqlPool;
+type Store = MySqlStore;
 const DIALECT: Dialect = Dialect::MySql;
+const STORE_NAME: &str = "MySqlStore";
+
+// The store, written once for every database (see `store/shared.rs`).
+#[path = "store/api_keys.rs"]
+mod api_keys;
+#[path = "store/entry.rs"]
+mod entry;
+#[path = "store/rbac.rs"]
+mod rbac;
+#[path = "store/sessions.rs"]
+mod sessions;
+#[path = "store/shared.rs"]
+mod shared;
+#[path = "store/tokens.rs"]
+mod tokens;
+#[path = "store/users.rs"]
+mod users;
 
 /// Timestamps as `DATETIME(6)` holding UTC: bound and read as a `PrimitiveDateTime`.
 mod conv {
@@ -78,12 +95,20 @@ impl MySqlStore {
     }
 }
 
-/// The columns of authkit's tables in the current database.
-async fn live_columns(
-    pool: &MySqlPool,
-    tables: &TableNames,
-) -> Result<Vec<LiveColumn>, StoreError> {
-    let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+/// Whether a catalogue row is about one of authkit's tables.
+fn ours(tables: &TableNames) -> impl Fn(&str) -> bool + '_ {
+    move |table| {
+        authkit_schema::Table::ALL
+            .iter()
+            .any(|t| tables.get(*t) == table)
+    }
+}
+
+/// The catalogue of authkit's tables in the connection's current database.
+async fn catalogue(pool: &MySqlPool, tables: &TableNames) -> Result<Catalogue, StoreError> {
+    let ours = ours(tables);
+
+    let columns: Vec<(String, String, String, String, String)> = sqlx::query_as(
         "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), CAST(DATA_TYPE AS CHAR), \
          CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR) \
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
@@ -91,13 +116,37 @@ async fn live_columns(
     .fetch_all(pool)
     .await
     .map_err(StoreError::backend)?;
-    let ours: Vec<&str> = crate::names::Table::ALL
-        .iter()
-        .map(|t| tables.get(*t))
-        .collect();
-    Ok(rows
+
+    // One row per key part. COLUMN_NAME is NULL for a MySQL 8 functional key part
+    // (MariaDB has none): the key is then empty, and matches nothing the model wants.
+    let key_parts: Vec<(String, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), \
+         CAST(NON_UNIQUE AS SIGNED), CAST(COLUMN_NAME AS CHAR) \
+         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+         ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::backend)?;
+
+    let fk_parts: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT CAST(k.TABLE_NAME AS CHAR), CAST(k.CONSTRAINT_NAME AS CHAR), \
+         CAST(k.COLUMN_NAME AS CHAR), CAST(k.REFERENCED_TABLE_NAME AS CHAR), \
+         CAST(k.REFERENCED_COLUMN_NAME AS CHAR), CAST(r.DELETE_RULE AS CHAR) \
+         FROM information_schema.KEY_COLUMN_USAGE k \
+         JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+         ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA \
+         AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME \
+         WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL \
+         ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::backend)?;
+
+    let columns = columns
         .into_iter()
-        .filter(|row| ours.contains(&row.0.as_str()))
+        .filter(|row| ours(&row.0))
         .map(
             |(table, column, data_type, column_type, nullable)| LiveColumn {
                 table,
@@ -107,12 +156,56 @@ async fn live_columns(
                 nullable: nullable == "YES",
             },
         )
-        .collect())
+        .collect();
+    let mut live = Catalogue {
+        columns,
+        ..Catalogue::default()
+    };
+    for (table, name, non_unique, column) in key_parts {
+        if !ours(&table) {
+            continue;
+        }
+        match live.indexes.last_mut() {
+            Some(index) if index.table == table && index.name == name => {
+                index.keys.push(column.unwrap_or_default());
+            }
+            _ => live.indexes.push(LiveIndex {
+                table,
+                name,
+                unique: non_unique == 0,
+                keys: vec![column.unwrap_or_default()],
+            }),
+        }
+    }
+    let mut last_constraint = String::new();
+    for (table, constraint, column, referenced_table, referenced_column, rule) in fk_parts {
+        if !ours(&table) {
+            continue;
+        }
+        match live.foreign_keys.last_mut() {
+            Some(fk) if fk.table == table && last_constraint == constraint => {
+                fk.columns.push(column);
+                fk.referenced_columns.push(referenced_column);
+            }
+            _ => live.foreign_keys.push(LiveForeignKey {
+                table,
+                columns: vec![column],
+                referenced_table,
+                referenced_columns: vec![referenced_column],
+                on_delete: rule,
+            }),
+        }
+        last_constraint = constraint;
+    }
+    Ok(live)
 }
 
+/// Nothing per connection matters on MySQL.
 async fn check_connection(_pool: &MySqlPool) -> Result<Vec<String>, StoreError> {
     Ok(Vec::new())
 }
 
-entry_impl!(MySqlStore, MySqlPool, "MySQL/MariaDB");
-store_impl!(MySqlStore);
+/// Nothing to prepare: the tables live in the connection's database.
+async fn before_migrate(_pool: &MySqlPool, _tables: &TableNames) -> Result<(), StoreError> {
+    Ok(())
+}

@@ -2,22 +2,40 @@
 //!
 //! Types: `uuid` ids, `bytea` hashes (unique), `timestamptz` times (microseconds, UTC),
 //! `bigint` counters, `text` everywhere else; scopes, IP allow-lists and metadata are JSON
-//! text. Emails are unique on `lower(email)`.
+//! text. Emails are unique on `lower(email)`. With a namespace
+//! ([`StoreOptions::namespace`]) every table is named qualified.
 
 use std::sync::Arc;
 
 use authkit::StoreError;
+use authkit_schema::{Catalogue, Dialect, LiveColumn, LiveForeignKey, LiveIndex, TableNames};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 
-use crate::common::{LiveColumn, entry_impl};
-use crate::names::TableNames;
 use crate::options::StoreOptions;
-use crate::sql::{Dialect, Statements};
-use crate::store::store_impl;
+use crate::sql::Statements;
 
 type Db = sqlx::Postgres;
 type DbRow = PgRow;
+type Pool = PgPool;
+type Store = PgStore;
 const DIALECT: Dialect = Dialect::Postgres;
+const STORE_NAME: &str = "PgStore";
+
+// The store, written once for every database (see `store/shared.rs`).
+#[path = "store/api_keys.rs"]
+mod api_keys;
+#[path = "store/entry.rs"]
+mod entry;
+#[path = "store/rbac.rs"]
+mod rbac;
+#[path = "store/sessions.rs"]
+mod sessions;
+#[path = "store/shared.rs"]
+mod shared;
+#[path = "store/tokens.rs"]
+mod tokens;
+#[path = "store/users.rs"]
+mod users;
 
 /// Timestamps as `timestamptz`: sqlx binds `OffsetDateTime` with its microseconds.
 mod conv {
@@ -74,36 +92,146 @@ impl PgStore {
     }
 }
 
-/// The columns of authkit's tables in the current schema (the first of `search_path`).
-async fn live_columns(pool: &PgPool, tables: &TableNames) -> Result<Vec<LiveColumn>, StoreError> {
-    let names: Vec<String> = crate::names::Table::ALL
+/// The names of authkit's tables, as the catalogue queries bind them.
+fn table_names(tables: &TableNames) -> Vec<String> {
+    authkit_schema::Table::ALL
         .iter()
         .map(|t| tables.get(*t).to_owned())
-        .collect();
-    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        .collect()
+}
+
+/// The catalogue of authkit's tables in the namespace, or without one in the current
+/// schema (the first of `search_path` that exists).
+async fn catalogue(pool: &PgPool, tables: &TableNames) -> Result<Catalogue, StoreError> {
+    let namespace = tables.namespace();
+    let names = table_names(tables);
+
+    let columns: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text \
          FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = ANY($1)",
+         WHERE table_schema = COALESCE($1, current_schema()) AND table_name = ANY($2)",
     )
-    .bind(names)
+    .bind(namespace)
+    .bind(&names)
     .fetch_all(pool)
     .await
     .map_err(StoreError::backend)?;
-    Ok(rows
-        .into_iter()
-        .map(|(table, column, data_type, nullable)| LiveColumn {
-            table,
-            column,
-            data_type,
-            column_type: String::new(),
-            nullable: nullable == "YES",
-        })
-        .collect())
+
+    // Each key part as PostgreSQL prints it (`user_id`, `lower(email)`); included
+    // (non-key) columns and partial indexes' predicates are left out.
+    let indexes: Vec<(String, String, bool, Vec<String>)> = sqlx::query_as(
+        "SELECT t.relname::text, i.relname::text, x.indisunique, \
+         ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true) \
+               FROM generate_series(1, x.indnkeyatts::int) AS k ORDER BY k) \
+         FROM pg_index x \
+         JOIN pg_class i ON i.oid = x.indexrelid \
+         JOIN pg_class t ON t.oid = x.indrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         WHERE n.nspname = COALESCE($1, current_schema()) AND t.relname = ANY($2) \
+         AND x.indpred IS NULL",
+    )
+    .bind(namespace)
+    .bind(&names)
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::backend)?;
+
+    // (table, columns, referenced table, referenced columns, confdeltype)
+    type FkRow = (String, Vec<String>, String, Vec<String>, String);
+    let foreign_keys: Vec<FkRow> = sqlx::query_as(
+        "SELECT t.relname::text, \
+         ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(num, pos) \
+               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num \
+               ORDER BY k.pos), \
+         r.relname::text, \
+         ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY AS k(num, pos) \
+               JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num \
+               ORDER BY k.pos), \
+         c.confdeltype::text \
+         FROM pg_constraint c \
+         JOIN pg_class t ON t.oid = c.conrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         JOIN pg_class r ON r.oid = c.confrelid \
+         WHERE c.contype = 'f' AND n.nspname = COALESCE($1, current_schema()) \
+         AND t.relname = ANY($2)",
+    )
+    .bind(namespace)
+    .bind(&names)
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::backend)?;
+
+    Ok(Catalogue {
+        columns: columns
+            .into_iter()
+            .map(|(table, column, data_type, nullable)| LiveColumn {
+                table,
+                column,
+                data_type,
+                column_type: String::new(),
+                nullable: nullable == "YES",
+            })
+            .collect(),
+        indexes: indexes
+            .into_iter()
+            .map(|(table, name, unique, keys)| LiveIndex {
+                table,
+                name,
+                unique,
+                keys,
+            })
+            .collect(),
+        foreign_keys: foreign_keys
+            .into_iter()
+            .map(
+                |(table, columns, referenced_table, referenced_columns, rule)| LiveForeignKey {
+                    table,
+                    columns,
+                    referenced_table,
+                    referenced_columns,
+                    on_delete: delete_rule(&rule).to_owned(),
+                },
+            )
+            .collect(),
+    })
 }
 
+/// `pg_constraint.confdeltype` as SQL spells the rule.
+fn delete_rule(code: &str) -> &str {
+    match code {
+        "a" => "NO ACTION",
+        "r" => "RESTRICT",
+        "c" => "CASCADE",
+        "n" => "SET NULL",
+        "d" => "SET DEFAULT",
+        other => other,
+    }
+}
+
+/// Nothing per connection matters on PostgreSQL.
 async fn check_connection(_pool: &PgPool) -> Result<Vec<String>, StoreError> {
     Ok(Vec::new())
 }
 
-entry_impl!(PgStore, PgPool, "PostgreSQL");
-store_impl!(PgStore);
+/// Creates the namespace if it is missing: sqlx's migrator creates its tracking table
+/// in it before the first migration runs. Only when missing, so that a role without
+/// `CREATE` on the database can use a schema made for it.
+async fn before_migrate(pool: &PgPool, tables: &TableNames) -> Result<(), StoreError> {
+    let Some(namespace) = tables.namespace() else {
+        return Ok(());
+    };
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(namespace)
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::backend)?;
+    if !exists {
+        let create = format!("CREATE SCHEMA IF NOT EXISTS {}", DIALECT.quote(namespace));
+        sqlx::query(sqlx::AssertSqlSafe(create))
+            .execute(pool)
+            .await
+            .map_err(StoreError::backend)?;
+    }
+    Ok(())
+}

@@ -16,19 +16,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authkit::StoreError;
+use authkit_schema::{Catalogue, Dialect, LiveColumn, LiveForeignKey, LiveIndex, TableNames};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
 };
 
-use crate::common::{LiveColumn, entry_impl};
-use crate::names::TableNames;
 use crate::options::StoreOptions;
-use crate::sql::{Dialect, Statements};
-use crate::store::store_impl;
+use crate::sql::Statements;
 
 type Db = sqlx::Sqlite;
 type DbRow = SqliteRow;
+type Pool = SqlitePool;
+type Store = SqliteStore;
 const DIALECT: Dialect = Dialect::Sqlite;
+const STORE_NAME: &str = "SqliteStore";
+
+// The store, written once for every database (see `store/shared.rs`).
+#[path = "store/api_keys.rs"]
+mod api_keys;
+#[path = "store/entry.rs"]
+mod entry;
+#[path = "store/rbac.rs"]
+mod rbac;
+#[path = "store/sessions.rs"]
+mod sessions;
+#[path = "store/shared.rs"]
+mod shared;
+#[path = "store/tokens.rs"]
+mod tokens;
+#[path = "store/users.rs"]
+mod users;
 
 /// Timestamps as Unix microseconds in an `INTEGER`: exact, compact, and ordered.
 mod conv {
@@ -107,22 +124,21 @@ impl SqliteStore {
     }
 }
 
-/// The declared columns of authkit's tables.
-async fn live_columns(
-    pool: &SqlitePool,
-    tables: &TableNames,
-) -> Result<Vec<LiveColumn>, StoreError> {
-    let mut live = Vec::new();
-    for table in crate::names::Table::ALL {
+/// The catalogue of authkit's tables: declared columns, indexes (the primary key's and
+/// the unique constraints' automatic ones included) and foreign keys, table by table.
+async fn catalogue(pool: &SqlitePool, tables: &TableNames) -> Result<Catalogue, StoreError> {
+    let mut live = Catalogue::default();
+    for table in authkit_schema::Table::ALL {
         let name = tables.get(table);
-        let rows: Vec<(String, String, i64)> =
+        let columns: Vec<(String, String, i64)> =
             sqlx::query_as("SELECT name, type, \"notnull\" FROM pragma_table_info(?)")
                 .bind(name)
                 .fetch_all(pool)
                 .await
                 .map_err(StoreError::backend)?;
-        live.extend(
-            rows.into_iter()
+        live.columns.extend(
+            columns
+                .into_iter()
                 .map(|(column, data_type, not_null)| LiveColumn {
                     table: name.to_owned(),
                     column,
@@ -131,8 +147,102 @@ async fn live_columns(
                     nullable: not_null == 0,
                 }),
         );
+
+        // One row per key part; `ii.name` is NULL for an expression (`lower(email)`),
+        // whose text is then read from the index's own `CREATE INDEX`.
+        let key_parts: Vec<(String, i64, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT il.name, il.\"unique\", ii.name, m.sql \
+             FROM pragma_index_list(?1) AS il \
+             JOIN pragma_index_info(il.name) AS ii \
+             LEFT JOIN sqlite_master AS m ON m.type = 'index' AND m.name = il.name \
+             WHERE il.partial = 0 \
+             ORDER BY il.name, ii.seqno",
+        )
+        .bind(name)
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::backend)?;
+        for (index, unique, column, sql) in key_parts {
+            let same = matches!(live.indexes.last(), Some(last) if last.table == name && last.name == index);
+            if !same {
+                live.indexes.push(LiveIndex {
+                    table: name.to_owned(),
+                    name: index,
+                    unique: unique != 0,
+                    keys: Vec::new(),
+                });
+            }
+            let Some(last) = live.indexes.last_mut() else {
+                continue;
+            };
+            let part = last.keys.len();
+            let key = column.unwrap_or_else(|| {
+                sql.as_deref()
+                    .map(index_keys)
+                    .and_then(|keys| keys.into_iter().nth(part))
+                    .unwrap_or_default()
+            });
+            last.keys.push(key);
+        }
+
+        let fk_parts: Vec<(i64, String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT id, \"table\", \"from\", \"to\", on_delete \
+             FROM pragma_foreign_key_list(?) ORDER BY id, seq",
+        )
+        .bind(name)
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::backend)?;
+        let mut last_id = None;
+        for (id, referenced_table, column, referenced_column, rule) in fk_parts {
+            // `to` is NULL when the key names the parent's primary key implicitly.
+            let referenced_column = referenced_column.unwrap_or_else(|| "id".to_owned());
+            match live.foreign_keys.last_mut() {
+                Some(fk) if last_id == Some(id) && fk.table == name => {
+                    fk.columns.push(column);
+                    fk.referenced_columns.push(referenced_column);
+                }
+                _ => live.foreign_keys.push(LiveForeignKey {
+                    table: name.to_owned(),
+                    columns: vec![column],
+                    referenced_table,
+                    referenced_columns: vec![referenced_column],
+                    on_delete: rule,
+                }),
+            }
+            last_id = Some(id);
+        }
     }
     Ok(live)
+}
+
+/// The key parts of a `CREATE INDEX … ON t (a, lower(b)) …` statement: the text
+/// between the parentheses after the table, split at its top-level commas.
+fn index_keys(sql: &str) -> Vec<String> {
+    let Some(open) = sql.find('(') else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    let mut depth = 0;
+    let mut start = open + 1;
+    for (i, c) in sql[open..].char_indices().map(|(i, c)| (open + i, c)) {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    keys.push(sql[start..i].trim().to_owned());
+                    break;
+                }
+            }
+            ',' if depth == 1 => {
+                keys.push(sql[start..i].trim().to_owned());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    keys
 }
 
 /// Foreign keys are a per-connection setting in SQLite: without them no cascade runs.
@@ -152,5 +262,21 @@ async fn check_connection(pool: &SqlitePool) -> Result<Vec<String>, StoreError> 
     })
 }
 
-entry_impl!(SqliteStore, SqlitePool, "SQLite");
-store_impl!(SqliteStore);
+/// Nothing to prepare: the tables live in the database file.
+async fn before_migrate(_pool: &SqlitePool, _tables: &TableNames) -> Result<(), StoreError> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn index_keys_of_a_create_index() {
+        assert_eq!(
+            super::index_keys(
+                "CREATE UNIQUE INDEX \"u\" ON \"authkit_users\" (lower(email), a) WHERE x"
+            ),
+            ["lower(email)", "a"]
+        );
+        assert!(super::index_keys("nonsense").is_empty());
+    }
+}

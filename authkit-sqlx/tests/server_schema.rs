@@ -166,6 +166,8 @@ async fn mysql_drift_is_reported() {
             "authkit_sessions.payload: missing column",
             "authkit_user_grants: missing table",
             "authkit_users.email_lower: missing column",
+            // The unique key lived on the dropped column.
+            "authkit_users: missing unique index authkit_users_email_key on (email_lower)",
         ]
     );
 }

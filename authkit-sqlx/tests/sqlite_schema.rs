@@ -114,6 +114,11 @@ async fn verifier_names_every_problem() {
         [
             "authkit_role_grants.item_id: nullability drift: expected NOT NULL, found nullable",
             "authkit_role_grants.role_id: type drift: expected BLOB, found TEXT",
+            // The table was recreated bare: no keys, no index.
+            "authkit_role_grants: missing foreign key (item_id) references authkit_rbac_items",
+            "authkit_role_grants: missing foreign key (role_id) references authkit_rbac_items",
+            "authkit_role_grants: missing index authkit_role_grants_item_idx on (item_id)",
+            "authkit_role_grants: missing primary key (role_id, item_id)",
             "authkit_sessions.payload: missing column",
             "authkit_user_grants: missing table",
         ]

@@ -1,5 +1,5 @@
 //! The conformance suite on [`PgStore`], one PostgreSQL schema per case:
-//! `cargo nextest run -p authkit-conformance --test sqlx_postgres`.
+//! `cargo nextest run -p authkit-sqlx --all-features --test conformance_postgres`.
 //!
 //! The server is `AUTHKIT_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`). A server that cannot be reached fails
@@ -9,14 +9,13 @@
 // Test code: a failed unwrap is a failed case.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/sqlx.rs"]
 mod common;
 
 use std::str::FromStr;
 use std::sync::Mutex;
 
 use authkit::Stores;
-use authkit_conformance::{StoreFactory, async_trait};
+use authkit_conformance::{Cleanup, StoreFactory, async_trait};
 use authkit_sqlx::sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use authkit_sqlx::sqlx::{self, AssertSqlSafe, Connection};
 use authkit_sqlx::{PgStore, StoreOptions};
@@ -31,7 +30,8 @@ const POOL_SIZE: u32 = 5;
 /// A fresh schema per [`StoreFactory::stores`] call, dropped with the factory.
 #[derive(Default)]
 struct PgFactory {
-    schemas: Mutex<Vec<String>>,
+    /// One per schema made: drops it when the case ends.
+    cleanups: Mutex<Vec<Cleanup>>,
 }
 
 async fn admin(url: &str) -> PgConnection {
@@ -74,10 +74,19 @@ impl PgFactory {
             .await
             .expect("create the case's schema");
         let _ = conn.close().await;
-        self.schemas
+        let (url, doomed) = (url.to_owned(), schema.clone());
+        let cleanup = Cleanup::new(async move {
+            let Ok(mut conn) = PgConnection::connect(&url).await else {
+                return;
+            };
+            let drop = format!("DROP SCHEMA IF EXISTS \"{doomed}\" CASCADE");
+            let _ = sqlx::query(AssertSqlSafe(drop)).execute(&mut conn).await;
+            let _ = conn.close().await;
+        });
+        self.cleanups
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(schema.clone());
+            .push(cleanup);
         schema
     }
 }
@@ -110,29 +119,6 @@ impl StoreFactory for PgFactory {
         let url = common::url_from_env(URL_VAR, DEFAULT_URL);
         let schema = self.fresh_schema(&url).await;
         (open(&url, &schema).await, open(&url, &schema).await)
-    }
-}
-
-impl Drop for PgFactory {
-    fn drop(&mut self) {
-        let schemas = std::mem::take(self.schemas.get_mut().unwrap_or_else(|e| e.into_inner()));
-        if schemas.is_empty() {
-            return;
-        }
-        let url = common::url_from_env(URL_VAR, DEFAULT_URL);
-        common::run_cleanup(async move {
-            let Ok(mut conn) = PgConnection::connect(&url).await else {
-                return;
-            };
-            for schema in schemas {
-                let _ = sqlx::query(AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-                )))
-                .execute(&mut conn)
-                .await;
-            }
-            let _ = conn.close().await;
-        });
     }
 }
 

@@ -1,4 +1,5 @@
-//! Shared by the sqlx conformance targets (`sqlx_postgres`, `sqlx_sqlite`, `sqlx_mysql`):
+//! Shared by the sqlx conformance targets (`conformance_postgres`, `conformance_sqlite`,
+//! `conformance_mysql`):
 //! unique per-case names, the sweep of leftovers, and cleanup from `Drop`.
 
 // Each target uses part of this module.
@@ -41,22 +42,15 @@ pub(crate) fn is_stale(prefix: &str, name: &str) -> bool {
     unix_secs().saturating_sub(created) > STALE_AFTER.as_secs()
 }
 
-/// Runs `cleanup` to completion from a `Drop`: on a thread of its own with a runtime of
-/// its own, so it works inside an async case, outside one (property cases), and while
-/// unwinding from a failed assertion.
+/// Runs `cleanup` to completion from a `Drop`, through the suite's [`Cleanup`] guard
+/// (its own thread and runtime, so it works while unwinding too).
+///
+/// [`Cleanup`]: authkit_conformance::Cleanup
 pub(crate) fn run_cleanup<F>(cleanup: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let worker = std::thread::spawn(move || {
-        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            runtime.block_on(cleanup);
-        }
-    });
-    let _ = worker.join();
+    drop(authkit_conformance::Cleanup::new(cleanup));
 }
 
 /// The URL in `var`, or the local default.

@@ -1,5 +1,5 @@
 //! The conformance suite on [`SqliteStore`], one temporary database file per case:
-//! `cargo nextest run -p authkit-conformance --test sqlx_sqlite`.
+//! `cargo nextest run -p authkit-sqlx --all-features --test conformance_sqlite`.
 //!
 //! Files live in the system's temporary directory and are deleted (with their WAL and
 //! shared-memory files) when the case ends.
@@ -7,7 +7,6 @@
 // Test code: a failed unwrap is a failed case.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/sqlx.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! The conformance suite on [`MySqlStore`], one MySQL/MariaDB database per case:
-//! `cargo nextest run -p authkit-conformance --test sqlx_mysql`.
+//! `cargo nextest run -p authkit-sqlx --all-features --test conformance_mysql`.
 //!
 //! The server is `AUTHKIT_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`);
 //! the account must be allowed to create and drop databases. A server that cannot be
@@ -10,14 +10,13 @@
 // Test code: a failed unwrap is a failed case.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/sqlx.rs"]
 mod common;
 
 use std::str::FromStr;
 use std::sync::Mutex;
 
 use authkit::Stores;
-use authkit_conformance::{StoreFactory, async_trait};
+use authkit_conformance::{Cleanup, StoreFactory, async_trait};
 use authkit_sqlx::sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions};
 use authkit_sqlx::sqlx::{self, AssertSqlSafe, Connection};
 use authkit_sqlx::{MySqlStore, StoreOptions};
@@ -32,7 +31,8 @@ const POOL_SIZE: u32 = 5;
 /// A fresh database per [`StoreFactory::stores`] call, dropped with the factory.
 #[derive(Default)]
 struct MySqlFactory {
-    databases: Mutex<Vec<String>>,
+    /// One per database made: drops it when the case ends.
+    cleanups: Mutex<Vec<Cleanup>>,
 }
 
 async fn admin(url: &str) -> MySqlConnection {
@@ -75,10 +75,19 @@ impl MySqlFactory {
             .await
             .expect("create the case's database");
         let _ = conn.close().await;
-        self.databases
+        let (url, doomed) = (url.to_owned(), database.clone());
+        let cleanup = Cleanup::new(async move {
+            let Ok(mut conn) = MySqlConnection::connect(&url).await else {
+                return;
+            };
+            let drop = format!("DROP DATABASE IF EXISTS `{doomed}`");
+            let _ = sqlx::query(AssertSqlSafe(drop)).execute(&mut conn).await;
+            let _ = conn.close().await;
+        });
+        self.cleanups
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(database.clone());
+            .push(cleanup);
         database
     }
 }
@@ -111,29 +120,6 @@ impl StoreFactory for MySqlFactory {
         let url = common::url_from_env(URL_VAR, DEFAULT_URL);
         let database = self.fresh_database(&url).await;
         (open(&url, &database).await, open(&url, &database).await)
-    }
-}
-
-impl Drop for MySqlFactory {
-    fn drop(&mut self) {
-        let databases = std::mem::take(self.databases.get_mut().unwrap_or_else(|e| e.into_inner()));
-        if databases.is_empty() {
-            return;
-        }
-        let url = common::url_from_env(URL_VAR, DEFAULT_URL);
-        common::run_cleanup(async move {
-            let Ok(mut conn) = MySqlConnection::connect(&url).await else {
-                return;
-            };
-            for database in databases {
-                let _ = sqlx::query(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS `{database}`"
-                )))
-                .execute(&mut conn)
-                .await;
-            }
-            let _ = conn.close().await;
-        });
     }
 }
 

@@ -1,0 +1,208 @@
+//! [`SessionStore`]: server-side sessions looked up by the SHA-256 of their secret.
+
+use async_trait::async_trait;
+use authkit::{
+    Entity, Session, SessionId, SessionStore, SlidePolicy, StoreError, Timestamp, TokenHash, UserId,
+};
+use authkit_schema::Dialect;
+use sqlx::Row as _;
+
+use super::shared::get_hash;
+use super::{DIALECT, DbRow, Store, conv};
+use crate::error::backend;
+use crate::sql::Stmt;
+
+/// The columns [`session_from`] reads, in this order.
+macro_rules! session_cols {
+    () => {
+        "id, user_id, token_hash, created_at, last_seen_at, idle_expires_at, \
+         absolute_expires_at, payload"
+    };
+}
+
+/// By position (the order of `session_cols!`): this is the authentication hot path.
+fn session_from(row: &DbRow) -> Result<Session, StoreError> {
+    let at = |i: usize| row.try_get(i).map_err(backend);
+    Ok(Session {
+        id: SessionId(at(0)?),
+        user_id: UserId(at(1)?),
+        token_hash: get_hash(row, 2usize)?,
+        created_at: conv::get_ts(row, 3usize)?,
+        last_seen_at: conv::get_ts(row, 4usize)?,
+        idle_expires_at: conv::get_ts(row, 5usize)?,
+        absolute_expires_at: conv::get_ts(row, 6usize)?,
+        payload: row.try_get(7usize).map_err(backend)?,
+    })
+}
+
+#[async_trait]
+impl SessionStore for Store {
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        static SQL: Stmt = Stmt::new(concat!(
+            "INSERT INTO {sessions} (",
+            session_cols!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ));
+        let query = self
+            .query(&SQL)
+            .bind(session.id.0)
+            .bind(session.user_id.0)
+            .bind(&session.token_hash.0[..])
+            .bind(conv::ts(session.created_at))
+            .bind(conv::ts(session.last_seen_at))
+            .bind(conv::ts(session.idle_expires_at))
+            .bind(conv::ts(session.absolute_expires_at))
+            .bind(session.payload.as_deref());
+        self.insert(query, Entity::Session, Entity::User).await?;
+        Ok(())
+    }
+
+    /// One round trip when the deadline need not move (the common case with a
+    /// `min_step`): the live session by its unique hash. When
+    /// [`SlidePolicy::next_deadline`] asks for a write, a second statement moves the
+    /// deadline forward only (`idle_expires_at < new`), so concurrent touches never move
+    /// it back, and never revive a session that died meanwhile. When that write loses
+    /// to a concurrent touch that moved the deadline further, the session is returned
+    /// with this call's own deadline (the stored one is later).
+    async fn touch_session(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+        policy: SlidePolicy,
+    ) -> Result<Option<Session>, StoreError> {
+        static LIVE_BY_HASH: Stmt = Stmt::new(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM {sessions} \
+             WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?"
+        ));
+        let query = self
+            .query(&LIVE_BY_HASH)
+            .bind(&hash.0[..])
+            .bind(conv::ts(now))
+            .bind(conv::ts(now));
+        let Some(row) = self.fetch_optional(query).await? else {
+            return Ok(None);
+        };
+        let mut session = session_from(&row)?;
+        if let Some(deadline) = policy.next_deadline(&session, now) {
+            static SLIDE: Stmt = Stmt::new(
+                "UPDATE {sessions} SET idle_expires_at = ?, last_seen_at = ? \
+                 WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?",
+            );
+            let query = self
+                .query(&SLIDE)
+                .bind(conv::ts(deadline))
+                .bind(conv::ts(now))
+                .bind(session.id.0)
+                .bind(conv::ts(deadline))
+                .bind(conv::ts(now));
+            self.execute(query).await?;
+            session.idle_expires_at = deadline;
+            session.last_seen_at = now;
+        }
+        Ok(Some(session))
+    }
+
+    async fn session_by_id(
+        &self,
+        id: SessionId,
+        now: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        static SQL: Stmt = Stmt::new(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM {sessions} WHERE id = ? AND idle_expires_at > ? AND absolute_expires_at > ?"
+        ));
+        let query = self
+            .query(&SQL)
+            .bind(id.0)
+            .bind(conv::ts(now))
+            .bind(conv::ts(now));
+        let row = self.fetch_optional(query).await?;
+        row.as_ref().map(session_from).transpose()
+    }
+
+    async fn set_session_payload(
+        &self,
+        id: SessionId,
+        payload: Option<&[u8]>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        static SQL: Stmt = Stmt::new(
+            "UPDATE {sessions} SET payload = ? \
+             WHERE id = ? AND idle_expires_at > ? AND absolute_expires_at > ?",
+        );
+        let query = self
+            .query(&SQL)
+            .bind(payload)
+            .bind(id.0)
+            .bind(conv::ts(now))
+            .bind(conv::ts(now));
+        if self.execute(query).await? == 0 {
+            return Err(StoreError::NotFound {
+                what: Entity::Session,
+            });
+        }
+        Ok(())
+    }
+
+    async fn revoke_session(&self, id: SessionId) -> Result<bool, StoreError> {
+        static SQL: Stmt = Stmt::new("DELETE FROM {sessions} WHERE id = ?");
+        Ok(self.execute(self.query(&SQL).bind(id.0)).await? > 0)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+    ) -> Result<u64, StoreError> {
+        static ALL: Stmt = Stmt::new("DELETE FROM {sessions} WHERE user_id = ?");
+        static ALL_BUT: Stmt = Stmt::new("DELETE FROM {sessions} WHERE user_id = ? AND id <> ?");
+        let query = match except {
+            Some(keep) => self.query(&ALL_BUT).bind(user.0).bind(keep.0),
+            None => self.query(&ALL).bind(user.0),
+        };
+        self.execute(query).await
+    }
+
+    async fn list_user_sessions(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, StoreError> {
+        static SQL: Stmt = Stmt::new(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM {sessions} \
+             WHERE user_id = ? AND idle_expires_at > ? AND absolute_expires_at > ? \
+             ORDER BY created_at, id"
+        ));
+        let query = self
+            .query(&SQL)
+            .bind(user.0)
+            .bind(conv::ts(now))
+            .bind(conv::ts(now));
+        let rows = self.fetch_all(query).await?;
+        rows.iter().map(session_from).collect()
+    }
+
+    async fn purge_sessions(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        static SQL: Stmt = Stmt::new(match DIALECT {
+            Dialect::MySql => {
+                "DELETE FROM {sessions} \
+                 WHERE (idle_expires_at <= ? OR absolute_expires_at <= ?) LIMIT ?"
+            }
+            Dialect::Postgres | Dialect::Sqlite => {
+                "DELETE FROM {sessions} WHERE id IN (SELECT id FROM {sessions} \
+                 WHERE (idle_expires_at <= ? OR absolute_expires_at <= ?) LIMIT ?{skip_locked})"
+            }
+        });
+        let query = self
+            .query(&SQL)
+            .bind(conv::ts(now))
+            .bind(conv::ts(now))
+            .bind(i64::from(limit));
+        self.execute(query).await
+    }
+}
