@@ -169,6 +169,8 @@ macro_rules! __for_each_case {
             users_mark_email_verified_keeps_first_time = users::mark_email_verified_keeps_first_time [async];
             users_timestamps_round_trip_exactly = users::timestamps_round_trip_exactly [async];
             users_delete_user = users::delete_user [async];
+            users_email_lookup_is_not_a_pattern = users::email_lookup_is_not_a_pattern [async];
+            users_extreme_timestamps_round_trip = users::extreme_timestamps_round_trip [async];
 
             sessions_create_then_read = sessions::create_then_read [async];
             sessions_create_duplicate_conflicts = sessions::create_duplicate_conflicts [async];
@@ -188,6 +190,9 @@ macro_rules! __for_each_case {
             sessions_list_live_oldest_first = sessions::list_live_oldest_first [async];
             sessions_purge_removes_only_dead = sessions::purge_removes_only_dead [async];
             sessions_purge_respects_limit = sessions::purge_respects_limit [async];
+            sessions_concurrent_creates_one_hash_one_wins = sessions::concurrent_creates_one_hash_one_wins [async];
+            sessions_revoke_races_touch = sessions::revoke_races_touch [async];
+            sessions_edge_values_round_trip = sessions::edge_values_round_trip [async];
 
             tokens_refresh_rotate_applies_rotation = tokens::refresh_rotate_applies_rotation [async];
             tokens_refresh_second_rotation_keeps_first_consumed_at = tokens::refresh_second_rotation_keeps_first_consumed_at [async];
@@ -216,6 +221,11 @@ macro_rules! __for_each_case {
             tokens_otp_accepted_consumes = tokens::otp_accepted_consumes [async];
             tokens_otp_concurrent_failures_counted = tokens::otp_concurrent_failures_counted [async];
             tokens_otp_concurrent_accept_once = tokens::otp_concurrent_accept_once [async];
+            tokens_refresh_rotate_sees_every_stored_row = tokens::refresh_rotate_sees_every_stored_row [async];
+            tokens_refresh_rotate_conflict_changes_nothing = tokens::refresh_rotate_conflict_changes_nothing [async];
+            tokens_refresh_revoke_family_races_rotation = tokens::refresh_revoke_family_races_rotation [async];
+            tokens_refresh_edge_values_round_trip = tokens::refresh_edge_values_round_trip [async];
+            tokens_one_time_edge_values_round_trip = tokens::one_time_edge_values_round_trip [async];
 
             api_keys_create_then_read = api_keys::create_then_read [async];
             api_keys_create_duplicate_conflicts = api_keys::create_duplicate_conflicts [async];
@@ -229,6 +239,9 @@ macro_rules! __for_each_case {
             api_keys_record_usage_last_used_moves_forward = api_keys::record_usage_last_used_moves_forward [async];
             api_keys_delete_api_key = api_keys::delete_api_key [async];
             api_keys_purge_api_keys = api_keys::purge_api_keys [async];
+            api_keys_revoke_races_replace = api_keys::revoke_races_replace [async];
+            api_keys_replace_conflict_changes_nothing = api_keys::replace_conflict_changes_nothing [async];
+            api_keys_edge_values_round_trip = api_keys::edge_values_round_trip [async];
 
             rbac_define_and_list = rbac::define_and_list [async];
             rbac_define_duplicate_conflicts = rbac::define_duplicate_conflicts [async];
@@ -238,6 +251,8 @@ macro_rules! __for_each_case {
             rbac_grant_to_user = rbac::grant_to_user [async];
             rbac_user_grants_union = rbac::user_grants_union [async];
             rbac_remove_item_removes_grants = rbac::remove_item_removes_grants [async];
+            rbac_slugs_match_exactly = rbac::slugs_match_exactly [async];
+            rbac_not_found_names_the_first_unknown = rbac::not_found_names_the_first_unknown [async];
 
             cascade_delete_user_removes_everything = cascade::delete_user_removes_everything [async];
 

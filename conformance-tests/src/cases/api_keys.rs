@@ -6,6 +6,8 @@ use std::net::IpAddr;
 
 use authkit::{ApiKey, ApiKeyId, ApiKeyUpdate, Environment, KeyType, KeyUsage, StoreError, UserId};
 
+use time::macros::datetime;
+
 use crate::StoreFactory;
 use crate::fixtures::{BASE, MICRO, api_key, at, canonical, create_user, fresh_hash, together};
 
@@ -678,4 +680,320 @@ pub async fn purge_api_keys<F: StoreFactory>(factory: &F) {
     let mut expected = vec![no_expiry.id, later.id, revoked.id];
     expected.sort();
     assert_eq!(left_ids, expected, "keys kept by the purge");
+}
+
+/// `replace_api_key` racing `revoke_api_key` of the old key: the revocation check and
+/// the change are one step, so every rotation that succeeded had stored its new key by
+/// the time the revocation returned, and every one refused (`NotFound`) stored nothing.
+/// 32 rotations of one key race one revocation.
+pub async fn revoke_races_replace<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let old = api_key(Some(u.id), BASE);
+    stores
+        .api_keys
+        .create_api_key(&old)
+        .await
+        .expect("create_api_key");
+    let news: Vec<ApiKey> = (0..32).map(|_| api_key(Some(u.id), at(1))).collect();
+
+    let outcomes = together(news.len() + 1, |i| {
+        let stores = stores.clone();
+        let news = news.clone();
+        let old_id = old.id;
+        async move {
+            if i == 0 {
+                // Let the rotations start, then revoke in the middle of them.
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                let revoked = stores
+                    .api_keys
+                    .revoke_api_key(old_id, "compromised", at(2))
+                    .await
+                    .expect("revoke_api_key");
+                // What is stored the moment the revocation returned.
+                let mut stored = Vec::new();
+                for new in &news {
+                    let found = stores
+                        .api_keys
+                        .api_key_by_hash(&new.key_hash)
+                        .await
+                        .expect("api_key_by_hash");
+                    stored.push(found.is_some());
+                }
+                (Some((revoked, stored)), None)
+            } else {
+                let result = stores
+                    .api_keys
+                    .replace_api_key(old_id, &news[i - 1], at(100))
+                    .await;
+                (None, Some(result))
+            }
+        }
+    })
+    .await;
+
+    let (revoked, stored_at_revocation) = outcomes[0].0.clone().expect("the revoker's outcome");
+    assert!(
+        revoked,
+        "revoke_api_key of a key being rotated returns true"
+    );
+    for (i, (_, result)) in outcomes.iter().enumerate().skip(1) {
+        let new = &news[i - 1];
+        match result.as_ref().expect("a rotation's outcome") {
+            Ok(()) => assert!(
+                stored_at_revocation[i - 1],
+                "replace_api_key {i} succeeded, but its new key was not stored when \
+                 revoke_api_key returned: the rotation outlived the revocation"
+            ),
+            Err(StoreError::NotFound { .. }) => {
+                let found = stores
+                    .api_keys
+                    .api_key_by_id(new.id)
+                    .await
+                    .expect("api_key_by_id");
+                assert_eq!(
+                    found, None,
+                    "replace_api_key {i} was refused but stored its new key"
+                );
+            }
+            Err(err) => panic!("replace_api_key {i} racing a revocation: unexpected {err:?}"),
+        }
+    }
+    let stored = stores
+        .api_keys
+        .api_key_by_id(old.id)
+        .await
+        .expect("api_key_by_id");
+    assert_eq!(
+        stored.and_then(|k| k.revoked_at),
+        Some(at(2)),
+        "the old key after the race: revoked"
+    );
+}
+
+/// A `replace_api_key` that fails changes nothing: with a new key whose hash or id is
+/// taken (`Conflict`), or whose owner is unknown (`NotFound`, as `create_api_key` would
+/// refuse it), the old key keeps its expiry (none, or one later than asked) and the new
+/// key is not stored.
+pub async fn replace_conflict_changes_nothing<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let taken = api_key(Some(u.id), BASE);
+    let no_expiry = api_key(Some(u.id), BASE);
+    let mut later = api_key(Some(u.id), BASE);
+    later.expires_at = Some(at(500));
+    for k in [&taken, &no_expiry, &later] {
+        stores
+            .api_keys
+            .create_api_key(k)
+            .await
+            .expect("create_api_key");
+    }
+
+    for old in [&no_expiry, &later] {
+        let same_hash = ApiKey {
+            key_hash: taken.key_hash,
+            ..api_key(Some(u.id), at(1))
+        };
+        let same_id = ApiKey {
+            id: taken.id,
+            ..api_key(Some(u.id), at(1))
+        };
+        let unknown_owner = api_key(Some(UserId::new()), at(1));
+        for (new, what) in [
+            (&same_hash, "a taken hash"),
+            (&same_id, "a taken id"),
+            (&unknown_owner, "an unknown owner"),
+        ] {
+            let err = stores
+                .api_keys
+                .replace_api_key(old.id, new, at(100))
+                .await
+                .expect_err("replace_api_key into an unstorable new key must fail");
+            if what == "an unknown owner" {
+                assert!(
+                    matches!(err, StoreError::NotFound { .. }),
+                    "replace_api_key with {what}: expected NotFound, got {err:?}"
+                );
+            } else {
+                assert!(
+                    matches!(err, StoreError::Conflict { .. }),
+                    "replace_api_key with {what}: expected Conflict, got {err:?}"
+                );
+            }
+            let stored = stores
+                .api_keys
+                .api_key_by_id(old.id)
+                .await
+                .expect("api_key_by_id");
+            assert_eq!(
+                stored.as_ref(),
+                Some(old),
+                "replace_api_key with {what} failed but changed the old key (expiry {:?})",
+                old.expires_at
+            );
+            let by_hash = stores
+                .api_keys
+                .api_key_by_hash(&new.key_hash)
+                .await
+                .expect("api_key_by_hash");
+            let by_id = stores
+                .api_keys
+                .api_key_by_id(new.id)
+                .await
+                .expect("api_key_by_id");
+            let stored_new = [by_hash, by_id]
+                .into_iter()
+                .flatten()
+                .any(|k| k.id == new.id && k.key_hash == new.key_hash);
+            assert!(
+                !stored_new,
+                "replace_api_key with {what} failed but stored the new key"
+            );
+        }
+    }
+    let stored = stores
+        .api_keys
+        .api_key_by_id(taken.id)
+        .await
+        .expect("api_key_by_id");
+    assert_eq!(
+        stored.as_ref(),
+        Some(&taken),
+        "failed replace_api_key calls changed the key they collided with"
+    );
+}
+
+/// A key with empty strings where `None` is also possible (description, organization,
+/// revocation reason), an empty name, empty scope and IP lists, empty metadata, usage
+/// counts past 2^53 and at `i64::MAX` (the largest every supported database holds), and
+/// times in years 1000 and 9999 reads back exactly by hash, by id and in listings.
+/// Usage adds to a large count exactly, a revocation with an empty reason keeps
+/// `Some("")`, and a key expiring in year 9999 is not purged.
+pub async fn edge_values_round_trip<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let earliest = datetime!(1000-01-01 00:00:00.000001 UTC);
+    let latest = datetime!(9999-12-31 23:59:59.999999 UTC);
+    let big = (1u64 << 53) + 1;
+    let empty = ApiKey {
+        name: String::new(),
+        description: Some(String::new()),
+        organization_id: Some(String::new()),
+        scopes: Vec::new(),
+        allowed_ips: Vec::new(),
+        metadata: BTreeMap::new(),
+        expires_at: Some(latest),
+        usage_count: big,
+        last_used_at: Some(earliest),
+        last_used_ip: None,
+        ..api_key(Some(u.id), earliest)
+    };
+    let service = ApiKey {
+        revoked_at: Some(earliest),
+        revoked_reason: Some(String::new()),
+        usage_count: i64::MAX as u64,
+        ..api_key(None, latest)
+    };
+    for k in [&empty, &service] {
+        stores
+            .api_keys
+            .create_api_key(k)
+            .await
+            .expect("create_api_key");
+        let by_hash = stores
+            .api_keys
+            .api_key_by_hash(&k.key_hash)
+            .await
+            .expect("api_key_by_hash");
+        assert_eq!(
+            by_hash.as_ref(),
+            Some(k),
+            "create_api_key then api_key_by_hash: empty strings stay Some(\"\"), large counts \
+             and times in years 1000 and 9999 read back exactly"
+        );
+        let by_id = stores
+            .api_keys
+            .api_key_by_id(k.id)
+            .await
+            .expect("api_key_by_id");
+        assert_eq!(by_id.as_ref(), Some(k), "create_api_key then api_key_by_id");
+    }
+    let listed = canonical(
+        stores
+            .api_keys
+            .list_api_keys(Some(u.id))
+            .await
+            .expect("list_api_keys"),
+    );
+    assert_eq!(listed, vec![empty.clone()], "list_api_keys of the owner");
+    let listed = canonical(
+        stores
+            .api_keys
+            .list_api_keys(None)
+            .await
+            .expect("list_api_keys"),
+    );
+    assert_eq!(
+        listed,
+        vec![service.clone()],
+        "list_api_keys of service keys"
+    );
+
+    let usage = KeyUsage {
+        key_id: empty.id,
+        uses: 1,
+        last_used_at: latest,
+        last_used_ip: Some(ip("::1")),
+    };
+    stores
+        .api_keys
+        .record_key_usage(&[usage])
+        .await
+        .expect("record_key_usage");
+    let stored = stores
+        .api_keys
+        .api_key_by_id(empty.id)
+        .await
+        .expect("api_key_by_id")
+        .expect("the key");
+    assert_eq!(
+        (stored.usage_count, stored.last_used_at),
+        (big + 1, Some(latest)),
+        "record_key_usage adds to a count past 2^53 exactly and moves last_used_at to year 9999"
+    );
+
+    let fresh = api_key(None, BASE);
+    stores
+        .api_keys
+        .create_api_key(&fresh)
+        .await
+        .expect("create_api_key");
+    let revoked = stores
+        .api_keys
+        .revoke_api_key(fresh.id, "", at(1))
+        .await
+        .expect("revoke_api_key");
+    assert!(revoked, "revoke_api_key with an empty reason returns true");
+    let stored = stores
+        .api_keys
+        .api_key_by_id(fresh.id)
+        .await
+        .expect("api_key_by_id")
+        .expect("the key");
+    assert_eq!(
+        stored.revoked_reason.as_deref(),
+        Some(""),
+        "revoke_api_key with an empty reason keeps Some(\"\")"
+    );
+
+    let purged = stores
+        .api_keys
+        .purge_api_keys(at(10), 10)
+        .await
+        .expect("purge_api_keys");
+    assert_eq!(
+        purged, 0,
+        "purge_api_keys: a key expiring in year 9999 stays"
+    );
 }

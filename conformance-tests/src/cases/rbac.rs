@@ -1,7 +1,9 @@
 //! [`RbacStore`](authkit::RbacStore): items per kind, grants to roles and users, the
 //! union a user holds, and removal that takes grants with it.
 
-use authkit::{GrantKind, RbacItem, RbacItemId, SlugKind, StoreError, Stores, UserGrants, UserId};
+use authkit::{
+    Entity, GrantKind, RbacItem, RbacItemId, SlugKind, StoreError, Stores, UserGrants, UserId,
+};
 
 use crate::StoreFactory;
 use crate::fixtures::{canonical, create_user, item};
@@ -535,5 +537,276 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
     assert!(
         !stores.rbac.remove_item(Ability, "nothing").await.unwrap(),
         "unknown item"
+    );
+}
+
+/// The `NotFound` of `result` names `what`, in the message of `call`.
+fn assert_not_found_naming<T: std::fmt::Debug>(
+    result: Result<T, StoreError>,
+    what: Entity,
+    call: &str,
+) {
+    match result {
+        Err(StoreError::NotFound { what: named }) if named == what => {}
+        other => panic!("{call}: expected NotFound naming {what:?}, got {other:?}"),
+    }
+}
+
+/// Slugs are matched exactly in every call that names one: no pattern (`_`, `%`, `\`)
+/// and no case folding. A probe that matches a registered slug only as a pattern or in
+/// another case is missing, unknown (`NotFound` naming the kind) or not held, and the
+/// calls change nothing.
+pub async fn slugs_match_exactly<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    define(
+        &stores,
+        &[
+            (Role, "editor"),
+            (Permission, "posts.read"),
+            (Permission, "100%"),
+            (Ability, "export"),
+        ],
+    )
+    .await;
+
+    let probes = strings(&[
+        "posts_read",
+        "posts%",
+        "%",
+        "_",
+        "POSTS.READ",
+        "Posts.Read",
+        "100\\%",
+        "100_",
+        "posts.read",
+        "100%",
+    ]);
+    let mut missing = stores
+        .rbac
+        .missing_items(Permission, &probes)
+        .await
+        .expect("missing_items");
+    missing.sort();
+    let mut expected = probes[..8].to_vec();
+    expected.sort();
+    assert_eq!(
+        missing, expected,
+        "missing_items must match slugs exactly: no pattern, no case folding"
+    );
+
+    for role in ["edit_r", "edit%", "EDITOR", "Editor"] {
+        assert_not_found_naming(
+            stores
+                .rbac
+                .grant_to_role(role, GrantKind::Permission, "posts.read")
+                .await,
+            Entity::Role,
+            &format!("grant_to_role({role:?}, …) with only \"editor\" registered"),
+        );
+        assert_not_found_naming(
+            stores.rbac.assign_role(u.id, role).await,
+            Entity::Role,
+            &format!("assign_role(…, {role:?}) with only \"editor\" registered"),
+        );
+        assert_not_found_naming(
+            stores.rbac.role_grants(role).await,
+            Entity::Role,
+            &format!("role_grants({role:?}) with only \"editor\" registered"),
+        );
+    }
+    for slug in ["posts_read", "posts%", "POSTS.READ"] {
+        assert_not_found_naming(
+            stores
+                .rbac
+                .grant_to_role("editor", GrantKind::Permission, slug)
+                .await,
+            Entity::Permission,
+            &format!("grant_to_role(\"editor\", permission, {slug:?})"),
+        );
+    }
+    for slug in ["EXPORT", "exp_rt", "exp%"] {
+        assert_not_found_naming(
+            stores
+                .rbac
+                .grant_to_user(u.id, GrantKind::Ability, slug)
+                .await,
+            Entity::Ability,
+            &format!("grant_to_user(…, ability, {slug:?})"),
+        );
+    }
+
+    for (kind, slug) in [(GrantKind::Permission, "posts.read")] {
+        let new = stores
+            .rbac
+            .grant_to_role("editor", kind, slug)
+            .await
+            .expect("grant_to_role");
+        assert!(new, "grant_to_role of the exact slugs is new");
+    }
+    let new = stores
+        .rbac
+        .assign_role(u.id, "editor")
+        .await
+        .expect("assign_role");
+    assert!(new, "assign_role of the exact slug is new");
+    let new = stores
+        .rbac
+        .grant_to_user(u.id, GrantKind::Ability, "export")
+        .await
+        .expect("grant_to_user");
+    assert!(new, "grant_to_user of the exact slug is new");
+
+    for (role, slug) in [
+        ("editor", "posts_read"),
+        ("EDITOR", "posts.read"),
+        ("edit%", "%"),
+    ] {
+        let held = stores
+            .rbac
+            .revoke_from_role(role, GrantKind::Permission, slug)
+            .await
+            .expect("revoke_from_role");
+        assert!(
+            !held,
+            "revoke_from_role({role:?}, permission, {slug:?}) must match exactly"
+        );
+    }
+    for role in ["EDITOR", "edit_r", "%"] {
+        let held = stores
+            .rbac
+            .unassign_role(u.id, role)
+            .await
+            .expect("unassign_role");
+        assert!(!held, "unassign_role(…, {role:?}) must match exactly");
+    }
+    for slug in ["EXPORT", "exp%"] {
+        let held = stores
+            .rbac
+            .revoke_from_user(u.id, GrantKind::Ability, slug)
+            .await
+            .expect("revoke_from_user");
+        assert!(
+            !held,
+            "revoke_from_user(…, ability, {slug:?}) must match exactly"
+        );
+    }
+    for (kind, slug) in [
+        (Permission, "posts%"),
+        (Permission, "POSTS.READ"),
+        (Role, "EDITOR"),
+    ] {
+        let removed = stores
+            .rbac
+            .remove_item(kind, slug)
+            .await
+            .expect("remove_item");
+        assert!(
+            !removed,
+            "remove_item({kind:?}, {slug:?}) must match exactly"
+        );
+    }
+
+    let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
+    assert_eq!(
+        grants,
+        UserGrants {
+            roles: strings(&["editor"]),
+            permissions: strings(&["posts.read"]),
+            abilities: strings(&["export"]),
+        },
+        "user_grants after calls that named slugs only as patterns or in another case"
+    );
+    let permissions = canonical(
+        stores
+            .rbac
+            .list_items(Permission)
+            .await
+            .expect("list_items"),
+    );
+    assert_eq!(
+        permissions,
+        vec![item(Permission, "100%"), item(Permission, "posts.read")],
+        "list_items after calls that named slugs only as patterns or in another case"
+    );
+}
+
+/// When a call names several unknown things, its `NotFound` names the first of: the
+/// role, the granted item, the user. `grant_to_role` with an unknown role and item names
+/// the role; `assign_role` with an unknown user and role names the role;
+/// `grant_to_user` with an unknown user and item names the item. Nothing is written.
+pub async fn not_found_names_the_first_unknown<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    define(&stores, &[(Role, "editor"), (Permission, "posts.read")]).await;
+    let nobody = UserId::new();
+
+    assert_not_found_naming(
+        stores
+            .rbac
+            .grant_to_role("ghost", GrantKind::Permission, "ghost")
+            .await,
+        Entity::Role,
+        "grant_to_role with an unknown role and an unknown permission",
+    );
+    assert_not_found_naming(
+        stores
+            .rbac
+            .grant_to_role("ghost", GrantKind::Ability, "ghost")
+            .await,
+        Entity::Role,
+        "grant_to_role with an unknown role and an unknown ability",
+    );
+    assert_not_found_naming(
+        stores
+            .rbac
+            .grant_to_role("editor", GrantKind::Ability, "posts.read")
+            .await,
+        Entity::Ability,
+        "grant_to_role of a permission's slug as an ability",
+    );
+    assert_not_found_naming(
+        stores.rbac.assign_role(nobody, "ghost").await,
+        Entity::Role,
+        "assign_role with an unknown user and an unknown role",
+    );
+    assert_not_found_naming(
+        stores.rbac.assign_role(nobody, "editor").await,
+        Entity::User,
+        "assign_role with an unknown user",
+    );
+    assert_not_found_naming(
+        stores
+            .rbac
+            .grant_to_user(nobody, GrantKind::Permission, "ghost")
+            .await,
+        Entity::Permission,
+        "grant_to_user with an unknown user and an unknown permission",
+    );
+    assert_not_found_naming(
+        stores
+            .rbac
+            .grant_to_user(nobody, GrantKind::Permission, "posts.read")
+            .await,
+        Entity::User,
+        "grant_to_user with an unknown user",
+    );
+
+    let role_grants = canonical(
+        stores
+            .rbac
+            .role_grants("editor")
+            .await
+            .expect("role_grants"),
+    );
+    assert!(
+        role_grants.is_empty(),
+        "refused grants wrote something: role_grants(\"editor\") = {role_grants:?}"
+    );
+    let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
+    assert_eq!(
+        grants,
+        UserGrants::default(),
+        "refused calls wrote something: user_grants of a user they did not name"
     );
 }

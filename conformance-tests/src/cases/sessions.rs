@@ -2,6 +2,7 @@
 //! the absolute cap, the write step, payloads, revocation, listing and purging.
 
 use authkit::{Session, SessionId, StoreError, TokenHash, UserId};
+use time::macros::datetime;
 
 use crate::StoreFactory;
 use crate::fixtures::{
@@ -645,4 +646,291 @@ pub async fn purge_respects_limit<F: StoreFactory>(factory: &F) {
         touch(&stores, &live.token_hash, at(20)).await.is_some(),
         "the live session"
     );
+}
+
+/// 32 concurrent `create_session` calls with one token hash (and 32 ids): exactly one
+/// succeeds, the others get `Conflict` and write nothing, and the hash authenticates the
+/// winner.
+pub async fn concurrent_creates_one_hash_one_wins<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let hash = fresh_hash();
+    let candidates: Vec<Session> = (0..32)
+        .map(|_| Session {
+            token_hash: hash,
+            ..session(u.id, BASE, secs(60), secs(3600))
+        })
+        .collect();
+    let results = together(candidates.len(), |i| {
+        let stores = stores.clone();
+        let candidate = candidates[i].clone();
+        async move { stores.sessions.create_session(&candidate).await }
+    })
+    .await;
+
+    let winners: Vec<usize> = (0..results.len()).filter(|i| results[*i].is_ok()).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "create_session: exactly one of 32 concurrent creates with one hash succeeds, got \
+         {winners:?}"
+    );
+    for (i, result) in results.iter().enumerate() {
+        if let Err(err) = result {
+            assert!(
+                matches!(err, StoreError::Conflict { .. }),
+                "create_session: loser {i} of a race on one hash: expected Conflict, got {err:?}"
+            );
+        }
+    }
+    let winner = &candidates[winners[0]];
+    for (i, candidate) in candidates.iter().enumerate() {
+        let row = stores
+            .sessions
+            .session_by_id(candidate.id, at(1))
+            .await
+            .expect("session_by_id");
+        if i == winners[0] {
+            assert_eq!(
+                row.as_ref(),
+                Some(winner),
+                "create_session: the winner's row"
+            );
+        } else {
+            assert_eq!(
+                row, None,
+                "create_session: loser {i} of a race on one hash left a row"
+            );
+        }
+    }
+    let touched = stores
+        .sessions
+        .touch_session(&hash, at(1), policy(60, 3600))
+        .await
+        .expect("touch_session");
+    assert_eq!(
+        touched.as_ref(),
+        Some(winner),
+        "touch_session of the raced hash must return the winner"
+    );
+    let listed = canonical(
+        stores
+            .sessions
+            .list_user_sessions(u.id, at(1))
+            .await
+            .expect("list_user_sessions"),
+    );
+    assert_eq!(
+        listed,
+        vec![winner.clone()],
+        "list_user_sessions after a race on one hash: the winner only"
+    );
+}
+
+/// Once `revoke_session` returns, no `touch_session` returns the session: not from a
+/// cache warmed before (with a policy that writes and one that does not), and not from
+/// a touch that read the row before the revocation and slides it after. 32 sliding
+/// touches race one revocation; the revoker's own touch right after it, and every touch
+/// once the race is over, find nothing.
+pub async fn revoke_races_touch<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+
+    let warm = session(u.id, BASE, secs(60), secs(3600));
+    stores
+        .sessions
+        .create_session(&warm)
+        .await
+        .expect("create_session");
+    for (now, step) in [(at(1), policy(60, 0)), (at(2), policy(60, 3600))] {
+        let touched = stores
+            .sessions
+            .touch_session(&warm.token_hash, now, step)
+            .await
+            .expect("touch_session");
+        assert!(
+            touched.is_some(),
+            "touch_session of a live session at {now}"
+        );
+    }
+    let revoked = stores
+        .sessions
+        .revoke_session(warm.id)
+        .await
+        .expect("revoke_session");
+    assert!(revoked, "revoke_session of a live session returns true");
+    for step in [policy(60, 0), policy(60, 3600)] {
+        let touched = stores
+            .sessions
+            .touch_session(&warm.token_hash, at(3), step)
+            .await
+            .expect("touch_session");
+        assert_eq!(
+            touched, None,
+            "touch_session after revoke_session returned (policy {step:?}) must not return \
+             the session"
+        );
+    }
+
+    let raced = session(u.id, BASE, secs(60), secs(3600));
+    stores
+        .sessions
+        .create_session(&raced)
+        .await
+        .expect("create_session");
+    let outcomes = together(33, |i| {
+        let stores = stores.clone();
+        let (id, hash) = (raced.id, raced.token_hash);
+        async move {
+            if i == 0 {
+                // Let the touches start, then revoke in the middle of them.
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                let revoked = stores
+                    .sessions
+                    .revoke_session(id)
+                    .await
+                    .expect("revoke_session");
+                let after = stores
+                    .sessions
+                    .touch_session(&hash, at(40), policy(60, 0))
+                    .await
+                    .expect("touch_session");
+                (Some(revoked), after)
+            } else {
+                let touched = stores
+                    .sessions
+                    .touch_session(&hash, at(i as i64), policy(60, 0))
+                    .await
+                    .expect("touch_session");
+                (None, touched)
+            }
+        }
+    })
+    .await;
+    let (revoked, after) = &outcomes[0];
+    assert_eq!(
+        *revoked,
+        Some(true),
+        "revoke_session of a session being touched returns true"
+    );
+    assert_eq!(
+        *after, None,
+        "touch_session right after revoke_session returned must not return the session"
+    );
+    let touched = stores
+        .sessions
+        .touch_session(&raced.token_hash, at(41), policy(60, 0))
+        .await
+        .expect("touch_session");
+    assert_eq!(
+        touched, None,
+        "a touch_session that raced revoke_session brought the session back"
+    );
+    let by_id = stores
+        .sessions
+        .session_by_id(raced.id, at(41))
+        .await
+        .expect("session_by_id");
+    assert_eq!(
+        by_id, None,
+        "session_by_id after the race: the revoked session is back"
+    );
+}
+
+/// A session created in year 1000 with deadlines at the end of year 9999 and an empty
+/// payload (`Some(vec![])`, not `None`) reads back exactly (by id, by touch, in the
+/// listing) and is live; one whose deadlines passed in year 1000 is dead and purged.
+pub async fn edge_values_round_trip<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let earliest = datetime!(1000-01-01 00:00:00.000001 UTC);
+    let latest = datetime!(9999-12-31 23:59:59.999999 UTC);
+    let s = Session {
+        id: SessionId::new(),
+        user_id: u.id,
+        token_hash: fresh_hash(),
+        created_at: earliest,
+        last_seen_at: earliest,
+        idle_expires_at: latest,
+        absolute_expires_at: latest,
+        payload: Some(Vec::new()),
+    };
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
+    let found = stores
+        .sessions
+        .session_by_id(s.id, BASE)
+        .await
+        .expect("session_by_id");
+    assert_eq!(
+        found.as_ref(),
+        Some(&s),
+        "create_session then session_by_id: an empty payload and times in years 1000 and \
+         9999 must read back exactly"
+    );
+    // The deadline is already past any target: nothing is written.
+    let touched = stores
+        .sessions
+        .touch_session(&s.token_hash, BASE, policy(60, 0))
+        .await
+        .expect("touch_session");
+    assert_eq!(
+        touched.as_ref(),
+        Some(&s),
+        "touch_session of a session that lives until year 9999"
+    );
+    let listed = canonical(
+        stores
+            .sessions
+            .list_user_sessions(u.id, BASE)
+            .await
+            .expect("list_user_sessions"),
+    );
+    assert_eq!(
+        listed,
+        vec![s.clone()],
+        "list_user_sessions: the session that lives until year 9999"
+    );
+
+    let ancient = Session {
+        id: SessionId::new(),
+        token_hash: fresh_hash(),
+        idle_expires_at: earliest + secs(1),
+        absolute_expires_at: earliest + secs(2),
+        payload: None,
+        ..s.clone()
+    };
+    stores
+        .sessions
+        .create_session(&ancient)
+        .await
+        .expect("create_session");
+    let found = stores
+        .sessions
+        .session_by_id(ancient.id, BASE)
+        .await
+        .expect("session_by_id");
+    assert_eq!(
+        found, None,
+        "session_by_id: a session that died in year 1000"
+    );
+    let purged = stores
+        .sessions
+        .purge_sessions(BASE, 10)
+        .await
+        .expect("purge_sessions");
+    assert_eq!(
+        purged, 1,
+        "purge_sessions: the session that died in year 1000 goes, the one that lives until \
+         9999 stays"
+    );
+    let found = stores
+        .sessions
+        .session_by_id(s.id, BASE)
+        .await
+        .expect("session_by_id");
+    assert_eq!(found.as_ref(), Some(&s), "the session kept by the purge");
 }

@@ -10,6 +10,8 @@ use authkit::{
     RotationOutcome, StoreError, Stores, Timestamp, TokenHash, UserId,
 };
 
+use time::macros::datetime;
+
 use crate::StoreFactory;
 use crate::fixtures::{
     BASE, MICRO, at, create_user, fresh_hash, one_time, peek_refresh, refresh, secs, successor,
@@ -1085,5 +1087,346 @@ pub async fn otp_concurrent_accept_once<F: StoreFactory>(factory: &F) {
     assert_eq!(
         consumed, 1,
         "attempt_otp: concurrent right codes that consumed the code"
+    );
+}
+
+/// `rotate_refresh` calls the rule once with every stored row, whatever its state: a
+/// consumed token, a revoked one, and an expired one (at and after `expires_at`) are
+/// `Decided` with the row as stored, never `Unknown`. Judging them is core's job.
+pub async fn refresh_rotate_sees_every_stored_row<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let consumed = refresh(u.id, BASE, secs(HOUR));
+    let revoked = refresh(u.id, BASE, secs(HOUR));
+    let expired = refresh(u.id, BASE, secs(10));
+    for t in [&consumed, &revoked, &expired] {
+        stores
+            .tokens
+            .create_refresh(t)
+            .await
+            .expect("create_refresh");
+    }
+    let next = successor(&consumed, at(1), secs(HOUR));
+    rotate_into(&stores, &consumed, &next, at(1)).await;
+    stores
+        .tokens
+        .revoke_family(revoked.family_id, at(2))
+        .await
+        .expect("revoke_family");
+
+    let consumed_row = RefreshToken {
+        consumed_at: Some(at(1)),
+        rotations: 1,
+        ..consumed.clone()
+    };
+    let revoked_row = RefreshToken {
+        revoked_at: Some(at(2)),
+        ..revoked.clone()
+    };
+    for (row, now, what) in [
+        (&consumed_row, at(3), "consumed"),
+        (&revoked_row, at(3), "revoked"),
+        (&expired, at(10), "expiring now"),
+        (&expired, at(11), "expired"),
+    ] {
+        let calls = AtomicUsize::new(0);
+        let rule = |_: &RefreshToken| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            RotationDecision::Reject
+        };
+        let outcome = stores
+            .tokens
+            .rotate_refresh(&row.token_hash, now, &rule)
+            .await
+            .expect("rotate_refresh");
+        assert_eq!(
+            outcome,
+            RotationOutcome::Decided {
+                presented: row.clone(),
+                decision: RotationDecision::Reject,
+            },
+            "rotate_refresh of a {what} token must call the rule with the row as stored, \
+             not report it Unknown"
+        );
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "rotate_refresh of a {what} token: rule calls"
+        );
+    }
+}
+
+/// A `Rotate` whose successor cannot be stored changes nothing: a successor with a
+/// taken hash or a taken id is `Conflict`, one naming an unknown user `NotFound`, and
+/// each time the presented token stays unconsumed (`consumed_at` and `rotations` as
+/// before), no successor is stored, and the token can still rotate.
+pub async fn refresh_rotate_conflict_changes_nothing<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let other = refresh(u.id, BASE, secs(HOUR));
+    let t = refresh(u.id, BASE, secs(HOUR));
+    for token in [&other, &t] {
+        stores
+            .tokens
+            .create_refresh(token)
+            .await
+            .expect("create_refresh");
+    }
+    let taken_hash = RefreshToken {
+        token_hash: other.token_hash,
+        ..successor(&t, at(1), secs(HOUR))
+    };
+    let taken_id = RefreshToken {
+        id: other.id,
+        ..successor(&t, at(1), secs(HOUR))
+    };
+    let unknown_user = RefreshToken {
+        user_id: UserId::new(),
+        ..successor(&t, at(1), secs(HOUR))
+    };
+    for (next, what) in [
+        (&taken_hash, "a taken hash"),
+        (&taken_id, "a taken id"),
+        (&unknown_user, "an unknown user"),
+    ] {
+        let rule = |_: &RefreshToken| RotationDecision::Rotate(next.clone());
+        let err = stores
+            .tokens
+            .rotate_refresh(&t.token_hash, at(1), &rule)
+            .await
+            .expect_err("rotate_refresh into an unstorable successor must fail");
+        if what == "an unknown user" {
+            assert!(
+                matches!(err, StoreError::NotFound { .. }),
+                "rotate_refresh into a successor of {what}: expected NotFound, got {err:?}"
+            );
+        } else {
+            assert!(
+                matches!(err, StoreError::Conflict { .. }),
+                "rotate_refresh into a successor with {what}: expected Conflict, got {err:?}"
+            );
+        }
+        assert_eq!(
+            peek_refresh(&stores, &t.token_hash).await.as_ref(),
+            Some(&t),
+            "rotate_refresh into a successor with {what} failed: the presented token must \
+             stay unconsumed"
+        );
+        assert_eq!(
+            peek_refresh(&stores, &other.token_hash).await.as_ref(),
+            Some(&other),
+            "rotate_refresh into a successor with {what} changed the token it collided with"
+        );
+        if next.token_hash != other.token_hash {
+            assert_eq!(
+                peek_refresh(&stores, &next.token_hash).await,
+                None,
+                "rotate_refresh into a successor with {what} failed but stored it"
+            );
+        }
+    }
+
+    let next = successor(&t, at(2), secs(HOUR));
+    rotate_into(&stores, &t, &next, at(2)).await;
+    let revoked = stores
+        .tokens
+        .revoke_family(t.family_id, at(3))
+        .await
+        .expect("revoke_family");
+    assert_eq!(
+        revoked, 2,
+        "the family after three failed rotations and one good one: the token and its \
+         successor"
+    );
+}
+
+/// `revoke_family` racing a chain of rotations of the family: once both are done, every
+/// token of the family is revoked, and `revoke_family` counted them all. A rotation is
+/// one atomic step, so it lands either before the revocation (and its successor is
+/// revoked with the family) or after it (and its rule sees the presented token revoked,
+/// so the chain stops).
+pub async fn refresh_revoke_family_races_rotation<F: StoreFactory>(factory: &F) {
+    const ROUNDS: usize = 100;
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let first = refresh(u.id, BASE, secs(HOUR));
+    stores
+        .tokens
+        .create_refresh(&first)
+        .await
+        .expect("create_refresh");
+
+    let rotator = {
+        let stores = stores.clone();
+        let first = first.clone();
+        tokio::spawn(async move {
+            let mut chain = vec![first];
+            for _ in 0..ROUNDS {
+                let current = chain[chain.len() - 1].clone();
+                let next = successor(&current, at(1), secs(HOUR));
+                let candidate = next.clone();
+                let rule = move |row: &RefreshToken| {
+                    if row.consumed_at.is_none() && row.revoked_at.is_none() {
+                        RotationDecision::Rotate(candidate.clone())
+                    } else {
+                        RotationDecision::Reject
+                    }
+                };
+                let outcome = stores
+                    .tokens
+                    .rotate_refresh(&current.token_hash, at(1), &rule)
+                    .await
+                    .expect("rotate_refresh");
+                match outcome {
+                    RotationOutcome::Decided {
+                        decision: RotationDecision::Rotate(_),
+                        ..
+                    } => chain.push(next),
+                    _ => break,
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            chain
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    let revoked = stores
+        .tokens
+        .revoke_family(first.family_id, at(2))
+        .await
+        .expect("revoke_family");
+    let chain = rotator.await.expect("the rotating task");
+
+    for (i, token) in chain.iter().enumerate() {
+        let row = peek_refresh(&stores, &token.token_hash)
+            .await
+            .expect("a token of the chain is stored");
+        assert!(
+            row.revoked_at.is_some(),
+            "revoke_family raced rotate_refresh: token {i} of the {} of the family is \
+             unrevoked after both returned",
+            chain.len()
+        );
+    }
+    assert_eq!(
+        revoked,
+        chain.len() as u64,
+        "revoke_family raced rotate_refresh: it must count every token of the family, \
+         which were all unrevoked before it"
+    );
+}
+
+/// A refresh token with an empty audience, an empty profile name (`Some("")`, not
+/// `None`), `rotations` one short of `u32::MAX` and times in years 1000 and 9999 reads
+/// back exactly; a rotation counts up to `u32::MAX` and copies the values forward.
+pub async fn refresh_edge_values_round_trip<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let earliest = datetime!(1000-01-01 00:00:00.000001 UTC);
+    let latest = datetime!(9999-12-31 23:59:59.999999 UTC);
+    let t = RefreshToken {
+        audience: String::new(),
+        profile: Some(String::new()),
+        chain_started_at: earliest,
+        created_at: earliest,
+        expires_at: latest,
+        consumed_at: Some(earliest),
+        rotations: u32::MAX - 1,
+        ..refresh(u.id, BASE, secs(HOUR))
+    };
+    let no_profile = RefreshToken {
+        profile: None,
+        ..refresh(u.id, BASE, secs(HOUR))
+    };
+    for token in [&t, &no_profile] {
+        stores
+            .tokens
+            .create_refresh(token)
+            .await
+            .expect("create_refresh");
+        assert_eq!(
+            peek_refresh(&stores, &token.token_hash).await.as_ref(),
+            Some(token),
+            "create_refresh then rotate_refresh (read): an empty audience, an empty or \
+             absent profile, rotations near u32::MAX and times in years 1000 and 9999 must \
+             read back exactly"
+        );
+    }
+
+    let next = successor(&t, BASE, secs(HOUR));
+    rotate_into(&stores, &t, &next, BASE).await;
+    let rotated = RefreshToken {
+        rotations: u32::MAX,
+        ..t.clone()
+    };
+    assert_eq!(
+        peek_refresh(&stores, &t.token_hash).await.as_ref(),
+        Some(&rotated),
+        "rotate_refresh adds one to rotations up to u32::MAX and keeps the first consumed_at"
+    );
+    assert_eq!(
+        peek_refresh(&stores, &next.token_hash).await.as_ref(),
+        Some(&next),
+        "rotate_refresh stores the successor as given (empty profile, chain started in \
+         year 1000)"
+    );
+}
+
+/// A one-time token with `failed_attempts` one short of `u32::MAX`, created in year
+/// 1000 and expiring at the end of year 9999, reads back exactly and is live: a failure
+/// counts up to `u32::MAX`, and `consume_one_time` one microsecond before the expiry
+/// succeeds.
+pub async fn one_time_edge_values_round_trip<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let earliest = datetime!(1000-01-01 00:00:00.000001 UTC);
+    let latest = datetime!(9999-12-31 23:59:59.999999 UTC);
+    let code = OneTimeToken {
+        created_at: earliest,
+        expires_at: latest,
+        failed_attempts: u32::MAX - 1,
+        ..one_time(u.id, Purpose::EmailOtp, BASE, secs(HOUR))
+    };
+    let link = OneTimeToken {
+        created_at: earliest,
+        expires_at: latest,
+        ..one_time(u.id, Purpose::MagicLink, BASE, secs(HOUR))
+    };
+    for t in [&code, &link] {
+        stores
+            .tokens
+            .issue_one_time(t)
+            .await
+            .expect("issue_one_time");
+    }
+
+    let (seen, _) = decided(
+        attempt(&stores, u.id, BASE, &|_| OtpDecision::CountFailure).await,
+        "a code that lives until year 9999",
+    );
+    assert_eq!(
+        seen, code,
+        "issue_one_time then attempt_otp: failed_attempts near u32::MAX and times in years \
+         1000 and 9999 must read back exactly"
+    );
+    let (seen, _) = decided(
+        attempt(&stores, u.id, BASE, &|_| OtpDecision::Leave).await,
+        "after one more failure",
+    );
+    assert_eq!(
+        seen.failed_attempts,
+        u32::MAX,
+        "attempt_otp: CountFailure adds one to failed_attempts up to u32::MAX"
+    );
+
+    let got = consume(&stores, &link, latest - MICRO).await;
+    let expected = OneTimeToken {
+        consumed_at: Some(latest - MICRO),
+        ..link.clone()
+    };
+    assert_eq!(
+        got,
+        Some(expected),
+        "consume_one_time one microsecond before an expiry at the end of year 9999"
     );
 }

@@ -92,8 +92,13 @@ pub async fn duplicate_email_conflicts_ignoring_case<F: StoreFactory>(factory: &
 pub async fn duplicate_id_conflicts<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let first = create_user(&stores).await;
+    // Every field differs, so a failed create that wrote any of them shows.
     let mut clash = user("someone-else@example.com");
     clash.id = first.id;
+    clash.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$Y2xhc2g$Y2xhc2g".to_owned());
+    clash.email_verified_at = Some(at(5));
+    clash.created_at = at(5);
+    clash.updated_at = at(6);
     let err = stores.users.create_user(&clash).await.unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict { .. }),
@@ -385,4 +390,115 @@ pub async fn delete_user<F: StoreFactory>(factory: &F) {
     stores.users.create_user(&again).await.unwrap();
     let found = stores.users.user_by_email(&u.email).await.unwrap();
     assert_eq!(found.as_ref(), Some(&again), "re-registered email");
+}
+
+/// `user_by_email` compares the whole email for equality (ignoring ASCII case), never
+/// as a pattern: `_`, `%`, `*`, `?` and `\` are plain characters in the stored email and
+/// in the input, and a lookup never lands on another user's row.
+pub async fn email_lookup_is_not_a_pattern<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    // `axb` first: a pattern lookup that takes the first row that matches finds it.
+    let emails = [
+        "axb@x.io",
+        "a_b@x.io",
+        "100%real@x.io",
+        "back\\slash@x.io",
+        "a*b?c@x.io",
+    ];
+    let users: Vec<_> = emails.iter().map(|email| user(email)).collect();
+    for u in &users {
+        stores.users.create_user(u).await.expect("create_user");
+    }
+    for u in &users {
+        for probe in [u.email.clone(), u.email.to_ascii_uppercase()] {
+            let found = stores
+                .users
+                .user_by_email(&probe)
+                .await
+                .expect("user_by_email");
+            assert_eq!(
+                found.as_ref(),
+                Some(u),
+                "user_by_email({probe:?}) must find exactly the user with that email"
+            );
+        }
+    }
+    for probe in [
+        "%",
+        "_",
+        "%@x.io",
+        "a%",
+        "_xb@x.io",
+        "a%@x.io",
+        "100%@x.io",
+        "a\\_b@x.io",
+        "back_slash@x.io",
+        "backslash@x.io",
+        "a*@x.io",
+        "*@x.io",
+        "a?b?c@x.io",
+        "a[_]b@x.io",
+    ] {
+        let found = stores
+            .users
+            .user_by_email(probe)
+            .await
+            .expect("user_by_email");
+        assert_eq!(
+            found, None,
+            "user_by_email({probe:?}) must compare for equality, not match a pattern"
+        );
+    }
+}
+
+/// Timestamps at both ends of the range every supported database holds
+/// (`1000-01-01` to `9999-12-31T23:59:59.999999`, MariaDB's `DATETIME`), and just
+/// before the Unix epoch, read back exactly.
+pub async fn extreme_timestamps_round_trip<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let earliest = datetime!(1000-01-01 00:00:00.000001 UTC);
+    let pre_epoch = datetime!(1969-12-31 23:59:59.999999 UTC);
+    let latest = datetime!(9999-12-31 23:59:59.999999 UTC);
+
+    let mut old = user("old@example.com");
+    old.created_at = earliest;
+    old.updated_at = pre_epoch;
+    old.email_verified_at = Some(latest);
+    let mut new = user("new@example.com");
+    new.created_at = latest;
+    new.updated_at = latest;
+    new.email_verified_at = Some(earliest);
+    for u in [&old, &new] {
+        stores.users.create_user(u).await.expect("create_user");
+        let found = stores.users.user_by_id(u.id).await.expect("user_by_id");
+        assert_eq!(
+            found.as_ref(),
+            Some(u),
+            "create_user then user_by_id: timestamps in years 1000, 1969 and 9999 must read \
+             back exactly"
+        );
+    }
+
+    stores
+        .users
+        .set_password_hash(old.id, None, latest)
+        .await
+        .expect("set_password_hash");
+    stores
+        .users
+        .mark_email_verified(new.id, earliest)
+        .await
+        .expect("mark_email_verified");
+    let found = stores.users.user_by_id(old.id).await.expect("user_by_id");
+    assert_eq!(
+        found.map(|u| u.updated_at),
+        Some(latest),
+        "set_password_hash must stamp updated_at = now exactly, in year 9999"
+    );
+    let found = stores.users.user_by_id(new.id).await.expect("user_by_id");
+    assert_eq!(
+        found.and_then(|u| u.email_verified_at),
+        Some(earliest),
+        "mark_email_verified must keep the first verification time, in year 1000"
+    );
 }
