@@ -193,6 +193,7 @@ macro_rules! __for_each_case {
             sessions_concurrent_creates_one_hash_one_wins = sessions::concurrent_creates_one_hash_one_wins [async];
             sessions_revoke_races_touch = sessions::revoke_races_touch [async];
             sessions_edge_values_round_trip = sessions::edge_values_round_trip [async];
+            sessions_debug_shows_no_secrets = sessions::debug_shows_no_secrets [async];
 
             tokens_refresh_rotate_applies_rotation = tokens::refresh_rotate_applies_rotation [async];
             tokens_refresh_second_rotation_keeps_first_consumed_at = tokens::refresh_second_rotation_keeps_first_consumed_at [async];

@@ -1,12 +1,13 @@
 //! [`SessionStore`](authkit::SessionStore): exclusive deadlines, sliding that never passes
 //! the absolute cap, the write step, payloads, revocation, listing and purging.
 
-use authkit::{Session, SessionId, StoreError, TokenHash, UserId};
+use authkit::{Purpose, Session, SessionId, StoreError, TokenHash, UserId};
 use time::macros::datetime;
 
 use crate::StoreFactory;
 use crate::fixtures::{
-    BASE, MICRO, at, canonical, create_user, fresh_hash, policy, secs, session, together,
+    BASE, MICRO, api_key, at, canonical, create_user, fresh_hash, one_time, policy, refresh, secs,
+    session, together, unique_email, user,
 };
 
 /// A created session reads back equal by id; unknown ids are `None`.
@@ -933,4 +934,74 @@ pub async fn edge_values_round_trip<F: StoreFactory>(factory: &F) {
         .await
         .expect("session_by_id");
     assert_eq!(found.as_ref(), Some(&s), "the session kept by the purge");
+}
+
+/// No store handle prints secrets, hashes or payloads in its `Debug` output, with rows
+/// of every kind stored: not a session, refresh, one-time or key hash (as hex, as the
+/// first four bytes in hex, or as a list of bytes), not a session payload, and not a
+/// password hash.
+pub async fn debug_shows_no_secrets<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let mut u = user(&unique_email());
+    u.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$ZGVidWctc2FsdA$ZGVidWctaGFzaA".into());
+    stores.users.create_user(&u).await.expect("create_user");
+    let payload = b"payload-secret-0123".to_vec();
+    let s = Session {
+        payload: Some(payload.clone()),
+        ..session(u.id, BASE, secs(60), secs(3600))
+    };
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
+    let r = refresh(u.id, BASE, secs(3600));
+    stores
+        .tokens
+        .create_refresh(&r)
+        .await
+        .expect("create_refresh");
+    let o = one_time(u.id, Purpose::MagicLink, BASE, secs(3600));
+    stores
+        .tokens
+        .issue_one_time(&o)
+        .await
+        .expect("issue_one_time");
+    let k = api_key(Some(u.id), BASE);
+    stores
+        .api_keys
+        .create_api_key(&k)
+        .await
+        .expect("create_api_key");
+
+    let bytes = |b: &[u8]| b.iter().map(u8::to_string).collect::<Vec<_>>().join(", ");
+    let mut secrets = vec![
+        "payload-secret".to_owned(),
+        bytes(&payload[..8]),
+        "argon2id".to_owned(),
+        "ZGVidWctc2FsdA".to_owned(),
+    ];
+    for hash in [s.token_hash, r.token_hash, o.token_hash, k.key_hash] {
+        let hex: String = hash.0.iter().map(|b| format!("{b:02x}")).collect();
+        secrets.push(hex[..8].to_owned());
+        secrets.push(hex[..8].to_ascii_uppercase());
+        secrets.push(bytes(&hash.0[..4]));
+    }
+    let printed = [
+        ("users", format!("{:?}", stores.users)),
+        ("sessions", format!("{:?}", stores.sessions)),
+        ("tokens", format!("{:?}", stores.tokens)),
+        ("api_keys", format!("{:?}", stores.api_keys)),
+        ("rbac", format!("{:?}", stores.rbac)),
+        ("stores", format!("{stores:?}")),
+    ];
+    for (which, text) in &printed {
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "the Debug output of the {which} store must never print secrets, hashes or \
+                 payloads; it contains {secret:?}"
+            );
+        }
+    }
 }

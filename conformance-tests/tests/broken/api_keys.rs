@@ -86,6 +86,19 @@ impl Broken {
                 self.inner.update_api_key(old, &update).await?;
                 Ok(())
             }
+            Fault::ReplaceInsertsBeforeCheck => {
+                let usable = self
+                    .inner
+                    .api_key_by_id(old)
+                    .await?
+                    .is_some_and(|k| k.revoked_at.is_none());
+                if !usable {
+                    // The INSERT went first; the capping UPDATE then matched no row.
+                    self.inner.create_api_key(new).await?;
+                    return Err(unknown);
+                }
+                self.inner.replace_api_key(old, new, old_expires_at).await
+            }
             _ => self.inner.replace_api_key(old, new, old_expires_at).await,
         }
     }
@@ -109,9 +122,14 @@ impl ApiKeyStore for Broken {
         if self.has(Fault::UsageCountAsDouble) {
             key.usage_count = key.usage_count as f64 as u64;
         }
-        self.inner.create_api_key(&key).await?;
-        self.shadow().key_ids.push(key.id);
-        Ok(())
+        match self.inner.create_api_key(&key).await {
+            Err(StoreError::Conflict { .. }) if self.has(Fault::KeyInsertIgnore) => Ok(()),
+            Err(err) => Err(err),
+            Ok(()) => {
+                self.shadow().key_ids.push(key.id);
+                Ok(())
+            }
+        }
     }
 
     async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKey>, StoreError> {
@@ -125,7 +143,11 @@ impl ApiKeyStore for Broken {
             }
             return Ok(found);
         }
-        self.inner.api_key_by_hash(hash).await
+        let found = self.inner.api_key_by_hash(hash).await?;
+        if found.is_none() && self.has(Fault::DeleteUserOrphansKeys) {
+            return Ok(self.shadow().orphan_keys.get(hash).cloned());
+        }
+        Ok(found)
     }
 
     async fn api_key_by_id(&self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
@@ -164,7 +186,12 @@ impl ApiKeyStore for Broken {
         reason: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let revoked = self.inner.revoke_api_key(id, reason, now).await?;
+        let revoked = match self.inner.revoke_api_key(id, reason, now).await {
+            Err(StoreError::NotFound { .. }) if self.has(Fault::RevokeUnknownKeyFalse) => {
+                return Ok(false);
+            }
+            result => result?,
+        };
         if self.has(Fault::RevokeKeyCountsMatched) {
             return Ok(true);
         }
@@ -224,15 +251,34 @@ impl ApiKeyStore for Broken {
                 }
                 Ok(())
             }
+            Fault::UsageOfDeletedKeyFails => {
+                for entry in usage {
+                    if self.inner.api_key_by_id(entry.key_id).await?.is_none() {
+                        return Err(StoreError::NotFound {
+                            what: authkit::Entity::ApiKey,
+                        });
+                    }
+                    self.inner
+                        .record_key_usage(std::slice::from_ref(entry))
+                        .await?;
+                }
+                Ok(())
+            }
             _ => self.inner.record_key_usage(usage).await,
         }
     }
 
     async fn delete_api_key(&self, id: ApiKeyId) -> Result<bool, StoreError> {
-        self.inner.delete_api_key(id).await
+        let deleted = self.inner.delete_api_key(id).await?;
+        Ok(deleted || self.has(Fault::DeleteKeyAlwaysTrue))
     }
 
     async fn purge_api_keys(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        let limit = if self.has(Fault::PurgeKeysUnlimited) {
+            u32::MAX
+        } else {
+            limit
+        };
         let mut purged = self.inner.purge_api_keys(now, limit).await?;
         if self.has(Fault::PurgeKeysDeletesRevoked) {
             let ids = self.shadow().key_ids.clone();
@@ -329,6 +375,42 @@ async fn usage_lost_update_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn last_used_moving_back_is_caught() {
     assert_caught!(Fault::LastUsedMovesBack => api_keys::record_usage_last_used_moves_forward);
+}
+
+/// "Duplicate id or hash: `Conflict`" (`create_api_key`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn key_insert_ignore_is_caught() {
+    assert_caught!(Fault::KeyInsertIgnore => api_keys::create_duplicate_conflicts);
+}
+
+/// "Unknown id: `NotFound`" (`revoke_api_key`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revoke_of_an_unknown_key_answering_false_is_caught() {
+    assert_caught!(Fault::RevokeUnknownKeyFalse => api_keys::revoke_keeps_first_reason);
+}
+
+/// "Unknown old id, or an old key that is revoked: `NotFound` and nothing is inserted."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replace_that_inserts_before_the_check_is_caught() {
+    assert_caught!(Fault::ReplaceInsertsBeforeCheck => api_keys::replace_api_key);
+}
+
+/// "Entries for keys that no longer exist are skipped."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn usage_of_a_deleted_key_failing_is_caught() {
+    assert_caught!(Fault::UsageOfDeletedKeyFails => api_keys::record_usage_adds_up);
+}
+
+/// "Deletes the key. `false` if there was none."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delete_key_always_true_is_caught() {
+    assert_caught!(Fault::DeleteKeyAlwaysTrue => api_keys::delete_api_key);
+}
+
+/// "Deletes at most `limit` keys".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unlimited_key_purge_is_caught() {
+    assert_caught!(Fault::PurgeKeysUnlimited => api_keys::purge_api_keys);
 }
 
 /// "Deletes at most `limit` keys whose `expires_at <= now`": not revoked ones.

@@ -24,10 +24,27 @@ impl Broken {
     }
 }
 
+impl Broken {
+    /// The error as [`Fault::UnknownItemNamedPermission`] reports it.
+    fn misname_item(&self, err: StoreError) -> StoreError {
+        match err {
+            StoreError::NotFound {
+                what: authkit::Entity::Ability,
+            } if self.has(Fault::UnknownItemNamedPermission) => StoreError::NotFound {
+                what: authkit::Entity::Permission,
+            },
+            other => other,
+        }
+    }
+}
+
 #[async_trait]
 impl RbacStore for Broken {
     async fn define_item(&self, item: &RbacItem) -> Result<(), StoreError> {
-        self.inner.define_item(item).await
+        match self.inner.define_item(item).await {
+            Err(StoreError::Conflict { .. }) if self.has(Fault::DefineIgnoresDuplicate) => Ok(()),
+            result => result,
+        }
     }
 
     async fn remove_item(&self, kind: SlugKind, slug: &str) -> Result<bool, StoreError> {
@@ -44,10 +61,18 @@ impl RbacStore for Broken {
                 }
             }
         }
-        self.inner.remove_item(kind, &slug).await
+        let removed = self.inner.remove_item(kind, &slug).await?;
+        Ok(removed || self.has(Fault::RemoveItemAlwaysTrue))
     }
 
     async fn list_items(&self, kind: SlugKind) -> Result<Vec<RbacItem>, StoreError> {
+        if self.has(Fault::ListItemsOfEveryKind) {
+            let mut every = Vec::new();
+            for kind in [SlugKind::Role, SlugKind::Permission, SlugKind::Ability] {
+                every.extend(self.inner.list_items(kind).await?);
+            }
+            return Ok(every);
+        }
         self.inner.list_items(kind).await
     }
 
@@ -77,7 +102,11 @@ impl RbacStore for Broken {
     ) -> Result<bool, StoreError> {
         let role = self.resolve(SlugKind::Role, role).await?;
         let slug = self.resolve(kind.slug_kind(), slug).await?;
-        let new = self.inner.grant_to_role(&role, kind, &slug).await?;
+        let new = self
+            .inner
+            .grant_to_role(&role, kind, &slug)
+            .await
+            .map_err(|err| self.misname_item(err))?;
         Ok(new || self.has(Fault::GrantCountsRepeat))
     }
 
@@ -94,7 +123,12 @@ impl RbacStore for Broken {
 
     async fn role_grants(&self, role: &str) -> Result<Vec<RbacItem>, StoreError> {
         let role = self.resolve(SlugKind::Role, role).await?;
-        self.inner.role_grants(&role).await
+        match self.inner.role_grants(&role).await {
+            Err(StoreError::NotFound { .. }) if self.has(Fault::RoleGrantsOfUnknownRoleEmpty) => {
+                Ok(Vec::new())
+            }
+            result => result,
+        }
     }
 
     async fn assign_role(&self, user: UserId, role: &str) -> Result<bool, StoreError> {
@@ -138,7 +172,7 @@ impl RbacStore for Broken {
                 return self.inner.grant_to_user(user, other, &slug).await;
             }
         }
-        result
+        result.map_err(|err| self.misname_item(err))
     }
 
     async fn revoke_from_user(
@@ -213,4 +247,38 @@ async fn union_all_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn removed_role_left_assigned_is_caught() {
     assert_caught!(Fault::RemoveRoleKeepsAssignments => rbac::remove_item_removes_grants);
+}
+
+/// "A slug already registered for the kind, or a taken id: `Conflict`."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn define_that_ignores_a_duplicate_is_caught() {
+    assert_caught!(Fault::DefineIgnoresDuplicate => rbac::define_duplicate_conflicts);
+}
+
+/// "Removes an item …. `false` if none."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn remove_item_always_true_is_caught() {
+    assert_caught!(Fault::RemoveItemAlwaysTrue => rbac::remove_item_removes_grants);
+}
+
+/// "Every item of the kind."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn items_of_every_kind_listed_is_caught() {
+    assert_caught!(Fault::ListItemsOfEveryKind => rbac::define_and_list);
+}
+
+/// "The permissions and abilities granted to a role. Unknown role: `NotFound`."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grants_of_an_unknown_role_listed_empty_is_caught() {
+    assert_caught!(Fault::RoleGrantsOfUnknownRoleEmpty => rbac::grant_to_role);
+}
+
+/// "`NotFound` whose `Entity` says which: … `Entity::Permission` or `Entity::Ability`
+/// for the granted item".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unknown_ability_named_a_permission_is_caught() {
+    assert_caught!(Fault::UnknownItemNamedPermission =>
+        rbac::slugs_match_exactly,
+        rbac_flows::grant_errors,
+    );
 }

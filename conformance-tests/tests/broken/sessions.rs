@@ -107,6 +107,28 @@ impl Broken {
                         && (now == s.idle_expires_at || now == s.absolute_expires_at)
                 }))
             }
+            Fault::TouchChecksAbsoluteOnly => {
+                let found = self.inner.touch_session(hash, now, policy).await?;
+                if found.is_some() {
+                    return Ok(found);
+                }
+                let Some(stored) = self.shadow().sessions.get(hash).cloned() else {
+                    return Ok(None);
+                };
+                if now >= stored.absolute_expires_at {
+                    return Ok(None);
+                }
+                let Some(deadline) = policy.next_deadline(&stored, now) else {
+                    return Ok(Some(stored));
+                };
+                let slid = Session {
+                    idle_expires_at: deadline,
+                    last_seen_at: now,
+                    ..stored
+                };
+                self.upsert_session(&slid).await?;
+                Ok(Some(slid))
+            }
             Fault::DeleteUserOrphansSessions => {
                 let found = self.inner.touch_session(hash, now, policy).await?;
                 if found.is_some() {
@@ -155,7 +177,12 @@ impl SessionStore for Broken {
                 }
             };
         }
-        self.inner.create_session(&session).await?;
+        match self.inner.create_session(&session).await {
+            Err(StoreError::NotFound { .. }) if self.has(Fault::SessionOfUnknownUserOk) => {
+                return Ok(());
+            }
+            result => result?,
+        }
         self.shadow()
             .sessions
             .insert(session.token_hash, session.clone());
@@ -180,6 +207,22 @@ impl SessionStore for Broken {
         id: SessionId,
         now: Timestamp,
     ) -> Result<Option<Session>, StoreError> {
+        if self.has(Fault::SessionByIdSlides) {
+            let stored = self
+                .shadow()
+                .sessions
+                .values()
+                .find(|s| s.id == id)
+                .cloned();
+            if let Some(stored) = stored {
+                // The touch query, with the session's own idle time.
+                let slide = SlidePolicy {
+                    idle_ttl: stored.idle_expires_at - stored.last_seen_at,
+                    min_step: time::Duration::ZERO,
+                };
+                return self.touch_session(&stored.token_hash, now, slide).await;
+            }
+        }
         self.inner.session_by_id(id, now).await
     }
 
@@ -345,6 +388,31 @@ async fn empty_payload_as_none_is_caught() {
         sessions::payload_set_get_clear,
         sessions::edge_values_round_trip,
     );
+}
+
+/// "A session that is unknown, revoked or not live returns `None` and is not changed":
+/// the idle deadline counts as much as the absolute one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn touch_that_checks_only_the_absolute_deadline_is_caught() {
+    assert_caught!(Fault::TouchChecksAbsoluteOnly => sessions::touch_at_idle_deadline_is_none);
+}
+
+/// "The live session with this id, or `None`. Does not slide it."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn session_by_id_that_slides_is_caught() {
+    assert_caught!(Fault::SessionByIdSlides => sessions::session_by_id_live_only_and_does_not_slide);
+}
+
+/// "An unknown user (in a store that holds the users) is `NotFound`."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn session_of_an_unknown_user_is_caught() {
+    assert_caught!(Fault::SessionOfUnknownUserOk => sessions::create_unknown_user_not_found);
+}
+
+/// "Every trait requires `Debug`: … must never print secrets, hashes or payloads there."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn debug_that_prints_rows_is_caught() {
+    assert_caught!(Fault::DebugPrintsRows => sessions::debug_shows_no_secrets);
 }
 
 /// "Replaces the … payload of a live session. Unknown or dead session: `NotFound`."

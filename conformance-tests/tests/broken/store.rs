@@ -52,6 +52,16 @@ pub(crate) enum Fault {
     /// `delete_user` forgets the sessions table in its cascade (no `ON DELETE CASCADE`):
     /// a deleted user's sessions still authenticate.
     DeleteUserOrphansSessions,
+    /// `delete_user` forgets the API keys in its cascade: a deleted user's keys still
+    /// verify.
+    DeleteUserOrphansKeys,
+    /// `create_user` lowercases the email before storing it instead of keeping it as
+    /// given.
+    EmailStoredLowercased,
+    /// `set_password_hash` ignores that its `UPDATE` matched no row: an unknown id is `Ok`.
+    PasswordOfUnknownUserOk,
+    /// `delete_user` answers `true` whether or not a row went.
+    DeleteUserAlwaysTrue,
 
     // SessionStore.
     /// `touch_session` slides the idle deadline to `now + idle_ttl`, past the absolute one.
@@ -91,6 +101,16 @@ pub(crate) enum Fault {
     PurgeSessionsStrict,
     /// `purge_sessions` ignores `limit`.
     PurgeSessionsUnlimited,
+    /// `touch_session` checks only the absolute deadline: a session past its idle
+    /// deadline is slid back to life.
+    TouchChecksAbsoluteOnly,
+    /// `session_by_id` reuses the touch query and slides the session it reads.
+    SessionByIdSlides,
+    /// `create_session` has no foreign key to the users: an unknown user's session is
+    /// accepted.
+    SessionOfUnknownUserOk,
+    /// The store's `Debug` is derived and prints the rows it holds: hashes and payloads.
+    DebugPrintsRows,
 
     // TokenStore, refresh tokens.
     /// `rotate_refresh` reads the row, waits, then applies the rule's decision: a
@@ -125,6 +145,13 @@ pub(crate) enum Fault {
     EmptyProfileAsNone,
     /// `rotations` lives in a signed 32-bit column: counts past `i32::MAX` are clamped.
     RotationsAsI32,
+    /// `create_refresh` is an `INSERT IGNORE`: a duplicate id or hash is `Ok`, nothing
+    /// written.
+    RefreshInsertIgnore,
+    /// `revoke_user_refresh` revokes only unconsumed tokens (`AND consumed_at IS NULL`).
+    RevokeUserSkipsConsumed,
+    /// `purge_refresh` ignores `limit`.
+    PurgeRefreshUnlimited,
 
     // TokenStore, one-time tokens and OTP codes.
     /// `consume_one_time` checks whether the token was used, waits, then uses it.
@@ -162,6 +189,9 @@ pub(crate) enum Fault {
     OtpIgnoresPurpose,
     /// `attempt_otp` forgets `expires_at > now`: an expired code is decided on.
     OtpIgnoresExpiry,
+    /// `issue_one_time` has no foreign key to the users: an unknown user's token is
+    /// accepted.
+    IssueForUnknownUserOk,
 
     // ApiKeyStore.
     /// Empty strings (`description`, `organization_id`, `revoked_reason`) are written as
@@ -197,6 +227,20 @@ pub(crate) enum Fault {
     LastUsedMovesBack,
     /// `purge_api_keys` also deletes revoked keys that have not expired.
     PurgeKeysDeletesRevoked,
+    /// `create_api_key` is an `INSERT IGNORE`: a duplicate id or hash is `Ok`, nothing
+    /// written.
+    KeyInsertIgnore,
+    /// `revoke_api_key` answers `false` for an unknown id instead of `NotFound`.
+    RevokeUnknownKeyFalse,
+    /// `replace_api_key` inserts the new key, then caps the old one, without a
+    /// transaction: an unknown old id is refused after the insert.
+    ReplaceInsertsBeforeCheck,
+    /// `record_key_usage` fails on an entry whose key is gone instead of skipping it.
+    UsageOfDeletedKeyFails,
+    /// `delete_api_key` answers `true` whether or not a row went.
+    DeleteKeyAlwaysTrue,
+    /// `purge_api_keys` ignores `limit`.
+    PurgeKeysUnlimited,
 
     // RbacStore.
     /// Slug lookups use `slug LIKE ?`: `_` and `%` in the input match other slugs.
@@ -213,6 +257,16 @@ pub(crate) enum Fault {
     UserGrantsUnionAll,
     /// `remove_item` of a role forgets the assignments naming it.
     RemoveRoleKeepsAssignments,
+    /// `define_item` is `INSERT … ON CONFLICT DO NOTHING`: a taken slug or id is `Ok`.
+    DefineIgnoresDuplicate,
+    /// `remove_item` answers `true` whether or not a row went.
+    RemoveItemAlwaysTrue,
+    /// `list_items` forgets the kind: every item is listed under every kind.
+    ListItemsOfEveryKind,
+    /// `role_grants` of an unknown role is an empty list instead of `NotFound`.
+    RoleGrantsOfUnknownRoleEmpty,
+    /// Every unknown granted item is reported as `NotFound { what: Permission }`.
+    UnknownItemNamedPermission,
 }
 
 impl Fault {
@@ -226,6 +280,10 @@ impl Fault {
         Fault::VerifyOverwritesFirstTime,
         Fault::UserTimesClampedAtEpoch,
         Fault::DeleteUserOrphansSessions,
+        Fault::DeleteUserOrphansKeys,
+        Fault::EmailStoredLowercased,
+        Fault::PasswordOfUnknownUserOk,
+        Fault::DeleteUserAlwaysTrue,
         Fault::TouchPastAbsolute,
         Fault::TouchAtDeadline,
         Fault::TouchIgnoresMinStep,
@@ -240,6 +298,10 @@ impl Fault {
         Fault::ListIncludesDead,
         Fault::PurgeSessionsStrict,
         Fault::PurgeSessionsUnlimited,
+        Fault::TouchChecksAbsoluteOnly,
+        Fault::SessionByIdSlides,
+        Fault::SessionOfUnknownUserOk,
+        Fault::DebugPrintsRows,
         Fault::NonAtomicRotate,
         Fault::RotateUnknownCallsRule,
         Fault::RotateHidesRevoked,
@@ -252,6 +314,9 @@ impl Fault {
         Fault::PurgeRefreshDeletesSpent,
         Fault::EmptyProfileAsNone,
         Fault::RotationsAsI32,
+        Fault::RefreshInsertIgnore,
+        Fault::RevokeUserSkipsConsumed,
+        Fault::PurgeRefreshUnlimited,
         Fault::NonAtomicConsume,
         Fault::IssueKeepsEarlier,
         Fault::IssueDeletesBeforeConflict,
@@ -266,6 +331,7 @@ impl Fault {
         Fault::OtpLeaveCountsFailure,
         Fault::OtpIgnoresPurpose,
         Fault::OtpIgnoresExpiry,
+        Fault::IssueForUnknownUserOk,
         Fault::EmptyKeyStringsAsNone,
         Fault::UsageCountAsDouble,
         Fault::KeyLookupCached,
@@ -279,6 +345,12 @@ impl Fault {
         Fault::UsageLostUpdate,
         Fault::LastUsedMovesBack,
         Fault::PurgeKeysDeletesRevoked,
+        Fault::KeyInsertIgnore,
+        Fault::RevokeUnknownKeyFalse,
+        Fault::ReplaceInsertsBeforeCheck,
+        Fault::UsageOfDeletedKeyFails,
+        Fault::DeleteKeyAlwaysTrue,
+        Fault::PurgeKeysUnlimited,
         Fault::SlugLike,
         Fault::SlugCaseFolded,
         Fault::GrantCountsRepeat,
@@ -286,6 +358,11 @@ impl Fault {
         Fault::GrantIgnoresKind,
         Fault::UserGrantsUnionAll,
         Fault::RemoveRoleKeepsAssignments,
+        Fault::DefineIgnoresDuplicate,
+        Fault::RemoveItemAlwaysTrue,
+        Fault::ListItemsOfEveryKind,
+        Fault::RoleGrantsOfUnknownRoleEmpty,
+        Fault::UnknownItemNamedPermission,
     ];
 
     /// The part of the store the fault lives in: a faulty store passes every case of the
@@ -301,7 +378,11 @@ impl Fault {
             | ClearPasswordKeepsHash
             | VerifyOverwritesFirstTime
             | UserTimesClampedAtEpoch
-            | DeleteUserOrphansSessions => Area::Users,
+            | DeleteUserOrphansSessions
+            | DeleteUserOrphansKeys
+            | EmailStoredLowercased
+            | PasswordOfUnknownUserOk
+            | DeleteUserAlwaysTrue => Area::Users,
             TouchPastAbsolute
             | TouchAtDeadline
             | TouchIgnoresMinStep
@@ -315,7 +396,11 @@ impl Fault {
             | RevokeAllExceptNull
             | ListIncludesDead
             | PurgeSessionsStrict
-            | PurgeSessionsUnlimited => Area::Sessions,
+            | PurgeSessionsUnlimited
+            | TouchChecksAbsoluteOnly
+            | SessionByIdSlides
+            | SessionOfUnknownUserOk
+            | DebugPrintsRows => Area::Sessions,
             NonAtomicRotate
             | RotateUnknownCallsRule
             | RotateHidesRevoked
@@ -327,7 +412,10 @@ impl Fault {
             | PurgeRefreshStrict
             | PurgeRefreshDeletesSpent
             | EmptyProfileAsNone
-            | RotationsAsI32 => Area::Refresh,
+            | RotationsAsI32
+            | RefreshInsertIgnore
+            | RevokeUserSkipsConsumed
+            | PurgeRefreshUnlimited => Area::Refresh,
             NonAtomicConsume
             | IssueKeepsEarlier
             | IssueDeletesBeforeConflict
@@ -341,7 +429,8 @@ impl Fault {
             | NonAtomicOtp
             | OtpLeaveCountsFailure
             | OtpIgnoresPurpose
-            | OtpIgnoresExpiry => Area::OneTime,
+            | OtpIgnoresExpiry
+            | IssueForUnknownUserOk => Area::OneTime,
             EmptyKeyStringsAsNone
             | UsageCountAsDouble
             | KeyLookupCached
@@ -354,14 +443,25 @@ impl Fault {
             | ReplaceOverwritesExpiry
             | UsageLostUpdate
             | LastUsedMovesBack
-            | PurgeKeysDeletesRevoked => Area::ApiKeys,
+            | PurgeKeysDeletesRevoked
+            | KeyInsertIgnore
+            | RevokeUnknownKeyFalse
+            | ReplaceInsertsBeforeCheck
+            | UsageOfDeletedKeyFails
+            | DeleteKeyAlwaysTrue
+            | PurgeKeysUnlimited => Area::ApiKeys,
             SlugLike
             | SlugCaseFolded
             | GrantCountsRepeat
             | AssignUnknownUser
             | GrantIgnoresKind
             | UserGrantsUnionAll
-            | RemoveRoleKeepsAssignments => Area::Rbac,
+            | RemoveRoleKeepsAssignments
+            | DefineIgnoresDuplicate
+            | RemoveItemAlwaysTrue
+            | ListItemsOfEveryKind
+            | RoleGrantsOfUnknownRoleEmpty
+            | UnknownItemNamedPermission => Area::Rbac,
         }
     }
 }
@@ -415,7 +515,7 @@ impl RefreshPatch {
 
 /// What the wrapper remembers beside the memory store. Recording is always on (it only
 /// observes); the faults decide what to do with it.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Shadow {
     /// Users created, in creation order.
     pub(crate) users: Vec<User>,
@@ -439,6 +539,8 @@ pub(crate) struct Shadow {
     pub(crate) one_time_ghosts: HashMap<TokenHash, OneTimeToken>,
     /// API keys created, by id.
     pub(crate) key_ids: Vec<ApiKeyId>,
+    /// API keys a broken cascade left behind, by hash.
+    pub(crate) orphan_keys: HashMap<TokenHash, ApiKey>,
     /// The lookup cache of [`Fault::KeyLookupCached`].
     pub(crate) key_cache: HashMap<TokenHash, ApiKey>,
     /// Role assignments the broken store kept after removing the role.
@@ -459,10 +561,13 @@ pub(crate) struct Broken {
 
 impl fmt::Debug for Broken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Broken")
-            .field("inner", &self.inner)
-            .field("fault", &self.fault)
-            .finish_non_exhaustive()
+        let mut out = f.debug_struct("Broken");
+        out.field("inner", &self.inner).field("fault", &self.fault);
+        if self.has(Fault::DebugPrintsRows) {
+            // What `#[derive(Debug)]` on a store that holds its rows prints.
+            out.field("rows", &*self.shadow());
+        }
+        out.finish_non_exhaustive()
     }
 }
 

@@ -158,9 +158,14 @@ impl TokenStore for Broken {
         if self.has(Fault::RotationsAsI32) {
             token.rotations = token.rotations.min(I32_MAX);
         }
-        self.inner.create_refresh(&token).await?;
-        self.record_refresh(&token);
-        Ok(())
+        match self.inner.create_refresh(&token).await {
+            Err(StoreError::Conflict { .. }) if self.has(Fault::RefreshInsertIgnore) => Ok(()),
+            Err(err) => Err(err),
+            Ok(()) => {
+                self.record_refresh(&token);
+                Ok(())
+            }
+        }
     }
 
     async fn rotate_refresh(
@@ -288,7 +293,24 @@ impl TokenStore for Broken {
     }
 
     async fn revoke_user_refresh(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
-        self.inner.revoke_user_refresh(user, now).await
+        let mut changed = self.inner.revoke_user_refresh(user, now).await?;
+        if self.has(Fault::RevokeUserSkipsConsumed) {
+            let hashes: Vec<TokenHash> =
+                self.shadow().families.values().flatten().copied().collect();
+            for hash in hashes {
+                if let Some(row) = self.peek_inner(&hash, now).await?
+                    && row.user_id == user
+                    && row.consumed_at.is_some()
+                    && row.revoked_at == Some(now)
+                {
+                    // `AND consumed_at IS NULL`: the broken store left it alone.
+                    let mut shadow = self.shadow();
+                    shadow.refresh_patches.entry(hash).or_default().revoked_at = Some(None);
+                    changed -= 1;
+                }
+            }
+        }
+        Ok(changed)
     }
 
     async fn purge_refresh(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
@@ -320,6 +342,7 @@ impl TokenStore for Broken {
                 }
                 Ok(purged)
             }
+            Fault::PurgeRefreshUnlimited => self.inner.purge_refresh(now, u32::MAX).await,
             _ => self.inner.purge_refresh(now, limit).await,
         }
     }
@@ -358,6 +381,7 @@ impl TokenStore for Broken {
                     .await?;
                 Err(StoreError::Conflict { what })
             }
+            Err(StoreError::NotFound { .. }) if self.has(Fault::IssueForUnknownUserOk) => Ok(()),
             Err(err) => Err(err),
         }
     }
@@ -587,6 +611,30 @@ async fn empty_profile_as_none_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rotations_as_i32_are_caught() {
     assert_caught!(Fault::RotationsAsI32 => tokens::refresh_edge_values_round_trip);
+}
+
+/// "Duplicate id or hash: `Conflict`" (`create_refresh`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refresh_insert_ignore_is_caught() {
+    assert_caught!(Fault::RefreshInsertIgnore => tokens::refresh_create_duplicate_conflicts);
+}
+
+/// "Revokes every unrevoked refresh token of the user": consumed ones included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn user_revocation_that_skips_consumed_tokens_is_caught() {
+    assert_caught!(Fault::RevokeUserSkipsConsumed => tokens::refresh_revoke_user_counts);
+}
+
+/// "Deletes at most `limit` refresh tokens".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unlimited_refresh_purge_is_caught() {
+    assert_caught!(Fault::PurgeRefreshUnlimited => tokens::refresh_purge_respects_limit);
+}
+
+/// "Unknown user: `NotFound`" (`issue_one_time`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_time_token_of_an_unknown_user_is_caught() {
+    assert_caught!(Fault::IssueForUnknownUserOk => tokens::one_time_issue_unknown_user_not_found);
 }
 
 /// "Under N concurrent calls with one hash, exactly one gets `Some`."

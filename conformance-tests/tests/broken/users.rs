@@ -1,7 +1,7 @@
 //! [`UserStore`] faults: email comparison, uniqueness, failed writes, exact timestamps,
 //! the cascade.
 
-use authkit::{StoreError, Timestamp, User, UserId, UserStore};
+use authkit::{ApiKeyStore, StoreError, Timestamp, User, UserId, UserStore};
 use authkit_conformance::async_trait;
 use time::OffsetDateTime;
 
@@ -28,6 +28,9 @@ impl UserStore for Broken {
             user.created_at = clamp(user.created_at);
             user.updated_at = clamp(user.updated_at);
             user.email_verified_at = user.email_verified_at.map(clamp);
+        }
+        if self.has(Fault::EmailStoredLowercased) {
+            user.email = user.email.to_lowercase();
         }
         if self.has(Fault::CreateUserOverwritesOnConflict)
             && self.inner.user_by_id(user.id).await?.is_some()
@@ -89,7 +92,10 @@ impl UserStore for Broken {
                 .and_then(|u| u.password_hash);
             return self.inner.set_password_hash(id, kept.as_deref(), now).await;
         }
-        self.inner.set_password_hash(id, hash, now).await
+        match self.inner.set_password_hash(id, hash, now).await {
+            Err(StoreError::NotFound { .. }) if self.has(Fault::PasswordOfUnknownUserOk) => Ok(()),
+            result => result,
+        }
     }
 
     async fn mark_email_verified(&self, id: UserId, now: Timestamp) -> Result<(), StoreError> {
@@ -116,9 +122,16 @@ impl UserStore for Broken {
                 shadow.orphan_sessions.insert(session.token_hash, session);
             }
         }
+        if self.has(Fault::DeleteUserOrphansKeys) {
+            let keys = self.inner.list_api_keys(Some(id)).await?;
+            let mut shadow = self.shadow();
+            for key in keys {
+                shadow.orphan_keys.insert(key.key_hash, key);
+            }
+        }
         let deleted = self.inner.delete_user(id).await?;
         self.shadow().users.retain(|u| u.id != id);
-        Ok(deleted)
+        Ok(deleted || self.has(Fault::DeleteUserAlwaysTrue))
     }
 }
 
@@ -179,4 +192,28 @@ async fn user_times_clamped_at_the_epoch_are_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn delete_user_that_orphans_sessions_is_caught() {
     assert_caught!(Fault::DeleteUserOrphansSessions => cascade::delete_user_removes_everything);
+}
+
+/// "… everything that belongs to it: …, API keys it owns, …".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delete_user_that_orphans_keys_is_caught() {
+    assert_caught!(Fault::DeleteUserOrphansKeys => cascade::delete_user_removes_everything);
+}
+
+/// "The store keeps them exactly as given".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn email_stored_lowercased_is_caught() {
+    assert_caught!(Fault::EmailStoredLowercased => users::email_lookup_ignores_ascii_case);
+}
+
+/// "Unknown id: `NotFound`" (`set_password_hash`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn password_of_an_unknown_user_is_caught() {
+    assert_caught!(Fault::PasswordOfUnknownUserOk => users::password_hash_set_and_cleared);
+}
+
+/// "Returns `false` if there was no such user."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delete_user_always_true_is_caught() {
+    assert_caught!(Fault::DeleteUserAlwaysTrue => users::delete_user);
 }
