@@ -45,25 +45,37 @@ pub async fn create_then_read<F: StoreFactory>(factory: &F) {
     publishable.last_used_at = Some(at(2));
 
     for k in [&key, &restricted, &publishable] {
-        stores.api_keys.create_api_key(k).await.unwrap();
+        stores
+            .api_keys
+            .create_api_key(k)
+            .await
+            .expect("create_api_key");
     }
     for k in [&key, &restricted, &publishable] {
-        let by_hash = stores.api_keys.api_key_by_hash(&k.key_hash).await.unwrap();
+        let by_hash = stores
+            .api_keys
+            .api_key_by_hash(&k.key_hash)
+            .await
+            .expect("api_key_by_hash");
         assert_eq!(by_hash.as_ref(), Some(k), "api_key_by_hash");
-        let by_id = stores.api_keys.api_key_by_id(k.id).await.unwrap();
+        let by_id = stores
+            .api_keys
+            .api_key_by_id(k.id)
+            .await
+            .expect("api_key_by_id");
         assert_eq!(by_id.as_ref(), Some(k), "api_key_by_id");
     }
     let unknown = stores
         .api_keys
         .api_key_by_hash(&fresh_hash())
         .await
-        .unwrap();
+        .expect("api_key_by_hash");
     assert_eq!(unknown, None, "unknown hash");
     let unknown = stores
         .api_keys
         .api_key_by_id(ApiKeyId::new())
         .await
-        .unwrap();
+        .expect("api_key_by_id");
     assert_eq!(unknown, None, "unknown id");
 }
 
@@ -72,20 +84,28 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let first = api_key(Some(u.id), BASE);
-    stores.api_keys.create_api_key(&first).await.unwrap();
+    stores
+        .api_keys
+        .create_api_key(&first)
+        .await
+        .expect("create_api_key");
 
     let mut same_id = api_key(Some(u.id), BASE);
     same_id.id = first.id;
-    let err = stores.api_keys.create_api_key(&same_id).await.unwrap_err();
+    let err = stores
+        .api_keys
+        .create_api_key(&same_id)
+        .await
+        .expect_err("create_api_key (duplicate id) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate id: expected Conflict, got {err:?}"
+        "create_api_key: duplicate id: expected Conflict, got {err:?}"
     );
     let found = stores
         .api_keys
         .api_key_by_hash(&same_id.key_hash)
         .await
-        .unwrap();
+        .expect("api_key_by_hash");
     assert_eq!(found, None, "the losing key (duplicate id) was written");
 
     let mut same_hash = api_key(None, BASE);
@@ -94,17 +114,31 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
         .api_keys
         .create_api_key(&same_hash)
         .await
-        .unwrap_err();
+        .expect_err("create_api_key (duplicate hash) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate hash: expected Conflict, got {err:?}"
+        "create_api_key: duplicate hash: expected Conflict, got {err:?}"
     );
-    let found = stores.api_keys.api_key_by_id(same_hash.id).await.unwrap();
+    let found = stores
+        .api_keys
+        .api_key_by_id(same_hash.id)
+        .await
+        .expect("api_key_by_id");
     assert_eq!(found, None, "the losing key (duplicate hash) was written");
-    let found = stores.api_keys.api_key_by_id(first.id).await.unwrap();
+    let found = stores
+        .api_keys
+        .api_key_by_id(first.id)
+        .await
+        .expect("api_key_by_id");
     assert_eq!(found.as_ref(), Some(&first), "the first key changed");
     assert_eq!(
-        canonical(stores.api_keys.list_api_keys(None).await.unwrap()),
+        canonical(
+            stores
+                .api_keys
+                .list_api_keys(None)
+                .await
+                .expect("list_api_keys")
+        ),
         Vec::new()
     );
 }
@@ -113,12 +147,23 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
 pub async fn create_unknown_owner_not_found<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let key = api_key(Some(UserId::new()), BASE);
-    let err = stores.api_keys.create_api_key(&key).await.unwrap_err();
+    let err = stores
+        .api_keys
+        .create_api_key(&key)
+        .await
+        .expect_err("create_api_key (unknown owner) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown owner: expected NotFound, got {err:?}"
+        "create_api_key: unknown owner: expected NotFound, got {err:?}"
     );
-    assert_eq!(stores.api_keys.api_key_by_id(key.id).await.unwrap(), None);
+    assert_eq!(
+        stores
+            .api_keys
+            .api_key_by_id(key.id)
+            .await
+            .expect("api_key_by_id"),
+        None
+    );
 }
 
 /// `list_api_keys` lists an owner's keys, or the service keys, oldest (`created_at`)
@@ -137,20 +182,42 @@ pub async fn list_by_owner_and_service_keys<F: StoreFactory>(factory: &F) {
     svc_old.revoked_at = Some(at(6));
     svc_old.revoked_reason = Some("rotated".to_owned());
     for k in [&a_new, &svc_new, &b_key, &a_old, &svc_old] {
-        stores.api_keys.create_api_key(k).await.unwrap();
+        stores
+            .api_keys
+            .create_api_key(k)
+            .await
+            .expect("create_api_key");
     }
 
-    let listed = canonical(stores.api_keys.list_api_keys(Some(a.id)).await.unwrap());
+    let listed = canonical(
+        stores
+            .api_keys
+            .list_api_keys(Some(a.id))
+            .await
+            .expect("list_api_keys"),
+    );
     assert_eq!(listed, vec![a_old, a_new], "keys of a user");
-    let listed = canonical(stores.api_keys.list_api_keys(Some(b.id)).await.unwrap());
+    let listed = canonical(
+        stores
+            .api_keys
+            .list_api_keys(Some(b.id))
+            .await
+            .expect("list_api_keys"),
+    );
     assert_eq!(listed, vec![b_key], "keys of another user");
-    let listed = canonical(stores.api_keys.list_api_keys(None).await.unwrap());
+    let listed = canonical(
+        stores
+            .api_keys
+            .list_api_keys(None)
+            .await
+            .expect("list_api_keys"),
+    );
     assert_eq!(listed, vec![svc_old, svc_new], "service keys");
     let listed = stores
         .api_keys
         .list_api_keys(Some(UserId::new()))
         .await
-        .unwrap();
+        .expect("list_api_keys");
     assert!(listed.is_empty(), "unknown owner");
 }
 
@@ -161,14 +228,22 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
     let u = create_user(&stores).await;
     let key = api_key(Some(u.id), BASE);
     let bystander = api_key(Some(u.id), BASE);
-    stores.api_keys.create_api_key(&key).await.unwrap();
-    stores.api_keys.create_api_key(&bystander).await.unwrap();
+    stores
+        .api_keys
+        .create_api_key(&key)
+        .await
+        .expect("create_api_key");
+    stores
+        .api_keys
+        .create_api_key(&bystander)
+        .await
+        .expect("create_api_key");
 
     let unchanged = stores
         .api_keys
         .update_api_key(key.id, &ApiKeyUpdate::default())
         .await
-        .unwrap();
+        .expect("update_api_key");
     assert_eq!(unchanged, key, "an empty update");
 
     let update = ApiKeyUpdate {
@@ -183,7 +258,7 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
         .api_keys
         .update_api_key(key.id, &update)
         .await
-        .unwrap();
+        .expect("update_api_key");
     let mut expected = key.clone();
     expected.name = "renamed".to_owned();
     expected.description = None;
@@ -192,7 +267,11 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
     expected.allowed_ips = Vec::new();
     expected.metadata = BTreeMap::from([("k".to_owned(), "v".to_owned())]);
     assert_eq!(updated, expected, "update result");
-    let stored = stores.api_keys.api_key_by_id(key.id).await.unwrap();
+    let stored = stores
+        .api_keys
+        .api_key_by_id(key.id)
+        .await
+        .expect("api_key_by_id");
     assert_eq!(stored.as_ref(), Some(&expected), "stored after update");
 
     let update = ApiKeyUpdate {
@@ -204,7 +283,7 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
         .api_keys
         .update_api_key(key.id, &update)
         .await
-        .unwrap();
+        .expect("update_api_key");
     expected.description = Some("back".to_owned());
     expected.expires_at = None;
     assert_eq!(
@@ -215,7 +294,7 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
         .api_keys
         .api_key_by_hash(&key.key_hash)
         .await
-        .unwrap();
+        .expect("api_key_by_hash");
     assert_eq!(
         stored.as_ref(),
         Some(&expected),
@@ -226,12 +305,16 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
         .api_keys
         .update_api_key(ApiKeyId::new(), &update)
         .await
-        .unwrap_err();
+        .expect_err("update_api_key (unknown id) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown id: expected NotFound, got {err:?}"
+        "update_api_key: unknown id: expected NotFound, got {err:?}"
     );
-    let other = stores.api_keys.api_key_by_id(bystander.id).await.unwrap();
+    let other = stores
+        .api_keys
+        .api_key_by_id(bystander.id)
+        .await
+        .expect("api_key_by_id");
     assert_eq!(other.as_ref(), Some(&bystander), "another key changed");
 }
 
@@ -240,14 +323,18 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
 pub async fn revoke_keeps_first_reason<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let key = api_key(None, BASE);
-    stores.api_keys.create_api_key(&key).await.unwrap();
+    stores
+        .api_keys
+        .create_api_key(&key)
+        .await
+        .expect("create_api_key");
 
     assert!(
         stores
             .api_keys
             .revoke_api_key(key.id, "leaked", at(10))
             .await
-            .unwrap(),
+            .expect("revoke_api_key"),
         "first revoke"
     );
     let mut expected = key.clone();
@@ -257,7 +344,7 @@ pub async fn revoke_keeps_first_reason<F: StoreFactory>(factory: &F) {
         .api_keys
         .api_key_by_hash(&key.key_hash)
         .await
-        .unwrap();
+        .expect("api_key_by_hash");
     assert_eq!(stored.as_ref(), Some(&expected), "after revoke");
 
     assert!(
@@ -265,10 +352,14 @@ pub async fn revoke_keeps_first_reason<F: StoreFactory>(factory: &F) {
             .api_keys
             .revoke_api_key(key.id, "again", at(20))
             .await
-            .unwrap(),
+            .expect("revoke_api_key"),
         "second revoke"
     );
-    let stored = stores.api_keys.api_key_by_id(key.id).await.unwrap();
+    let stored = stores
+        .api_keys
+        .api_key_by_id(key.id)
+        .await
+        .expect("api_key_by_id");
     assert_eq!(
         stored.as_ref(),
         Some(&expected),
@@ -279,10 +370,10 @@ pub async fn revoke_keeps_first_reason<F: StoreFactory>(factory: &F) {
         .api_keys
         .revoke_api_key(ApiKeyId::new(), "x", at(20))
         .await
-        .unwrap_err();
+        .expect_err("revoke_api_key (unknown id) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown id: expected NotFound, got {err:?}"
+        "revoke_api_key: unknown id: expected NotFound, got {err:?}"
     );
 }
 
@@ -291,18 +382,29 @@ pub async fn revoke_keeps_first_reason<F: StoreFactory>(factory: &F) {
 pub async fn revocation_visible_to_next_lookup<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let key = api_key(None, BASE);
-    stores.api_keys.create_api_key(&key).await.unwrap();
+    stores
+        .api_keys
+        .create_api_key(&key)
+        .await
+        .expect("create_api_key");
     // Warm any cache a store might (wrongly) keep.
     let before = together(8, |_| {
         let stores = stores.clone();
         let hash = key.key_hash;
-        async move { stores.api_keys.api_key_by_hash(&hash).await.unwrap() }
+        async move {
+            stores
+                .api_keys
+                .api_key_by_hash(&hash)
+                .await
+                .expect("api_key_by_hash")
+        }
     })
     .await;
     assert!(
         before
             .iter()
-            .all(|k| k.as_ref().unwrap().revoked_at.is_none())
+            .all(|k| k.as_ref().is_some_and(|k| k.revoked_at.is_none())),
+        "api_key_by_hash before the revocation: the key, unrevoked"
     );
 
     let revoker = stores.clone();
@@ -314,18 +416,24 @@ pub async fn revocation_visible_to_next_lookup<F: StoreFactory>(factory: &F) {
             .await
     })
     .await
-    .unwrap()
-    .unwrap();
+    .expect("the revoking task")
+    .expect("revoke_api_key");
 
     let after = together(8, |_| {
         let stores = stores.clone();
         let hash = key.key_hash;
-        async move { stores.api_keys.api_key_by_hash(&hash).await.unwrap() }
+        async move {
+            stores
+                .api_keys
+                .api_key_by_hash(&hash)
+                .await
+                .expect("api_key_by_hash")
+        }
     })
     .await;
     for k in after {
         assert_eq!(
-            k.unwrap().revoked_at,
+            k.expect("api_key_by_hash: the key is stored").revoked_at,
             Some(at(5)),
             "a lookup after revoke missed it"
         );
@@ -344,7 +452,11 @@ pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
     let mut late = api_key(Some(u.id), BASE);
     late.expires_at = Some(at(500));
     for k in [&no_expiry, &early, &late] {
-        stores.api_keys.create_api_key(k).await.unwrap();
+        stores
+            .api_keys
+            .create_api_key(k)
+            .await
+            .expect("create_api_key");
     }
 
     for (old, expiry) in [(&no_expiry, at(100)), (&early, at(50)), (&late, at(100))] {
@@ -353,13 +465,13 @@ pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
             .api_keys
             .replace_api_key(old.id, &new, at(100))
             .await
-            .unwrap();
+            .expect("replace_api_key");
         let stored = stores
             .api_keys
             .api_key_by_id(old.id)
             .await
-            .unwrap()
-            .unwrap();
+            .expect("api_key_by_id")
+            .expect("api_key_by_id: the key is stored");
         let mut expected = old.clone();
         expected.expires_at = Some(expiry);
         assert_eq!(stored, expected, "old key after replace");
@@ -367,7 +479,7 @@ pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
             .api_keys
             .api_key_by_hash(&new.key_hash)
             .await
-            .unwrap();
+            .expect("api_key_by_hash");
         assert_eq!(inserted.as_ref(), Some(&new), "new key after replace");
     }
 
@@ -376,62 +488,89 @@ pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
         .api_keys
         .replace_api_key(ApiKeyId::new(), &orphan, at(100))
         .await
-        .unwrap_err();
+        .expect_err("replace_api_key (unknown old id) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown old id: expected NotFound, got {err:?}"
+        "replace_api_key: unknown old id: expected NotFound, got {err:?}"
     );
     assert_eq!(
-        stores.api_keys.api_key_by_id(orphan.id).await.unwrap(),
+        stores
+            .api_keys
+            .api_key_by_id(orphan.id)
+            .await
+            .expect("api_key_by_id"),
         None,
         "replace with an unknown old key inserted the new one"
     );
 
     let revoked = api_key(Some(u.id), BASE);
-    stores.api_keys.create_api_key(&revoked).await.unwrap();
+    stores
+        .api_keys
+        .create_api_key(&revoked)
+        .await
+        .expect("create_api_key");
     assert!(
         stores
             .api_keys
             .revoke_api_key(revoked.id, "leaked", at(3))
             .await
-            .unwrap()
+            .expect("revoke_api_key")
     );
     let successor = api_key(Some(u.id), at(4));
     let err = stores
         .api_keys
         .replace_api_key(revoked.id, &successor, at(100))
         .await
-        .unwrap_err();
+        .expect_err("replace_api_key (revoked old key) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "revoked old key: expected NotFound, got {err:?}"
+        "replace_api_key: revoked old key: expected NotFound, got {err:?}"
     );
     assert_eq!(
-        stores.api_keys.api_key_by_id(successor.id).await.unwrap(),
+        stores
+            .api_keys
+            .api_key_by_id(successor.id)
+            .await
+            .expect("api_key_by_id"),
         None,
         "a revoked key's successor was inserted"
     );
 
     let fresh = api_key(Some(u.id), BASE);
-    stores.api_keys.create_api_key(&fresh).await.unwrap();
+    stores
+        .api_keys
+        .create_api_key(&fresh)
+        .await
+        .expect("create_api_key");
     let mut clash = api_key(Some(u.id), at(3));
     clash.key_hash = no_expiry.key_hash;
     let err = stores
         .api_keys
         .replace_api_key(fresh.id, &clash, at(10))
         .await
-        .unwrap_err();
+        .expect_err("replace_api_key (duplicate new hash) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate new hash: expected Conflict, got {err:?}"
+        "replace_api_key: duplicate new hash: expected Conflict, got {err:?}"
     );
-    let stored = stores.api_keys.api_key_by_id(fresh.id).await.unwrap();
+    let stored = stores
+        .api_keys
+        .api_key_by_id(fresh.id)
+        .await
+        .expect("api_key_by_id");
     assert_eq!(
         stored.as_ref(),
         Some(&fresh),
         "a failed replace changed the old key"
     );
-    assert_eq!(stores.api_keys.api_key_by_id(clash.id).await.unwrap(), None);
+    assert_eq!(
+        stores
+            .api_keys
+            .api_key_by_id(clash.id)
+            .await
+            .expect("api_key_by_id"),
+        None
+    );
 }
 
 /// 32 concurrent batches of one use each add up exactly; the latest use wins
@@ -441,8 +580,16 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let key = api_key(None, BASE);
     let other = api_key(None, BASE);
-    stores.api_keys.create_api_key(&key).await.unwrap();
-    stores.api_keys.create_api_key(&other).await.unwrap();
+    stores
+        .api_keys
+        .create_api_key(&key)
+        .await
+        .expect("create_api_key");
+    stores
+        .api_keys
+        .create_api_key(&other)
+        .await
+        .expect("create_api_key");
 
     together(32, |i| {
         let stores = stores.clone();
@@ -466,7 +613,13 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
                 last_used_ip: None,
             },
         ];
-        async move { stores.api_keys.record_key_usage(&batch).await.unwrap() }
+        async move {
+            stores
+                .api_keys
+                .record_key_usage(&batch)
+                .await
+                .expect("record_key_usage")
+        }
     })
     .await;
 
@@ -474,8 +627,8 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
         .api_keys
         .api_key_by_id(key.id)
         .await
-        .unwrap()
-        .unwrap();
+        .expect("api_key_by_id")
+        .expect("api_key_by_id: the key is stored");
     assert_eq!(stored.usage_count, 32, "uses from 32 concurrent batches");
     assert_eq!(stored.last_used_at, Some(at(131)), "the latest use");
     assert_eq!(
@@ -487,8 +640,8 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
         .api_keys
         .api_key_by_id(other.id)
         .await
-        .unwrap()
-        .unwrap();
+        .expect("api_key_by_id")
+        .expect("api_key_by_id: the key is stored");
     assert_eq!(
         stored.usage_count, 64,
         "uses of another key in the same batches"
@@ -510,18 +663,26 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
             last_used_ip: Some(ip("192.0.2.1")),
         },
     ];
-    stores.api_keys.record_key_usage(&twice).await.unwrap();
+    stores
+        .api_keys
+        .record_key_usage(&twice)
+        .await
+        .expect("record_key_usage");
     let stored = stores
         .api_keys
         .api_key_by_id(other.id)
         .await
-        .unwrap()
-        .unwrap();
+        .expect("api_key_by_id")
+        .expect("api_key_by_id: the key is stored");
     assert_eq!(stored.usage_count, 71, "one key twice in a batch");
     assert_eq!(stored.last_used_at, Some(at(60)));
     assert_eq!(stored.last_used_ip, Some(ip("::1")));
 
-    stores.api_keys.record_key_usage(&[]).await.unwrap();
+    stores
+        .api_keys
+        .record_key_usage(&[])
+        .await
+        .expect("record_key_usage");
 }
 
 /// `last_used_at` (with its IP) only moves forward: an older or equal use adds its count
@@ -529,7 +690,11 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
 pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let key = api_key(None, BASE);
-    stores.api_keys.create_api_key(&key).await.unwrap();
+    stores
+        .api_keys
+        .create_api_key(&key)
+        .await
+        .expect("create_api_key");
     let usage = |uses, when, addr: &str| KeyUsage {
         key_id: key.id,
         uses,
@@ -541,18 +706,18 @@ pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) 
         .api_keys
         .record_key_usage(&[usage(1, at(20), "192.0.2.20")])
         .await
-        .unwrap();
+        .expect("record_key_usage");
     stores
         .api_keys
         .record_key_usage(&[usage(3, at(10), "192.0.2.10")])
         .await
-        .unwrap();
+        .expect("record_key_usage");
     let stored = stores
         .api_keys
         .api_key_by_id(key.id)
         .await
-        .unwrap()
-        .unwrap();
+        .expect("api_key_by_id")
+        .expect("api_key_by_id: the key is stored");
     assert_eq!(stored.usage_count, 4);
     assert_eq!(
         stored.last_used_at,
@@ -569,13 +734,13 @@ pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) 
         .api_keys
         .record_key_usage(&[usage(1, at(20), "192.0.2.99")])
         .await
-        .unwrap();
+        .expect("record_key_usage");
     let stored = stores
         .api_keys
         .api_key_by_id(key.id)
         .await
-        .unwrap()
-        .unwrap();
+        .expect("api_key_by_id")
+        .expect("api_key_by_id: the key is stored");
     assert_eq!(stored.usage_count, 5);
     assert_eq!(
         stored.last_used_ip,
@@ -587,13 +752,13 @@ pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) 
         .api_keys
         .record_key_usage(&[usage(1, at(20) + MICRO, "2001:db8::20")])
         .await
-        .unwrap();
+        .expect("record_key_usage");
     let stored = stores
         .api_keys
         .api_key_by_id(key.id)
         .await
-        .unwrap()
-        .unwrap();
+        .expect("api_key_by_id")
+        .expect("api_key_by_id: the key is stored");
     assert_eq!(stored.usage_count, 6);
     assert_eq!(stored.last_used_at, Some(at(20) + MICRO), "a later use");
     assert_eq!(stored.last_used_ip, Some(ip("2001:db8::20")));
@@ -604,24 +769,47 @@ pub async fn delete_api_key<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let key = api_key(None, BASE);
     let keep = api_key(None, BASE);
-    stores.api_keys.create_api_key(&key).await.unwrap();
-    stores.api_keys.create_api_key(&keep).await.unwrap();
+    stores
+        .api_keys
+        .create_api_key(&key)
+        .await
+        .expect("create_api_key");
+    stores
+        .api_keys
+        .create_api_key(&keep)
+        .await
+        .expect("create_api_key");
 
     assert!(
-        stores.api_keys.delete_api_key(key.id).await.unwrap(),
+        stores
+            .api_keys
+            .delete_api_key(key.id)
+            .await
+            .expect("delete_api_key"),
         "first delete"
     );
-    assert_eq!(stores.api_keys.api_key_by_id(key.id).await.unwrap(), None);
+    assert_eq!(
+        stores
+            .api_keys
+            .api_key_by_id(key.id)
+            .await
+            .expect("api_key_by_id"),
+        None
+    );
     assert_eq!(
         stores
             .api_keys
             .api_key_by_hash(&key.key_hash)
             .await
-            .unwrap(),
+            .expect("api_key_by_hash"),
         None
     );
     assert!(
-        !stores.api_keys.delete_api_key(key.id).await.unwrap(),
+        !stores
+            .api_keys
+            .delete_api_key(key.id)
+            .await
+            .expect("delete_api_key"),
         "second delete"
     );
     assert!(
@@ -629,11 +817,17 @@ pub async fn delete_api_key<F: StoreFactory>(factory: &F) {
             .api_keys
             .delete_api_key(ApiKeyId::new())
             .await
-            .unwrap(),
+            .expect("delete_api_key"),
         "unknown id"
     );
     assert_eq!(
-        canonical(stores.api_keys.list_api_keys(None).await.unwrap()),
+        canonical(
+            stores
+                .api_keys
+                .list_api_keys(None)
+                .await
+                .expect("list_api_keys")
+        ),
         vec![keep]
     );
 }
@@ -656,12 +850,28 @@ pub async fn purge_api_keys<F: StoreFactory>(factory: &F) {
     revoked.revoked_at = Some(at(1));
     revoked.revoked_reason = Some("r".to_owned());
     for k in expired.iter().chain([&no_expiry, &later, &revoked]) {
-        stores.api_keys.create_api_key(k).await.unwrap();
+        stores
+            .api_keys
+            .create_api_key(k)
+            .await
+            .expect("create_api_key");
     }
 
-    let first = stores.api_keys.purge_api_keys(at(30), 2).await.unwrap();
-    let second = stores.api_keys.purge_api_keys(at(30), 2).await.unwrap();
-    let third = stores.api_keys.purge_api_keys(at(30), 2).await.unwrap();
+    let first = stores
+        .api_keys
+        .purge_api_keys(at(30), 2)
+        .await
+        .expect("purge_api_keys");
+    let second = stores
+        .api_keys
+        .purge_api_keys(at(30), 2)
+        .await
+        .expect("purge_api_keys");
+    let third = stores
+        .api_keys
+        .purge_api_keys(at(30), 2)
+        .await
+        .expect("purge_api_keys");
     assert_eq!(
         (first, second, third),
         (2, 1, 0),
@@ -669,12 +879,22 @@ pub async fn purge_api_keys<F: StoreFactory>(factory: &F) {
     );
     for k in &expired {
         assert_eq!(
-            stores.api_keys.api_key_by_id(k.id).await.unwrap(),
+            stores
+                .api_keys
+                .api_key_by_id(k.id)
+                .await
+                .expect("api_key_by_id"),
             None,
             "expired key kept"
         );
     }
-    let left: Vec<ApiKey> = canonical(stores.api_keys.list_api_keys(None).await.unwrap());
+    let left: Vec<ApiKey> = canonical(
+        stores
+            .api_keys
+            .list_api_keys(None)
+            .await
+            .expect("list_api_keys"),
+    );
     let mut left_ids: Vec<_> = left.iter().map(|k| k.id).collect();
     left_ids.sort();
     let mut expected = vec![no_expiry.id, later.id, revoked.id];

@@ -24,21 +24,45 @@ struct Owned {
 async fn populate(stores: &Stores) -> Owned {
     let user = create_user(stores).await;
     let session = session(user.id, BASE, secs(600), secs(3600));
-    stores.sessions.create_session(&session).await.unwrap();
+    stores
+        .sessions
+        .create_session(&session)
+        .await
+        .expect("create_session");
     let refresh = refresh(user.id, BASE, secs(3600));
-    stores.tokens.create_refresh(&refresh).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&refresh)
+        .await
+        .expect("create_refresh");
     let link = one_time(user.id, Purpose::MagicLink, BASE, secs(600));
-    stores.tokens.issue_one_time(&link).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&link)
+        .await
+        .expect("issue_one_time");
     let otp = one_time(user.id, Purpose::EmailOtp, BASE, secs(600));
-    stores.tokens.issue_one_time(&otp).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&otp)
+        .await
+        .expect("issue_one_time");
     let key = api_key(Some(user.id), BASE);
-    stores.api_keys.create_api_key(&key).await.unwrap();
-    stores.rbac.assign_role(user.id, "member").await.unwrap();
+    stores
+        .api_keys
+        .create_api_key(&key)
+        .await
+        .expect("create_api_key");
+    stores
+        .rbac
+        .assign_role(user.id, "member")
+        .await
+        .expect("assign_role");
     stores
         .rbac
         .grant_to_user(user.id, GrantKind::Permission, "posts.write")
         .await
-        .unwrap();
+        .expect("grant_to_user");
     Owned {
         user,
         session,
@@ -58,52 +82,73 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
         .rbac
         .define_item(&item(SlugKind::Role, "member"))
         .await
-        .unwrap();
+        .expect("define_item");
     stores
         .rbac
         .define_item(&item(SlugKind::Permission, "posts.write"))
         .await
-        .unwrap();
+        .expect("define_item");
     stores
         .rbac
         .grant_to_role("member", GrantKind::Permission, "posts.write")
         .await
-        .unwrap();
+        .expect("grant_to_role");
     let service = api_key(None, BASE);
-    stores.api_keys.create_api_key(&service).await.unwrap();
+    stores
+        .api_keys
+        .create_api_key(&service)
+        .await
+        .expect("create_api_key");
     let gone = populate(&stores).await;
     let kept = populate(&stores).await;
     let kept_refresh = peek_refresh(&stores, &kept.refresh.token_hash).await;
 
     assert!(
-        stores.users.delete_user(gone.user.id).await.unwrap(),
+        stores
+            .users
+            .delete_user(gone.user.id)
+            .await
+            .expect("delete_user"),
         "delete_user"
     );
     let now = at(1);
     let id = gone.user.id;
 
-    assert_eq!(stores.users.user_by_id(id).await.unwrap(), None, "user");
+    assert_eq!(
+        stores.users.user_by_id(id).await.expect("user_by_id"),
+        None,
+        "user"
+    );
     let touched = stores
         .sessions
         .touch_session(&gone.session.token_hash, now, policy(600, 0))
         .await
-        .unwrap();
+        .expect("touch_session");
     assert_eq!(touched, None, "session by touch");
     assert_eq!(
         stores
             .sessions
             .session_by_id(gone.session.id, now)
             .await
-            .unwrap(),
+            .expect("session_by_id"),
         None
     );
-    assert!(canonical(stores.sessions.list_user_sessions(id, now).await.unwrap()).is_empty());
+    assert!(
+        canonical(
+            stores
+                .sessions
+                .list_user_sessions(id, now)
+                .await
+                .expect("list_user_sessions")
+        )
+        .is_empty()
+    );
     assert_eq!(
         stores
             .sessions
             .revoke_user_sessions(id, None)
             .await
-            .unwrap(),
+            .expect("revoke_user_sessions"),
         0,
         "sessions left"
     );
@@ -114,10 +159,14 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             panic!("rule called for a deleted user's token")
         })
         .await
-        .unwrap();
+        .expect("rotate_refresh");
     assert_eq!(rotated, RotationOutcome::Unknown, "refresh token");
     assert_eq!(
-        stores.tokens.revoke_user_refresh(id, now).await.unwrap(),
+        stores
+            .tokens
+            .revoke_user_refresh(id, now)
+            .await
+            .expect("revoke_user_refresh"),
         0,
         "refresh left"
     );
@@ -126,7 +175,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .tokens
             .revoke_family(gone.refresh.family_id, now)
             .await
-            .unwrap(),
+            .expect("revoke_family"),
         0,
         "refresh family left"
     );
@@ -134,19 +183,19 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
         .tokens
         .consume_one_time(&gone.link.token_hash, Purpose::MagicLink, now)
         .await
-        .unwrap();
+        .expect("consume_one_time");
     assert_eq!(consumed, None, "one-time token");
     let consumed = stores
         .tokens
         .consume_one_time(&gone.otp.token_hash, Purpose::EmailOtp, now)
         .await
-        .unwrap();
+        .expect("consume_one_time");
     assert_eq!(consumed, None, "OTP code by hash");
     let otp = stores
         .tokens
         .attempt_otp(id, Purpose::EmailOtp, now, &|_| OtpDecision::Consume)
         .await
-        .unwrap();
+        .expect("attempt_otp");
     assert_eq!(otp, OtpOutcome::NoCode, "OTP code");
 
     assert_eq!(
@@ -154,22 +203,39 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .api_keys
             .api_key_by_hash(&gone.key.key_hash)
             .await
-            .unwrap(),
+            .expect("api_key_by_hash"),
         None,
         "key"
     );
     assert_eq!(
-        stores.api_keys.api_key_by_id(gone.key.id).await.unwrap(),
+        stores
+            .api_keys
+            .api_key_by_id(gone.key.id)
+            .await
+            .expect("api_key_by_id"),
         None
     );
-    assert!(canonical(stores.api_keys.list_api_keys(Some(id)).await.unwrap()).is_empty());
+    assert!(
+        canonical(
+            stores
+                .api_keys
+                .list_api_keys(Some(id))
+                .await
+                .expect("list_api_keys")
+        )
+        .is_empty()
+    );
 
     assert_eq!(
-        canonical(stores.rbac.user_grants(id).await.unwrap()),
+        canonical(stores.rbac.user_grants(id).await.expect("user_grants")),
         UserGrants::default()
     );
     assert!(
-        !stores.rbac.unassign_role(id, "member").await.unwrap(),
+        !stores
+            .rbac
+            .unassign_role(id, "member")
+            .await
+            .expect("unassign_role"),
         "role assignment left"
     );
     assert!(
@@ -177,34 +243,52 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .rbac
             .revoke_from_user(id, GrantKind::Permission, "posts.write")
             .await
-            .unwrap(),
+            .expect("revoke_from_user"),
         "direct grant left"
     );
 
     // Everything else is untouched.
     assert_eq!(
-        stores.users.user_by_id(kept.user.id).await.unwrap(),
+        stores
+            .users
+            .user_by_id(kept.user.id)
+            .await
+            .expect("user_by_id"),
         Some(kept.user.clone())
     );
     let s = stores
         .sessions
         .session_by_id(kept.session.id, now)
         .await
-        .unwrap();
+        .expect("session_by_id");
     assert_eq!(s, Some(kept.session.clone()), "another user's session");
     assert_eq!(
         peek_refresh(&stores, &kept.refresh.token_hash).await,
         kept_refresh
     );
     assert_eq!(
-        stores.api_keys.api_key_by_id(kept.key.id).await.unwrap(),
+        stores
+            .api_keys
+            .api_key_by_id(kept.key.id)
+            .await
+            .expect("api_key_by_id"),
         Some(kept.key.clone())
     );
     assert_eq!(
-        stores.api_keys.api_key_by_id(service.id).await.unwrap(),
+        stores
+            .api_keys
+            .api_key_by_id(service.id)
+            .await
+            .expect("api_key_by_id"),
         Some(service)
     );
-    let grants = canonical(stores.rbac.user_grants(kept.user.id).await.unwrap());
+    let grants = canonical(
+        stores
+            .rbac
+            .user_grants(kept.user.id)
+            .await
+            .expect("user_grants"),
+    );
     assert_eq!(
         grants.roles,
         vec!["member".to_owned()],
@@ -212,7 +296,13 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
     );
     assert_eq!(grants.permissions, vec!["posts.write".to_owned()]);
     assert_eq!(
-        canonical(stores.rbac.role_grants("member").await.unwrap()),
+        canonical(
+            stores
+                .rbac
+                .role_grants("member")
+                .await
+                .expect("role_grants")
+        ),
         vec![item(SlugKind::Permission, "posts.write")],
         "the role itself"
     );
@@ -220,7 +310,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
         .tokens
         .consume_one_time(&kept.link.token_hash, Purpose::MagicLink, now)
         .await
-        .unwrap();
+        .expect("consume_one_time");
     assert!(consumed.is_some(), "another user's one-time token");
     let otp = stores
         .tokens
@@ -228,7 +318,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             OtpDecision::Consume
         })
         .await
-        .unwrap();
+        .expect("attempt_otp");
     assert!(
         matches!(&otp, OtpOutcome::Decided { token, .. } if token.id == kept.otp.id),
         "another user's OTP code: {otp:?}"

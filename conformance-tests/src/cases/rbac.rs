@@ -12,7 +12,11 @@ use SlugKind::{Ability, Permission, Role};
 
 async fn define(stores: &Stores, items: &[(SlugKind, &str)]) {
     for (kind, slug) in items {
-        stores.rbac.define_item(&item(*kind, slug)).await.unwrap();
+        stores
+            .rbac
+            .define_item(&item(*kind, slug))
+            .await
+            .expect("define_item");
     }
 }
 
@@ -44,13 +48,19 @@ pub async fn define_and_list<F: StoreFactory>(factory: &F) {
     )
     .await;
 
-    let roles = canonical(stores.rbac.list_items(Role).await.unwrap());
+    let roles = canonical(stores.rbac.list_items(Role).await.expect("list_items"));
     assert_eq!(
         roles,
         vec![item(Role, "admin"), item(Role, "editor")],
         "roles"
     );
-    let permissions = canonical(stores.rbac.list_items(Permission).await.unwrap());
+    let permissions = canonical(
+        stores
+            .rbac
+            .list_items(Permission)
+            .await
+            .expect("list_items"),
+    );
     assert_eq!(
         permissions,
         vec![
@@ -60,7 +70,7 @@ pub async fn define_and_list<F: StoreFactory>(factory: &F) {
         ],
         "permissions"
     );
-    let abilities = canonical(stores.rbac.list_items(Ability).await.unwrap());
+    let abilities = canonical(stores.rbac.list_items(Ability).await.expect("list_items"));
     assert_eq!(abilities, vec![item(Ability, "billing")], "abilities");
 }
 
@@ -74,12 +84,16 @@ pub async fn define_duplicate_conflicts<F: StoreFactory>(factory: &F) {
         slug: "editor".to_owned(),
         label: "Another label".to_owned(),
     };
-    let err = stores.rbac.define_item(&again).await.unwrap_err();
+    let err = stores
+        .rbac
+        .define_item(&again)
+        .await
+        .expect_err("define_item (duplicate slug) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate slug: expected Conflict, got {err:?}"
+        "define_item: duplicate slug: expected Conflict, got {err:?}"
     );
-    let roles = canonical(stores.rbac.list_items(Role).await.unwrap());
+    let roles = canonical(stores.rbac.list_items(Role).await.expect("list_items"));
     assert_eq!(
         roles,
         vec![item(Role, "editor")],
@@ -99,15 +113,19 @@ pub async fn missing_items_in_given_order<F: StoreFactory>(factory: &F) {
         .rbac
         .missing_items(Permission, &strings(&["d", "a", "z", "b", "c"]))
         .await
-        .unwrap();
+        .expect("missing_items");
     assert_eq!(missing, strings(&["d", "z", "b"]), "missing permissions");
-    let missing = stores.rbac.missing_items(Permission, &[]).await.unwrap();
+    let missing = stores
+        .rbac
+        .missing_items(Permission, &[])
+        .await
+        .expect("missing_items");
     assert!(missing.is_empty(), "no slugs asked");
     let missing = stores
         .rbac
         .missing_items(Ability, &strings(&["d"]))
         .await
-        .unwrap();
+        .expect("missing_items");
     assert!(missing.is_empty(), "registered ability");
 }
 
@@ -138,7 +156,7 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
                 .rbac
                 .grant_to_role("editor", kind, slug)
                 .await
-                .unwrap(),
+                .expect("grant_to_role"),
             "new grant {slug}"
         );
     }
@@ -147,10 +165,16 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
             .rbac
             .grant_to_role("editor", GrantKind::Permission, "posts.read")
             .await
-            .unwrap(),
+            .expect("grant_to_role"),
         "repeated grant"
     );
-    let grants = canonical(stores.rbac.role_grants("editor").await.unwrap());
+    let grants = canonical(
+        stores
+            .rbac
+            .role_grants("editor")
+            .await
+            .expect("role_grants"),
+    );
     let mut expected = vec![
         item(Permission, "posts.read"),
         item(Permission, "posts.write"),
@@ -159,7 +183,14 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
     expected.sort_by(|a, b| (a.kind, &a.slug).cmp(&(b.kind, &b.slug)));
     assert_eq!(grants, expected, "role_grants, by kind then slug");
     assert!(
-        canonical(stores.rbac.role_grants("viewer").await.unwrap()).is_empty(),
+        canonical(
+            stores
+                .rbac
+                .role_grants("viewer")
+                .await
+                .expect("role_grants")
+        )
+        .is_empty(),
         "a role without grants"
     );
 
@@ -194,7 +225,7 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
             .rbac
             .revoke_from_role("editor", GrantKind::Permission, "posts.read")
             .await
-            .unwrap(),
+            .expect("revoke_from_role"),
         "first revoke"
     );
     assert!(
@@ -202,10 +233,16 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
             .rbac
             .revoke_from_role("editor", GrantKind::Permission, "posts.read")
             .await
-            .unwrap(),
+            .expect("revoke_from_role"),
         "second revoke"
     );
-    let grants = canonical(stores.rbac.role_grants("editor").await.unwrap());
+    let grants = canonical(
+        stores
+            .rbac
+            .role_grants("editor")
+            .await
+            .expect("role_grants"),
+    );
     assert!(
         !grants.contains(&item(Permission, "posts.read")),
         "revoked grant still listed"
@@ -221,14 +258,22 @@ pub async fn assign_role<F: StoreFactory>(factory: &F) {
     define(&stores, &[(Role, "editor"), (Permission, "editor")]).await;
 
     assert!(
-        stores.rbac.assign_role(u.id, "editor").await.unwrap(),
+        stores
+            .rbac
+            .assign_role(u.id, "editor")
+            .await
+            .expect("assign_role"),
         "first assignment"
     );
     assert!(
-        !stores.rbac.assign_role(u.id, "editor").await.unwrap(),
+        !stores
+            .rbac
+            .assign_role(u.id, "editor")
+            .await
+            .expect("assign_role"),
         "repeated assignment"
     );
-    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
+    let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     assert_eq!(grants.roles, strings(&["editor"]), "roles after assignment");
     assert!(grants.permissions.is_empty(), "a role is not a permission");
 
@@ -242,15 +287,23 @@ pub async fn assign_role<F: StoreFactory>(factory: &F) {
     );
 
     assert!(
-        stores.rbac.unassign_role(u.id, "editor").await.unwrap(),
+        stores
+            .rbac
+            .unassign_role(u.id, "editor")
+            .await
+            .expect("unassign_role"),
         "first unassign"
     );
     assert!(
-        !stores.rbac.unassign_role(u.id, "editor").await.unwrap(),
+        !stores
+            .rbac
+            .unassign_role(u.id, "editor")
+            .await
+            .expect("unassign_role"),
         "second unassign"
     );
     assert!(
-        canonical(stores.rbac.user_grants(u.id).await.unwrap())
+        canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"))
             .roles
             .is_empty(),
         "after unassign"
@@ -269,14 +322,14 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
             .rbac
             .grant_to_user(u.id, GrantKind::Permission, "posts.read")
             .await
-            .unwrap()
+            .expect("grant_to_user")
     );
     assert!(
         !stores
             .rbac
             .grant_to_user(u.id, GrantKind::Permission, "posts.read")
             .await
-            .unwrap(),
+            .expect("grant_to_user"),
         "again"
     );
     assert!(
@@ -284,9 +337,9 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
             .rbac
             .grant_to_user(u.id, GrantKind::Ability, "export")
             .await
-            .unwrap()
+            .expect("grant_to_user")
     );
-    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
+    let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     assert_eq!(
         grants,
         UserGrants {
@@ -323,16 +376,16 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
             .rbac
             .revoke_from_user(u.id, GrantKind::Permission, "posts.read")
             .await
-            .unwrap()
+            .expect("revoke_from_user")
     );
     assert!(
         !stores
             .rbac
             .revoke_from_user(u.id, GrantKind::Permission, "posts.read")
             .await
-            .unwrap()
+            .expect("revoke_from_user")
     );
-    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
+    let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     assert!(grants.permissions.is_empty(), "after revoke_from_user");
     assert_eq!(grants.abilities, strings(&["export"]));
 }
@@ -369,26 +422,46 @@ pub async fn user_grants_union<F: StoreFactory>(factory: &F) {
         ("unused", GrantKind::Permission, "secret"),
     ];
     for (role, kind, slug) in role_grants {
-        stores.rbac.grant_to_role(role, kind, slug).await.unwrap();
+        stores
+            .rbac
+            .grant_to_role(role, kind, slug)
+            .await
+            .expect("grant_to_role");
     }
-    stores.rbac.assign_role(u.id, "writer").await.unwrap();
-    stores.rbac.assign_role(u.id, "reviewer").await.unwrap();
-    stores.rbac.assign_role(other.id, "unused").await.unwrap();
+    stores
+        .rbac
+        .assign_role(u.id, "writer")
+        .await
+        .expect("assign_role");
+    stores
+        .rbac
+        .assign_role(u.id, "reviewer")
+        .await
+        .expect("assign_role");
+    stores
+        .rbac
+        .assign_role(other.id, "unused")
+        .await
+        .expect("assign_role");
     for (kind, slug) in [
         (GrantKind::Permission, "zeta"),
         (GrantKind::Permission, "posts.write"),
         (GrantKind::Ability, "import"),
         (GrantKind::Ability, "export"),
     ] {
-        stores.rbac.grant_to_user(u.id, kind, slug).await.unwrap();
+        stores
+            .rbac
+            .grant_to_user(u.id, kind, slug)
+            .await
+            .expect("grant_to_user");
     }
     stores
         .rbac
         .grant_to_user(other.id, GrantKind::Permission, "secret")
         .await
-        .unwrap();
+        .expect("grant_to_user");
 
-    let mut grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
+    let mut grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     grants.roles.sort();
     assert_eq!(
         grants,
@@ -399,20 +472,34 @@ pub async fn user_grants_union<F: StoreFactory>(factory: &F) {
         },
         "user_grants"
     );
-    let nobody = canonical(stores.rbac.user_grants(UserId::new()).await.unwrap());
+    let nobody = canonical(
+        stores
+            .rbac
+            .user_grants(UserId::new())
+            .await
+            .expect("user_grants"),
+    );
     assert_eq!(nobody, UserGrants::default(), "unknown user");
 
     // Unassigning a role takes its permissions, but not those also granted directly.
-    stores.rbac.unassign_role(u.id, "writer").await.unwrap();
-    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
+    stores
+        .rbac
+        .unassign_role(u.id, "writer")
+        .await
+        .expect("unassign_role");
+    let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     assert_eq!(grants.roles, strings(&["reviewer"]));
     assert_eq!(
         grants.permissions,
         strings(&["posts.approve", "posts.read", "posts.write", "zeta"])
     );
     assert_eq!(grants.abilities, strings(&["export", "import"]));
-    stores.rbac.unassign_role(u.id, "reviewer").await.unwrap();
-    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
+    stores
+        .rbac
+        .unassign_role(u.id, "reviewer")
+        .await
+        .expect("unassign_role");
+    let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     assert_eq!(
         grants.permissions,
         strings(&["posts.write", "zeta"]),
@@ -440,31 +527,39 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
         .rbac
         .grant_to_role("editor", GrantKind::Permission, "posts.read")
         .await
-        .unwrap();
+        .expect("grant_to_role");
     stores
         .rbac
         .grant_to_role("editor", GrantKind::Permission, "posts.write")
         .await
-        .unwrap();
+        .expect("grant_to_role");
     stores
         .rbac
         .grant_to_role("viewer", GrantKind::Ability, "export")
         .await
-        .unwrap();
+        .expect("grant_to_role");
     stores
         .rbac
         .grant_to_user(u.id, GrantKind::Permission, "posts.read")
         .await
-        .unwrap();
-    stores.rbac.assign_role(u.id, "editor").await.unwrap();
-    stores.rbac.assign_role(u.id, "viewer").await.unwrap();
+        .expect("grant_to_user");
+    stores
+        .rbac
+        .assign_role(u.id, "editor")
+        .await
+        .expect("assign_role");
+    stores
+        .rbac
+        .assign_role(u.id, "viewer")
+        .await
+        .expect("assign_role");
 
     assert!(
         stores
             .rbac
             .remove_item(Permission, "posts.read")
             .await
-            .unwrap(),
+            .expect("remove_item"),
         "remove permission"
     );
     assert!(
@@ -472,15 +567,21 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
             .rbac
             .remove_item(Permission, "posts.read")
             .await
-            .unwrap(),
+            .expect("remove_item"),
         "remove again"
     );
     assert_eq!(
-        canonical(stores.rbac.role_grants("editor").await.unwrap()),
+        canonical(
+            stores
+                .rbac
+                .role_grants("editor")
+                .await
+                .expect("role_grants")
+        ),
         vec![item(Permission, "posts.write")],
         "role grants after removing a permission"
     );
-    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
+    let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     assert_eq!(
         grants.permissions,
         strings(&["posts.write"]),
@@ -491,15 +592,19 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
             .rbac
             .revoke_from_user(u.id, GrantKind::Permission, "posts.read")
             .await
-            .unwrap(),
+            .expect("revoke_from_user"),
         "the direct grant survived the removal"
     );
 
     assert!(
-        stores.rbac.remove_item(Role, "viewer").await.unwrap(),
+        stores
+            .rbac
+            .remove_item(Role, "viewer")
+            .await
+            .expect("remove_item"),
         "remove role"
     );
-    let grants = canonical(stores.rbac.user_grants(u.id).await.unwrap());
+    let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     assert_eq!(
         grants.roles,
         strings(&["editor"]),
@@ -514,12 +619,12 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
         "role_grants of a removed role",
     );
     assert_eq!(
-        canonical(stores.rbac.list_items(Role).await.unwrap()),
+        canonical(stores.rbac.list_items(Role).await.expect("list_items")),
         vec![item(Role, "editor")],
         "roles after removal"
     );
     assert_eq!(
-        canonical(stores.rbac.list_items(Ability).await.unwrap()),
+        canonical(stores.rbac.list_items(Ability).await.expect("list_items")),
         vec![item(Ability, "export")],
         "removing a role keeps the items it granted"
     );
@@ -527,15 +632,26 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
     // Re-defining the slug does not bring old grants back.
     define(&stores, &[(Role, "viewer")]).await;
     assert!(
-        canonical(stores.rbac.role_grants("viewer").await.unwrap()).is_empty(),
+        canonical(
+            stores
+                .rbac
+                .role_grants("viewer")
+                .await
+                .expect("role_grants")
+        )
+        .is_empty(),
         "stale role grants"
     );
     assert_eq!(
-        canonical(stores.rbac.user_grants(u.id).await.unwrap()).roles,
+        canonical(stores.rbac.user_grants(u.id).await.expect("user_grants")).roles,
         strings(&["editor"])
     );
     assert!(
-        !stores.rbac.remove_item(Ability, "nothing").await.unwrap(),
+        !stores
+            .rbac
+            .remove_item(Ability, "nothing")
+            .await
+            .expect("remove_item"),
         "unknown item"
     );
 }

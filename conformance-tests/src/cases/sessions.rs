@@ -16,15 +16,23 @@ pub async fn create_then_read<F: StoreFactory>(factory: &F) {
     let u = create_user(&stores).await;
     let mut s = session(u.id, BASE, secs(60), secs(3600));
     s.payload = Some(vec![1, 2, 3]);
-    stores.sessions.create_session(&s).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
 
-    let found = stores.sessions.session_by_id(s.id, BASE).await.unwrap();
+    let found = stores
+        .sessions
+        .session_by_id(s.id, BASE)
+        .await
+        .expect("session_by_id");
     assert_eq!(found.as_ref(), Some(&s), "session_by_id");
     let unknown = stores
         .sessions
         .session_by_id(SessionId::new(), BASE)
         .await
-        .unwrap();
+        .expect("session_by_id");
     assert_eq!(unknown, None, "session_by_id of an unknown id");
 }
 
@@ -33,14 +41,22 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let first = session(u.id, BASE, secs(60), secs(3600));
-    stores.sessions.create_session(&first).await.unwrap();
+    stores
+        .sessions
+        .create_session(&first)
+        .await
+        .expect("create_session");
 
     let mut same_id = session(u.id, BASE, secs(60), secs(3600));
     same_id.id = first.id;
-    let err = stores.sessions.create_session(&same_id).await.unwrap_err();
+    let err = stores
+        .sessions
+        .create_session(&same_id)
+        .await
+        .expect_err("create_session (duplicate id) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate id: expected Conflict, got {err:?}"
+        "create_session: duplicate id: expected Conflict, got {err:?}"
     );
     let touched = touch(&stores, &same_id.token_hash, BASE).await;
     assert_eq!(
@@ -54,29 +70,33 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
         .sessions
         .create_session(&same_hash)
         .await
-        .unwrap_err();
+        .expect_err("create_session (duplicate token hash) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate token hash: expected Conflict, got {err:?}"
+        "create_session: duplicate token hash: expected Conflict, got {err:?}"
     );
     let by_id = stores
         .sessions
         .session_by_id(same_hash.id, BASE)
         .await
-        .unwrap();
+        .expect("session_by_id");
     assert_eq!(
         by_id, None,
         "the losing session (duplicate hash) was written"
     );
 
-    let found = stores.sessions.session_by_id(first.id, BASE).await.unwrap();
+    let found = stores
+        .sessions
+        .session_by_id(first.id, BASE)
+        .await
+        .expect("session_by_id");
     assert_eq!(found.as_ref(), Some(&first), "the first session changed");
     let listed = canonical(
         stores
             .sessions
             .list_user_sessions(u.id, BASE)
             .await
-            .unwrap(),
+            .expect("list_user_sessions"),
     );
     assert_eq!(
         listed,
@@ -89,12 +109,20 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
 pub async fn create_unknown_user_not_found<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let s = session(UserId::new(), BASE, secs(60), secs(3600));
-    let err = stores.sessions.create_session(&s).await.unwrap_err();
+    let err = stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect_err("create_session (unknown user) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown user: expected NotFound, got {err:?}"
+        "create_session: unknown user: expected NotFound, got {err:?}"
     );
-    let found = stores.sessions.session_by_id(s.id, BASE).await.unwrap();
+    let found = stores
+        .sessions
+        .session_by_id(s.id, BASE)
+        .await
+        .expect("session_by_id");
     assert_eq!(found, None, "the failed create left a row");
 }
 
@@ -103,33 +131,49 @@ pub async fn session_by_id_live_only_and_does_not_slide<F: StoreFactory>(factory
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let s = session(u.id, BASE, secs(60), secs(3600));
-    stores.sessions.create_session(&s).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
 
     let just_before = stores
         .sessions
         .session_by_id(s.id, at(60) - MICRO)
         .await
-        .unwrap();
+        .expect("session_by_id");
     assert_eq!(
         just_before.as_ref(),
         Some(&s),
         "one microsecond before the idle deadline"
     );
-    let again = stores.sessions.session_by_id(s.id, at(30)).await.unwrap();
+    let again = stores
+        .sessions
+        .session_by_id(s.id, at(30))
+        .await
+        .expect("session_by_id");
     assert_eq!(again.as_ref(), Some(&s), "session_by_id slid the session");
-    let at_deadline = stores.sessions.session_by_id(s.id, at(60)).await.unwrap();
+    let at_deadline = stores
+        .sessions
+        .session_by_id(s.id, at(60))
+        .await
+        .expect("session_by_id");
     assert_eq!(
         at_deadline, None,
         "at the idle deadline the session is dead"
     );
 
     let capped = session(u.id, BASE, secs(3600), secs(60));
-    stores.sessions.create_session(&capped).await.unwrap();
+    stores
+        .sessions
+        .create_session(&capped)
+        .await
+        .expect("create_session");
     let at_absolute = stores
         .sessions
         .session_by_id(capped.id, at(60))
         .await
-        .unwrap();
+        .expect("session_by_id");
     assert_eq!(
         at_absolute, None,
         "at the absolute deadline the session is dead"
@@ -145,7 +189,7 @@ async fn touch(
         .sessions
         .touch_session(hash, now, policy(60, 0))
         .await
-        .unwrap()
+        .expect("touch_session")
 }
 
 /// A touch slides the idle deadline to `now + idle_ttl`, stamps `last_seen_at` and
@@ -154,19 +198,27 @@ pub async fn touch_slides_idle_deadline<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let s = session(u.id, BASE, secs(60), secs(3600));
-    stores.sessions.create_session(&s).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
 
     let touched = stores
         .sessions
         .touch_session(&s.token_hash, at(30), policy(60, 0))
         .await
-        .unwrap()
+        .expect("touch_session")
         .expect("a live session");
     let mut expected = s.clone();
     expected.idle_expires_at = at(90);
     expected.last_seen_at = at(30);
     assert_eq!(touched, expected, "touch result");
-    let stored = stores.sessions.session_by_id(s.id, at(30)).await.unwrap();
+    let stored = stores
+        .sessions
+        .session_by_id(s.id, at(30))
+        .await
+        .expect("session_by_id");
     assert_eq!(stored.as_ref(), Some(&expected), "stored after touch");
 
     // Alive past the original deadline, thanks to the slide.
@@ -179,7 +231,11 @@ pub async fn touch_unknown_is_none<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let s = session(u.id, BASE, secs(60), secs(3600));
-    stores.sessions.create_session(&s).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
     assert_eq!(touch(&stores, &fresh_hash(), at(1)).await, None);
 }
 
@@ -190,8 +246,16 @@ pub async fn touch_at_idle_deadline_is_none<F: StoreFactory>(factory: &F) {
     let u = create_user(&stores).await;
     let s = session(u.id, BASE, secs(60), secs(3600));
     let t = session(u.id, BASE, secs(60), secs(3600));
-    stores.sessions.create_session(&s).await.unwrap();
-    stores.sessions.create_session(&t).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
+    stores
+        .sessions
+        .create_session(&t)
+        .await
+        .expect("create_session");
 
     assert_eq!(
         touch(&stores, &s.token_hash, at(60)).await,
@@ -202,7 +266,7 @@ pub async fn touch_at_idle_deadline_is_none<F: StoreFactory>(factory: &F) {
         .sessions
         .session_by_id(s.id, at(60) - MICRO)
         .await
-        .unwrap();
+        .expect("session_by_id");
     assert_eq!(
         after.as_ref(),
         Some(&s),
@@ -224,7 +288,11 @@ pub async fn touch_at_absolute_deadline_is_none<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let s = session(u.id, BASE, secs(60), secs(100));
-    stores.sessions.create_session(&s).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
 
     let first = touch(&stores, &s.token_hash, at(50))
         .await
@@ -247,7 +315,11 @@ pub async fn touch_at_absolute_deadline_is_none<F: StoreFactory>(factory: &F) {
 
     // A session stored with an idle deadline past its absolute one still dies at the latter.
     let odd = session(u.id, BASE, secs(500), secs(100));
-    stores.sessions.create_session(&odd).await.unwrap();
+    stores
+        .sessions
+        .create_session(&odd)
+        .await
+        .expect("create_session");
     assert_eq!(
         touch(&stores, &odd.token_hash, at(100)).await,
         None,
@@ -260,7 +332,11 @@ pub async fn touch_caps_at_absolute_deadline<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let s = session(u.id, BASE, secs(60), secs(100));
-    stores.sessions.create_session(&s).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
 
     let touched = touch(&stores, &s.token_hash, at(50))
         .await
@@ -269,7 +345,11 @@ pub async fn touch_caps_at_absolute_deadline<F: StoreFactory>(factory: &F) {
     expected.idle_expires_at = at(100);
     expected.last_seen_at = at(50);
     assert_eq!(touched, expected, "touch result past the cap");
-    let stored = stores.sessions.session_by_id(s.id, at(50)).await.unwrap();
+    let stored = stores
+        .sessions
+        .session_by_id(s.id, at(50))
+        .await
+        .expect("session_by_id");
     assert_eq!(
         stored.as_ref(),
         Some(&expected),
@@ -289,7 +369,11 @@ pub async fn touch_min_step_skips_small_moves<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let s = session(u.id, BASE, secs(60), secs(3600));
-    stores.sessions.create_session(&s).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
     let step = policy(60, 10);
 
     for now in [at(5), at(10)] {
@@ -297,13 +381,17 @@ pub async fn touch_min_step_skips_small_moves<F: StoreFactory>(factory: &F) {
             .sessions
             .touch_session(&s.token_hash, now, step)
             .await
-            .unwrap();
+            .expect("touch_session");
         assert_eq!(
             touched.as_ref(),
             Some(&s),
             "touch at {now} within the step wrote"
         );
-        let stored = stores.sessions.session_by_id(s.id, now).await.unwrap();
+        let stored = stores
+            .sessions
+            .session_by_id(s.id, now)
+            .await
+            .expect("session_by_id");
         assert_eq!(
             stored.as_ref(),
             Some(&s),
@@ -315,12 +403,16 @@ pub async fn touch_min_step_skips_small_moves<F: StoreFactory>(factory: &F) {
         .sessions
         .touch_session(&s.token_hash, at(10) + MICRO, step)
         .await
-        .unwrap();
+        .expect("touch_session");
     let mut expected = s.clone();
     expected.idle_expires_at = at(70) + MICRO;
     expected.last_seen_at = at(10) + MICRO;
     assert_eq!(touched.as_ref(), Some(&expected), "touch past the step");
-    let stored = stores.sessions.session_by_id(s.id, at(11)).await.unwrap();
+    let stored = stores
+        .sessions
+        .session_by_id(s.id, at(11))
+        .await
+        .expect("session_by_id");
     assert_eq!(
         stored.as_ref(),
         Some(&expected),
@@ -333,19 +425,27 @@ pub async fn touch_never_moves_deadline_backwards<F: StoreFactory>(factory: &F) 
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let s = session(u.id, BASE, secs(600), secs(3600));
-    stores.sessions.create_session(&s).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
 
     let touched = stores
         .sessions
         .touch_session(&s.token_hash, at(5), policy(10, 0))
         .await
-        .unwrap();
+        .expect("touch_session");
     assert_eq!(
         touched.as_ref(),
         Some(&s),
         "a shorter policy moved the deadline"
     );
-    let stored = stores.sessions.session_by_id(s.id, at(5)).await.unwrap();
+    let stored = stores
+        .sessions
+        .session_by_id(s.id, at(5))
+        .await
+        .expect("session_by_id");
     assert_eq!(stored.as_ref(), Some(&s), "stored after a shorter policy");
 }
 
@@ -355,7 +455,11 @@ pub async fn touch_concurrent_keeps_latest_deadline<F: StoreFactory>(factory: &F
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let s = session(u.id, BASE, secs(60), secs(3600));
-    stores.sessions.create_session(&s).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
 
     let results = together(32, |i| {
         let stores = stores.clone();
@@ -366,7 +470,7 @@ pub async fn touch_concurrent_keeps_latest_deadline<F: StoreFactory>(factory: &F
                 .sessions
                 .touch_session(&hash, now, policy(60, 0))
                 .await
-                .unwrap()
+                .expect("touch_session")
                 .map(|s| (now, s))
         }
     })
@@ -385,8 +489,8 @@ pub async fn touch_concurrent_keeps_latest_deadline<F: StoreFactory>(factory: &F
         .sessions
         .session_by_id(s.id, at(32))
         .await
-        .unwrap()
-        .unwrap();
+        .expect("session_by_id")
+        .expect("session_by_id: the session is stored and live");
     assert_eq!(stored.idle_expires_at, at(92), "final deadline");
     assert_eq!(stored.last_seen_at, at(32), "final last_seen_at");
 }
@@ -397,7 +501,11 @@ pub async fn payload_set_get_clear<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let s = session(u.id, BASE, secs(60), secs(3600));
-    stores.sessions.create_session(&s).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
 
     let big: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
     for payload in [Some(vec![0u8, 255, 7]), Some(Vec::new()), Some(big), None] {
@@ -405,10 +513,14 @@ pub async fn payload_set_get_clear<F: StoreFactory>(factory: &F) {
             .sessions
             .set_session_payload(s.id, payload.as_deref(), at(1))
             .await
-            .unwrap();
+            .expect("set_session_payload");
         let mut expected = s.clone();
         expected.payload = payload.clone();
-        let stored = stores.sessions.session_by_id(s.id, at(1)).await.unwrap();
+        let stored = stores
+            .sessions
+            .session_by_id(s.id, at(1))
+            .await
+            .expect("session_by_id");
         assert_eq!(
             stored.as_ref(),
             Some(&expected),
@@ -419,7 +531,7 @@ pub async fn payload_set_get_clear<F: StoreFactory>(factory: &F) {
             .sessions
             .touch_session(&s.token_hash, at(1), policy(60, 3600))
             .await
-            .unwrap();
+            .expect("touch_session");
         assert_eq!(
             touched.as_ref(),
             Some(&expected),
@@ -431,21 +543,25 @@ pub async fn payload_set_get_clear<F: StoreFactory>(factory: &F) {
         .sessions
         .set_session_payload(SessionId::new(), Some(b"x"), at(1))
         .await
-        .unwrap_err();
+        .expect_err("set_session_payload (unknown session) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown session: expected NotFound, got {err:?}"
+        "set_session_payload: unknown session: expected NotFound, got {err:?}"
     );
     let err = stores
         .sessions
         .set_session_payload(s.id, Some(b"x"), at(60))
         .await
-        .unwrap_err();
+        .expect_err("set_session_payload (dead session) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "dead session: expected NotFound, got {err:?}"
+        "set_session_payload: dead session: expected NotFound, got {err:?}"
     );
-    let stored = stores.sessions.session_by_id(s.id, at(59)).await.unwrap();
+    let stored = stores
+        .sessions
+        .session_by_id(s.id, at(59))
+        .await
+        .expect("session_by_id");
     assert_eq!(
         stored.as_ref(),
         Some(&s),
@@ -460,11 +576,23 @@ pub async fn revoke_session<F: StoreFactory>(factory: &F) {
     let u = create_user(&stores).await;
     let s = session(u.id, BASE, secs(60), secs(3600));
     let keep = session(u.id, BASE, secs(60), secs(3600));
-    stores.sessions.create_session(&s).await.unwrap();
-    stores.sessions.create_session(&keep).await.unwrap();
+    stores
+        .sessions
+        .create_session(&s)
+        .await
+        .expect("create_session");
+    stores
+        .sessions
+        .create_session(&keep)
+        .await
+        .expect("create_session");
 
     assert!(
-        stores.sessions.revoke_session(s.id).await.unwrap(),
+        stores
+            .sessions
+            .revoke_session(s.id)
+            .await
+            .expect("revoke_session"),
         "first revoke"
     );
     assert_eq!(
@@ -473,11 +601,19 @@ pub async fn revoke_session<F: StoreFactory>(factory: &F) {
         "touch after revoke"
     );
     assert_eq!(
-        stores.sessions.session_by_id(s.id, at(1)).await.unwrap(),
+        stores
+            .sessions
+            .session_by_id(s.id, at(1))
+            .await
+            .expect("session_by_id"),
         None
     );
     assert!(
-        !stores.sessions.revoke_session(s.id).await.unwrap(),
+        !stores
+            .sessions
+            .revoke_session(s.id)
+            .await
+            .expect("revoke_session"),
         "second revoke"
     );
     assert!(
@@ -485,7 +621,7 @@ pub async fn revoke_session<F: StoreFactory>(factory: &F) {
             .sessions
             .revoke_session(SessionId::new())
             .await
-            .unwrap(),
+            .expect("revoke_session"),
         "revoke of an unknown id"
     );
     assert!(
@@ -505,14 +641,18 @@ pub async fn revoke_user_sessions_except_one<F: StoreFactory>(factory: &F) {
         .collect();
     let theirs = session(other.id, BASE, secs(60), secs(3600));
     for s in mine.iter().chain([&theirs]) {
-        stores.sessions.create_session(s).await.unwrap();
+        stores
+            .sessions
+            .create_session(s)
+            .await
+            .expect("create_session");
     }
 
     let n = stores
         .sessions
         .revoke_user_sessions(u.id, Some(mine[1].id))
         .await
-        .unwrap();
+        .expect("revoke_user_sessions");
     assert_eq!(n, 2, "revoked all but one");
     assert_eq!(touch(&stores, &mine[0].token_hash, at(1)).await, None);
     assert_eq!(touch(&stores, &mine[2].token_hash, at(1)).await, None);
@@ -529,20 +669,20 @@ pub async fn revoke_user_sessions_except_one<F: StoreFactory>(factory: &F) {
         .sessions
         .revoke_user_sessions(u.id, None)
         .await
-        .unwrap();
+        .expect("revoke_user_sessions");
     assert_eq!(n, 1, "revoked the last one");
     assert_eq!(touch(&stores, &mine[1].token_hash, at(1)).await, None);
     let n = stores
         .sessions
         .revoke_user_sessions(u.id, None)
         .await
-        .unwrap();
+        .expect("revoke_user_sessions");
     assert_eq!(n, 0, "nothing left");
     let n = stores
         .sessions
         .revoke_user_sessions(UserId::new(), None)
         .await
-        .unwrap();
+        .expect("revoke_user_sessions");
     assert_eq!(n, 0, "unknown user");
     assert!(
         touch(&stores, &theirs.token_hash, at(1)).await.is_some(),
@@ -571,7 +711,11 @@ pub async fn list_live_oldest_first<F: StoreFactory>(factory: &F) {
         &theirs,
         &absolute_dead,
     ] {
-        stores.sessions.create_session(s).await.unwrap();
+        stores
+            .sessions
+            .create_session(s)
+            .await
+            .expect("create_session");
     }
 
     let listed = canonical(
@@ -579,7 +723,7 @@ pub async fn list_live_oldest_first<F: StoreFactory>(factory: &F) {
             .sessions
             .list_user_sessions(u.id, at(30))
             .await
-            .unwrap(),
+            .expect("list_user_sessions"),
     );
     assert_eq!(
         listed,
@@ -591,7 +735,7 @@ pub async fn list_live_oldest_first<F: StoreFactory>(factory: &F) {
             .sessions
             .list_user_sessions(UserId::new(), at(30))
             .await
-            .unwrap(),
+            .expect("list_user_sessions"),
     );
     assert!(none.is_empty(), "unknown user");
 }
@@ -606,14 +750,26 @@ pub async fn purge_removes_only_dead<F: StoreFactory>(factory: &F) {
     let absolute_at_now = session(u.id, BASE, secs(600), secs(30));
     let live = session(u.id, BASE, secs(30) + MICRO, secs(3600));
     for s in [&idle_dead, &idle_at_now, &absolute_at_now, &live] {
-        stores.sessions.create_session(s).await.unwrap();
+        stores
+            .sessions
+            .create_session(s)
+            .await
+            .expect("create_session");
     }
 
-    let n = stores.sessions.purge_sessions(at(30), 100).await.unwrap();
+    let n = stores
+        .sessions
+        .purge_sessions(at(30), 100)
+        .await
+        .expect("purge_sessions");
     assert_eq!(n, 3, "dead sessions purged");
     for dead in [&idle_dead, &idle_at_now, &absolute_at_now] {
         assert!(
-            !stores.sessions.revoke_session(dead.id).await.unwrap(),
+            !stores
+                .sessions
+                .revoke_session(dead.id)
+                .await
+                .expect("revoke_session"),
             "a dead session survived the purge"
         );
     }
@@ -621,9 +777,13 @@ pub async fn purge_removes_only_dead<F: StoreFactory>(factory: &F) {
         .sessions
         .session_by_id(live.id, at(30))
         .await
-        .unwrap();
+        .expect("session_by_id");
     assert_eq!(kept.as_ref(), Some(&live), "the live session");
-    let n = stores.sessions.purge_sessions(at(30), 100).await.unwrap();
+    let n = stores
+        .sessions
+        .purge_sessions(at(30), 100)
+        .await
+        .expect("purge_sessions");
     assert_eq!(n, 0, "second purge");
 }
 
@@ -633,14 +793,28 @@ pub async fn purge_respects_limit<F: StoreFactory>(factory: &F) {
     let u = create_user(&stores).await;
     for _ in 0..5 {
         let s = session(u.id, BASE, secs(10), secs(3600));
-        stores.sessions.create_session(&s).await.unwrap();
+        stores
+            .sessions
+            .create_session(&s)
+            .await
+            .expect("create_session");
     }
     let live = session(u.id, BASE, secs(600), secs(3600));
-    stores.sessions.create_session(&live).await.unwrap();
+    stores
+        .sessions
+        .create_session(&live)
+        .await
+        .expect("create_session");
 
     let mut counts = Vec::new();
     for _ in 0..4 {
-        counts.push(stores.sessions.purge_sessions(at(20), 2).await.unwrap());
+        counts.push(
+            stores
+                .sessions
+                .purge_sessions(at(20), 2)
+                .await
+                .expect("purge_sessions"),
+        );
     }
     assert_eq!(counts, vec![2, 2, 1, 0], "purge counts with limit 2");
     assert!(

@@ -36,7 +36,7 @@ async fn rotate_into(
         .tokens
         .rotate_refresh(&presented.token_hash, now, &rule)
         .await
-        .unwrap();
+        .expect("rotate_refresh");
     assert_eq!(
         calls.load(Ordering::SeqCst),
         1,
@@ -57,7 +57,11 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let first = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&first).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&first)
+        .await
+        .expect("create_refresh");
     assert_eq!(
         peek_refresh(&stores, &first.token_hash).await.as_ref(),
         Some(&first),
@@ -76,7 +80,7 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
         .tokens
         .rotate_refresh(&first.token_hash, at(10), &rule)
         .await
-        .unwrap();
+        .expect("rotate_refresh");
     assert_eq!(calls.load(Ordering::SeqCst), 1, "rule calls");
     assert_eq!(
         seen.lock().unwrap().as_ref(),
@@ -121,13 +125,19 @@ pub async fn refresh_second_rotation_keeps_first_consumed_at<F: StoreFactory>(fa
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let first = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&first).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&first)
+        .await
+        .expect("create_refresh");
     let a = successor(&first, at(10), secs(HOUR));
     let b = successor(&first, at(15), secs(HOUR));
     rotate_into(&stores, &first, &a, at(10)).await;
     rotate_into(&stores, &first, &b, at(15)).await;
 
-    let row = peek_refresh(&stores, &first.token_hash).await.unwrap();
+    let row = peek_refresh(&stores, &first.token_hash)
+        .await
+        .expect("rotate_refresh (read): the token is stored");
     assert_eq!(
         row.consumed_at,
         Some(at(10)),
@@ -149,14 +159,22 @@ pub async fn refresh_create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let first = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&first).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&first)
+        .await
+        .expect("create_refresh");
 
     let mut same_id = refresh(u.id, BASE, secs(HOUR));
     same_id.id = first.id;
-    let err = stores.tokens.create_refresh(&same_id).await.unwrap_err();
+    let err = stores
+        .tokens
+        .create_refresh(&same_id)
+        .await
+        .expect_err("create_refresh (duplicate id) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate id: expected Conflict, got {err:?}"
+        "create_refresh: duplicate id: expected Conflict, got {err:?}"
     );
     assert_eq!(
         peek_refresh(&stores, &same_id.token_hash).await,
@@ -166,10 +184,14 @@ pub async fn refresh_create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
 
     let mut same_hash = refresh(u.id, BASE, secs(2 * HOUR));
     same_hash.token_hash = first.token_hash;
-    let err = stores.tokens.create_refresh(&same_hash).await.unwrap_err();
+    let err = stores
+        .tokens
+        .create_refresh(&same_hash)
+        .await
+        .expect_err("create_refresh (duplicate hash) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate hash: expected Conflict, got {err:?}"
+        "create_refresh: duplicate hash: expected Conflict, got {err:?}"
     );
     assert_eq!(
         peek_refresh(&stores, &first.token_hash).await.as_ref(),
@@ -181,7 +203,7 @@ pub async fn refresh_create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
             .tokens
             .revoke_family(same_hash.family_id, at(1))
             .await
-            .unwrap(),
+            .expect("revoke_family"),
         0,
         "the losing token (duplicate hash) was written"
     );
@@ -191,10 +213,14 @@ pub async fn refresh_create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
 pub async fn refresh_create_unknown_user_not_found<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let t = refresh(UserId::new(), BASE, secs(HOUR));
-    let err = stores.tokens.create_refresh(&t).await.unwrap_err();
+    let err = stores
+        .tokens
+        .create_refresh(&t)
+        .await
+        .expect_err("create_refresh (unknown user) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown user: expected NotFound, got {err:?}"
+        "create_refresh: unknown user: expected NotFound, got {err:?}"
     );
     assert_eq!(
         peek_refresh(&stores, &t.token_hash).await,
@@ -208,7 +234,11 @@ pub async fn refresh_rotate_unknown_skips_rule<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&t).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&t)
+        .await
+        .expect("create_refresh");
 
     let calls = AtomicUsize::new(0);
     let rule = |_: &RefreshToken| {
@@ -219,7 +249,7 @@ pub async fn refresh_rotate_unknown_skips_rule<F: StoreFactory>(factory: &F) {
         .tokens
         .rotate_refresh(&fresh_hash(), at(1), &rule)
         .await
-        .unwrap();
+        .expect("rotate_refresh");
     assert_eq!(outcome, RotationOutcome::Unknown, "outcome");
     assert_eq!(
         calls.load(Ordering::SeqCst),
@@ -237,7 +267,11 @@ pub async fn refresh_reject_changes_nothing<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&t).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&t)
+        .await
+        .expect("create_refresh");
 
     let calls = AtomicUsize::new(0);
     let rule = |_: &RefreshToken| {
@@ -248,7 +282,7 @@ pub async fn refresh_reject_changes_nothing<F: StoreFactory>(factory: &F) {
         .tokens
         .rotate_refresh(&t.token_hash, at(5), &rule)
         .await
-        .unwrap();
+        .expect("rotate_refresh");
     assert_eq!(calls.load(Ordering::SeqCst), 1, "rule calls");
     assert_eq!(
         outcome,
@@ -277,18 +311,24 @@ pub async fn refresh_revoke_family_decision<F: StoreFactory>(factory: &F) {
     let b1 = refresh(u.id, BASE, secs(HOUR));
     let c1 = refresh(other.id, BASE, secs(HOUR));
     for t in [&a1, &b1, &c1] {
-        stores.tokens.create_refresh(t).await.unwrap();
+        stores
+            .tokens
+            .create_refresh(t)
+            .await
+            .expect("create_refresh");
     }
     let a2 = successor(&a1, at(10), secs(HOUR));
     rotate_into(&stores, &a1, &a2, at(10)).await;
-    let a1_consumed = peek_refresh(&stores, &a1.token_hash).await.unwrap();
+    let a1_consumed = peek_refresh(&stores, &a1.token_hash)
+        .await
+        .expect("rotate_refresh (read): the token is stored");
 
     let revoke = |_: &RefreshToken| RotationDecision::RevokeFamily;
     let outcome = stores
         .tokens
         .rotate_refresh(&a1.token_hash, at(30), &revoke)
         .await
-        .unwrap();
+        .expect("rotate_refresh");
     assert_eq!(
         outcome,
         RotationOutcome::Decided {
@@ -324,7 +364,7 @@ pub async fn refresh_revoke_family_decision<F: StoreFactory>(factory: &F) {
         .tokens
         .rotate_refresh(&a2.token_hash, at(40), &revoke)
         .await
-        .unwrap();
+        .expect("rotate_refresh");
     assert_eq!(
         peek_refresh(&stores, &a1.token_hash).await,
         Some(expected_a1)
@@ -342,7 +382,11 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&t).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&t)
+        .await
+        .expect("create_refresh");
     let nexts: Vec<_> = (0..32).map(|_| successor(&t, at(10), secs(HOUR))).collect();
 
     let outcomes = together(nexts.len(), |i| {
@@ -361,7 +405,7 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
                 .tokens
                 .rotate_refresh(&hash, at(10), &rule)
                 .await
-                .unwrap()
+                .expect("rotate_refresh")
         }
     })
     .await;
@@ -392,7 +436,9 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
     assert_eq!(winners.len(), 1, "rotations applied: {winners:?}");
     let winner = winners[0];
 
-    let row = peek_refresh(&stores, &t.token_hash).await.unwrap();
+    let row = peek_refresh(&stores, &t.token_hash)
+        .await
+        .expect("rotate_refresh (read): the token is stored");
     assert_eq!(
         row.rotations, 1,
         "the presented token was rotated more than once"
@@ -401,7 +447,7 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
     assert_eq!(row.revoked_at, Some(at(10)), "family revoked by the reuse");
     let stored_next = peek_refresh(&stores, &nexts[winner].token_hash)
         .await
-        .unwrap();
+        .expect("rotate_refresh (read): the token is stored");
     assert_eq!(
         stored_next.revoked_at,
         Some(at(10)),
@@ -425,8 +471,16 @@ pub async fn refresh_revoke_family_counts<F: StoreFactory>(factory: &F) {
     let u = create_user(&stores).await;
     let t1 = refresh(u.id, BASE, secs(HOUR));
     let other = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&t1).await.unwrap();
-    stores.tokens.create_refresh(&other).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&t1)
+        .await
+        .expect("create_refresh");
+    stores
+        .tokens
+        .create_refresh(&other)
+        .await
+        .expect("create_refresh");
     let t2 = successor(&t1, at(1), secs(HOUR));
     let t3 = successor(&t2, at(2), secs(HOUR));
     rotate_into(&stores, &t1, &t2, at(1)).await;
@@ -436,10 +490,12 @@ pub async fn refresh_revoke_family_counts<F: StoreFactory>(factory: &F) {
         .tokens
         .revoke_family(t1.family_id, at(30))
         .await
-        .unwrap();
+        .expect("revoke_family");
     assert_eq!(n, 3, "tokens revoked in the family");
     for t in [&t1, &t2, &t3] {
-        let row = peek_refresh(&stores, &t.token_hash).await.unwrap();
+        let row = peek_refresh(&stores, &t.token_hash)
+            .await
+            .expect("rotate_refresh (read): the token is stored");
         assert_eq!(
             row.revoked_at,
             Some(at(30)),
@@ -450,9 +506,11 @@ pub async fn refresh_revoke_family_counts<F: StoreFactory>(factory: &F) {
         .tokens
         .revoke_family(t1.family_id, at(40))
         .await
-        .unwrap();
+        .expect("revoke_family");
     assert_eq!(n, 0, "second revoke_family");
-    let row = peek_refresh(&stores, &t3.token_hash).await.unwrap();
+    let row = peek_refresh(&stores, &t3.token_hash)
+        .await
+        .expect("rotate_refresh (read): the token is stored");
     assert_eq!(
         row.revoked_at,
         Some(at(30)),
@@ -467,7 +525,7 @@ pub async fn refresh_revoke_family_counts<F: StoreFactory>(factory: &F) {
         .tokens
         .revoke_family(FamilyId::new(), at(40))
         .await
-        .unwrap();
+        .expect("revoke_family");
     assert_eq!(n, 0, "unknown family");
 }
 
@@ -481,7 +539,11 @@ pub async fn refresh_revoke_user_counts<F: StoreFactory>(factory: &F) {
     let b1 = refresh(u.id, BASE, secs(HOUR));
     let c1 = refresh(someone.id, BASE, secs(HOUR));
     for t in [&a1, &b1, &c1] {
-        stores.tokens.create_refresh(t).await.unwrap();
+        stores
+            .tokens
+            .create_refresh(t)
+            .await
+            .expect("create_refresh");
     }
     let a2 = successor(&a1, at(1), secs(HOUR));
     rotate_into(&stores, &a1, &a2, at(1)).await;
@@ -489,15 +551,19 @@ pub async fn refresh_revoke_user_counts<F: StoreFactory>(factory: &F) {
         .tokens
         .revoke_family(b1.family_id, at(2))
         .await
-        .unwrap();
+        .expect("revoke_family");
     let b2_unrevoked = refresh(u.id, at(3), secs(HOUR));
-    stores.tokens.create_refresh(&b2_unrevoked).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&b2_unrevoked)
+        .await
+        .expect("create_refresh");
 
     let n = stores
         .tokens
         .revoke_user_refresh(u.id, at(30))
         .await
-        .unwrap();
+        .expect("revoke_user_refresh");
     assert_eq!(n, 3, "unrevoked tokens of the user");
     for (t, when) in [
         (&a1, at(30)),
@@ -505,7 +571,9 @@ pub async fn refresh_revoke_user_counts<F: StoreFactory>(factory: &F) {
         (&b1, at(2)),
         (&b2_unrevoked, at(30)),
     ] {
-        let row = peek_refresh(&stores, &t.token_hash).await.unwrap();
+        let row = peek_refresh(&stores, &t.token_hash)
+            .await
+            .expect("rotate_refresh (read): the token is stored");
         assert_eq!(row.revoked_at, Some(when), "revoked_at");
     }
     assert_eq!(
@@ -517,13 +585,13 @@ pub async fn refresh_revoke_user_counts<F: StoreFactory>(factory: &F) {
         .tokens
         .revoke_user_refresh(u.id, at(40))
         .await
-        .unwrap();
+        .expect("revoke_user_refresh");
     assert_eq!(n, 0, "second revoke_user_refresh");
     let n = stores
         .tokens
         .revoke_user_refresh(UserId::new(), at(40))
         .await
-        .unwrap();
+        .expect("revoke_user_refresh");
     assert_eq!(n, 0, "unknown user");
 }
 
@@ -538,7 +606,11 @@ pub async fn refresh_purge_keeps_unexpired<F: StoreFactory>(factory: &F) {
     let revoked = refresh(u.id, BASE, secs(HOUR));
     let live = refresh(u.id, BASE, secs(HOUR));
     for t in [&expired, &expires_now, &consumed, &revoked, &live] {
-        stores.tokens.create_refresh(t).await.unwrap();
+        stores
+            .tokens
+            .create_refresh(t)
+            .await
+            .expect("create_refresh");
     }
     let consumed_next = successor(&consumed, at(5), secs(HOUR));
     rotate_into(&stores, &consumed, &consumed_next, at(5)).await;
@@ -546,9 +618,13 @@ pub async fn refresh_purge_keeps_unexpired<F: StoreFactory>(factory: &F) {
         .tokens
         .revoke_family(revoked.family_id, at(6))
         .await
-        .unwrap();
+        .expect("revoke_family");
 
-    let n = stores.tokens.purge_refresh(at(30), 100).await.unwrap();
+    let n = stores
+        .tokens
+        .purge_refresh(at(30), 100)
+        .await
+        .expect("purge_refresh");
     assert_eq!(n, 2, "expired tokens purged");
     assert_eq!(peek_refresh(&stores, &expired.token_hash).await, None);
     assert_eq!(
@@ -563,7 +639,11 @@ pub async fn refresh_purge_keeps_unexpired<F: StoreFactory>(factory: &F) {
         );
     }
     assert_eq!(
-        stores.tokens.purge_refresh(at(30), 100).await.unwrap(),
+        stores
+            .tokens
+            .purge_refresh(at(30), 100)
+            .await
+            .expect("purge_refresh"),
         0,
         "second purge"
     );
@@ -575,13 +655,27 @@ pub async fn refresh_purge_respects_limit<F: StoreFactory>(factory: &F) {
     let u = create_user(&stores).await;
     for _ in 0..5 {
         let t = refresh(u.id, BASE, secs(10));
-        stores.tokens.create_refresh(&t).await.unwrap();
+        stores
+            .tokens
+            .create_refresh(&t)
+            .await
+            .expect("create_refresh");
     }
     let live = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&live).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&live)
+        .await
+        .expect("create_refresh");
     let mut counts = Vec::new();
     for _ in 0..4 {
-        counts.push(stores.tokens.purge_refresh(at(20), 2).await.unwrap());
+        counts.push(
+            stores
+                .tokens
+                .purge_refresh(at(20), 2)
+                .await
+                .expect("purge_refresh"),
+        );
     }
     assert_eq!(counts, vec![2, 2, 1, 0], "purge counts with limit 2");
     assert!(
@@ -595,7 +689,7 @@ async fn consume(stores: &Stores, t: &OneTimeToken, now: Timestamp) -> Option<On
         .tokens
         .consume_one_time(&t.token_hash, t.purpose, now)
         .await
-        .unwrap()
+        .expect("consume_one_time")
 }
 
 /// An issued token is consumed once: the result carries `consumed_at = now`, a second
@@ -604,7 +698,11 @@ pub async fn one_time_issue_then_consume<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = one_time(u.id, Purpose::PasswordReset, BASE, secs(HOUR));
-    stores.tokens.issue_one_time(&t).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&t)
+        .await
+        .expect("issue_one_time");
 
     let got = consume(&stores, &t, at(10)).await;
     let mut expected = t.clone();
@@ -615,7 +713,7 @@ pub async fn one_time_issue_then_consume<F: StoreFactory>(factory: &F) {
         .tokens
         .consume_one_time(&fresh_hash(), Purpose::PasswordReset, at(11))
         .await
-        .unwrap();
+        .expect("consume_one_time");
     assert_eq!(unknown, None, "unknown hash");
 }
 
@@ -627,15 +725,27 @@ pub async fn one_time_issue_duplicate_hash_conflicts<F: StoreFactory>(factory: &
     let b = create_user(&stores).await;
     let earlier = one_time(a.id, Purpose::MagicLink, BASE, secs(HOUR));
     let taken = one_time(b.id, Purpose::MagicLink, BASE, secs(HOUR));
-    stores.tokens.issue_one_time(&earlier).await.unwrap();
-    stores.tokens.issue_one_time(&taken).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&earlier)
+        .await
+        .expect("issue_one_time");
+    stores
+        .tokens
+        .issue_one_time(&taken)
+        .await
+        .expect("issue_one_time");
 
     let mut clash = one_time(a.id, Purpose::MagicLink, at(1), secs(HOUR));
     clash.token_hash = taken.token_hash;
-    let err = stores.tokens.issue_one_time(&clash).await.unwrap_err();
+    let err = stores
+        .tokens
+        .issue_one_time(&clash)
+        .await
+        .expect_err("issue_one_time (duplicate hash) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate hash: expected Conflict, got {err:?}"
+        "issue_one_time: duplicate hash: expected Conflict, got {err:?}"
     );
     let got = consume(&stores, &earlier, at(2)).await;
     assert!(
@@ -654,10 +764,14 @@ pub async fn one_time_issue_duplicate_hash_conflicts<F: StoreFactory>(factory: &
 pub async fn one_time_issue_unknown_user_not_found<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let t = one_time(UserId::new(), Purpose::EmailVerification, BASE, secs(HOUR));
-    let err = stores.tokens.issue_one_time(&t).await.unwrap_err();
+    let err = stores
+        .tokens
+        .issue_one_time(&t)
+        .await
+        .expect_err("issue_one_time (unknown user) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown user: expected NotFound, got {err:?}"
+        "issue_one_time: unknown user: expected NotFound, got {err:?}"
     );
     assert_eq!(
         consume(&stores, &t, at(1)).await,
@@ -677,16 +791,28 @@ pub async fn one_time_issue_invalidates_earlier<F: StoreFactory>(factory: &F) {
     let other_purpose = one_time(a.id, Purpose::EmailVerification, BASE, secs(HOUR));
     let other_user = one_time(b.id, Purpose::PasswordReset, BASE, secs(HOUR));
     for t in [&earlier, &other_purpose, &other_user] {
-        stores.tokens.issue_one_time(t).await.unwrap();
+        stores
+            .tokens
+            .issue_one_time(t)
+            .await
+            .expect("issue_one_time");
     }
-    stores.tokens.issue_one_time(&earlier2).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&earlier2)
+        .await
+        .expect("issue_one_time");
     assert_eq!(
         consume(&stores, &earlier, at(2)).await,
         None,
         "first token after a second issue"
     );
     let newest = one_time(a.id, Purpose::PasswordReset, at(3), secs(HOUR));
-    stores.tokens.issue_one_time(&newest).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&newest)
+        .await
+        .expect("issue_one_time");
 
     assert_eq!(
         consume(&stores, &earlier2, at(4)).await,
@@ -712,14 +838,18 @@ pub async fn one_time_wrong_purpose_is_none<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = one_time(u.id, Purpose::MagicLink, BASE, secs(HOUR));
-    stores.tokens.issue_one_time(&t).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&t)
+        .await
+        .expect("issue_one_time");
 
     for wrong in Purpose::ALL.into_iter().filter(|p| *p != t.purpose) {
         let got = stores
             .tokens
             .consume_one_time(&t.token_hash, wrong, at(1))
             .await
-            .unwrap();
+            .expect("consume_one_time");
         assert_eq!(got, None, "consumed as {wrong:?}");
     }
     let got = consume(&stores, &t, at(2)).await;
@@ -736,8 +866,16 @@ pub async fn one_time_expiry_boundary<F: StoreFactory>(factory: &F) {
     let b = create_user(&stores).await;
     let t = one_time(a.id, Purpose::EmailVerification, BASE, secs(60));
     let s = one_time(b.id, Purpose::EmailVerification, BASE, secs(60));
-    stores.tokens.issue_one_time(&t).await.unwrap();
-    stores.tokens.issue_one_time(&s).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&t)
+        .await
+        .expect("issue_one_time");
+    stores
+        .tokens
+        .issue_one_time(&s)
+        .await
+        .expect("issue_one_time");
 
     assert_eq!(consume(&stores, &t, at(60)).await, None, "at expires_at");
     assert_eq!(consume(&stores, &t, at(61)).await, None, "after expires_at");
@@ -754,7 +892,11 @@ pub async fn one_time_concurrent_consume_once<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = one_time(u.id, Purpose::MagicLink, BASE, secs(HOUR));
-    stores.tokens.issue_one_time(&t).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&t)
+        .await
+        .expect("issue_one_time");
 
     let results = together(32, |_| {
         let stores = stores.clone();
@@ -764,7 +906,7 @@ pub async fn one_time_concurrent_consume_once<F: StoreFactory>(factory: &F) {
                 .tokens
                 .consume_one_time(&hash, Purpose::MagicLink, at(1))
                 .await
-                .unwrap()
+                .expect("consume_one_time")
         }
     })
     .await;
@@ -786,14 +928,26 @@ pub async fn one_time_purge<F: StoreFactory>(factory: &F) {
     let expires_now = one_time(users[2].id, purpose, BASE, secs(30));
     let live = one_time(users[3].id, purpose, BASE, secs(30) + MICRO);
     for t in [&consumed, &expired, &expires_now, &live] {
-        stores.tokens.issue_one_time(t).await.unwrap();
+        stores
+            .tokens
+            .issue_one_time(t)
+            .await
+            .expect("issue_one_time");
     }
     assert!(consume(&stores, &consumed, at(1)).await.is_some());
 
-    let n = stores.tokens.purge_one_time(at(30), 100).await.unwrap();
+    let n = stores
+        .tokens
+        .purge_one_time(at(30), 100)
+        .await
+        .expect("purge_one_time");
     assert_eq!(n, 3, "consumed and expired tokens purged");
     assert_eq!(
-        stores.tokens.purge_one_time(at(30), 100).await.unwrap(),
+        stores
+            .tokens
+            .purge_one_time(at(30), 100)
+            .await
+            .expect("purge_one_time"),
         0,
         "second purge"
     );
@@ -809,14 +963,28 @@ pub async fn one_time_purge_respects_limit<F: StoreFactory>(factory: &F) {
     for _ in 0..5 {
         let u = create_user(&stores).await;
         let t = one_time(u.id, Purpose::MagicLink, BASE, secs(10));
-        stores.tokens.issue_one_time(&t).await.unwrap();
+        stores
+            .tokens
+            .issue_one_time(&t)
+            .await
+            .expect("issue_one_time");
     }
     let u = create_user(&stores).await;
     let live = one_time(u.id, Purpose::MagicLink, BASE, secs(HOUR));
-    stores.tokens.issue_one_time(&live).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&live)
+        .await
+        .expect("issue_one_time");
     let mut counts = Vec::new();
     for _ in 0..4 {
-        counts.push(stores.tokens.purge_one_time(at(20), 2).await.unwrap());
+        counts.push(
+            stores
+                .tokens
+                .purge_one_time(at(20), 2)
+                .await
+                .expect("purge_one_time"),
+        );
     }
     assert_eq!(counts, vec![2, 2, 1, 0], "purge counts with limit 2");
     assert!(
@@ -836,7 +1004,7 @@ async fn attempt(
         .tokens
         .attempt_otp(user, Purpose::EmailOtp, now, rule)
         .await
-        .unwrap()
+        .expect("attempt_otp")
 }
 
 /// The decision the outcome reports, or a panic naming `what` when there was no code.
@@ -866,7 +1034,11 @@ pub async fn otp_no_code<F: StoreFactory>(factory: &F) {
     );
 
     let expiring = one_time(u.id, Purpose::EmailOtp, BASE, secs(60));
-    stores.tokens.issue_one_time(&expiring).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&expiring)
+        .await
+        .expect("issue_one_time");
     let got = attempt(&stores, u.id, at(60), &rule).await;
     assert_eq!(
         got,
@@ -875,7 +1047,11 @@ pub async fn otp_no_code<F: StoreFactory>(factory: &F) {
     );
 
     let used = one_time(u.id, Purpose::EmailOtp, at(61), secs(600));
-    stores.tokens.issue_one_time(&used).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&used)
+        .await
+        .expect("issue_one_time");
     assert!(consume(&stores, &used, at(62)).await.is_some());
     let got = attempt(&stores, u.id, at(63), &rule).await;
     assert_eq!(
@@ -885,9 +1061,17 @@ pub async fn otp_no_code<F: StoreFactory>(factory: &F) {
     );
 
     let link = one_time(u.id, Purpose::MagicLink, at(64), secs(600));
-    stores.tokens.issue_one_time(&link).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&link)
+        .await
+        .expect("issue_one_time");
     let theirs = one_time(other.id, Purpose::EmailOtp, at(64), secs(600));
-    stores.tokens.issue_one_time(&theirs).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&theirs)
+        .await
+        .expect("issue_one_time");
     let got = attempt(&stores, u.id, at(65), &rule).await;
     assert_eq!(
         got,
@@ -909,7 +1093,11 @@ pub async fn otp_decisions_applied<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
-    stores.tokens.issue_one_time(&code).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&code)
+        .await
+        .expect("issue_one_time");
     let calls = AtomicUsize::new(0);
     let fail = |_: &OneTimeToken| {
         calls.fetch_add(1, Ordering::SeqCst);
@@ -951,7 +1139,11 @@ pub async fn otp_accepted_consumes<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
-    stores.tokens.issue_one_time(&code).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&code)
+        .await
+        .expect("issue_one_time");
     let expected_hash: TokenHash = code.token_hash;
 
     let seen = Mutex::new(None);
@@ -998,7 +1190,11 @@ pub async fn otp_concurrent_failures_counted<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
-    stores.tokens.issue_one_time(&code).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&code)
+        .await
+        .expect("issue_one_time");
 
     let results = together(32, |_| {
         let stores = stores.clone();
@@ -1036,7 +1232,11 @@ pub async fn otp_cap_under_contention<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
-    stores.tokens.issue_one_time(&code).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&code)
+        .await
+        .expect("issue_one_time");
     let capped = |t: &OneTimeToken| {
         if t.failed_attempts >= 5 {
             OtpDecision::Leave
@@ -1072,7 +1272,11 @@ pub async fn otp_concurrent_accept_once<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
-    stores.tokens.issue_one_time(&code).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&code)
+        .await
+        .expect("issue_one_time");
 
     let results = together(32, |_| {
         let stores = stores.clone();

@@ -14,11 +14,15 @@ pub async fn create_then_read<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let mut alice = user("alice@example.com");
     alice.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned());
-    stores.users.create_user(&alice).await.unwrap();
+    stores.users.create_user(&alice).await.expect("create_user");
 
-    let by_id = stores.users.user_by_id(alice.id).await.unwrap();
+    let by_id = stores.users.user_by_id(alice.id).await.expect("user_by_id");
     assert_eq!(by_id.as_ref(), Some(&alice), "user_by_id");
-    let by_email = stores.users.user_by_email(&alice.email).await.unwrap();
+    let by_email = stores
+        .users
+        .user_by_email(&alice.email)
+        .await
+        .expect("user_by_email");
     assert_eq!(by_email.as_ref(), Some(&alice), "user_by_email");
 }
 
@@ -26,15 +30,19 @@ pub async fn create_then_read<F: StoreFactory>(factory: &F) {
 pub async fn missing_user_is_none<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     create_user(&stores).await;
-    let by_id = stores.users.user_by_id(UserId::new()).await.unwrap();
+    let by_id = stores
+        .users
+        .user_by_id(UserId::new())
+        .await
+        .expect("user_by_id");
     assert_eq!(by_id, None, "user_by_id of an unknown id");
     let by_email = stores
         .users
         .user_by_email("nobody@example.com")
         .await
-        .unwrap();
+        .expect("user_by_email");
     assert_eq!(by_email, None, "user_by_email of an unknown email");
-    let empty = stores.users.user_by_email("").await.unwrap();
+    let empty = stores.users.user_by_email("").await.expect("user_by_email");
     assert_eq!(empty, None, "user_by_email of the empty string");
 }
 
@@ -42,23 +50,31 @@ pub async fn missing_user_is_none<F: StoreFactory>(factory: &F) {
 pub async fn email_lookup_ignores_ascii_case<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let alice = user("alice@x.io");
-    stores.users.create_user(&alice).await.unwrap();
+    stores.users.create_user(&alice).await.expect("create_user");
     for probe in ["ALICE@x.io", "Alice@X.Io", "alice@X.IO"] {
-        let found = stores.users.user_by_email(probe).await.unwrap();
+        let found = stores
+            .users
+            .user_by_email(probe)
+            .await
+            .expect("user_by_email");
         assert_eq!(found.as_ref(), Some(&alice), "user_by_email({probe:?})");
     }
 
     // A caller that bypasses core may hand over mixed case: it is kept as given.
     let bob = user("Bob@X.io");
-    stores.users.create_user(&bob).await.unwrap();
-    let found = stores.users.user_by_email("bob@x.io").await.unwrap();
+    stores.users.create_user(&bob).await.expect("create_user");
+    let found = stores
+        .users
+        .user_by_email("bob@x.io")
+        .await
+        .expect("user_by_email");
     assert_eq!(
         found.as_ref(),
         Some(&bob),
         "mixed-case email found by lowercase"
     );
     assert_eq!(
-        found.unwrap().email,
+        found.expect("user_by_email: the user is stored").email,
         "Bob@X.io",
         "email not kept exactly as given"
     );
@@ -69,22 +85,28 @@ pub async fn email_lookup_ignores_ascii_case<F: StoreFactory>(factory: &F) {
 pub async fn duplicate_email_conflicts_ignoring_case<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let first = user("alice@x.io");
-    stores.users.create_user(&first).await.unwrap();
+    stores.users.create_user(&first).await.expect("create_user");
 
     for email in ["alice@x.io", "ALICE@x.io", "Alice@X.IO"] {
         let loser = user(email);
-        let err = stores.users.create_user(&loser).await.unwrap_err();
+        let err = stores.users.create_user(&loser).await.expect_err(
+            "create_user of an email taken in another ASCII case must fail with Conflict",
+        );
         assert!(
             matches!(err, StoreError::Conflict { .. }),
             "create_user({email:?}) over alice@x.io: expected Conflict, got {err:?}"
         );
-        let written = stores.users.user_by_id(loser.id).await.unwrap();
+        let written = stores.users.user_by_id(loser.id).await.expect("user_by_id");
         assert_eq!(
             written, None,
             "the losing create_user({email:?}) left a row"
         );
     }
-    let still = stores.users.user_by_email("alice@x.io").await.unwrap();
+    let still = stores
+        .users
+        .user_by_email("alice@x.io")
+        .await
+        .expect("user_by_email");
     assert_eq!(still.as_ref(), Some(&first), "the first user changed");
 }
 
@@ -99,14 +121,22 @@ pub async fn duplicate_id_conflicts<F: StoreFactory>(factory: &F) {
     clash.email_verified_at = Some(at(5));
     clash.created_at = at(5);
     clash.updated_at = at(6);
-    let err = stores.users.create_user(&clash).await.unwrap_err();
+    let err = stores
+        .users
+        .create_user(&clash)
+        .await
+        .expect_err("create_user (duplicate id) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate id: expected Conflict, got {err:?}"
+        "create_user: duplicate id: expected Conflict, got {err:?}"
     );
-    let by_id = stores.users.user_by_id(first.id).await.unwrap();
+    let by_id = stores.users.user_by_id(first.id).await.expect("user_by_id");
     assert_eq!(by_id.as_ref(), Some(&first), "the first user changed");
-    let by_email = stores.users.user_by_email(&clash.email).await.unwrap();
+    let by_email = stores
+        .users
+        .user_by_email(&clash.email)
+        .await
+        .expect("user_by_email");
     assert_eq!(by_email, None, "the losing create_user left a row");
 }
 
@@ -159,14 +189,22 @@ pub async fn concurrent_creates_one_wins<F: StoreFactory>(factory: &F) {
     }
     let winner = &candidates[winners[0]];
     for (i, candidate) in candidates.iter().enumerate() {
-        let row = stores.users.user_by_id(candidate.id).await.unwrap();
+        let row = stores
+            .users
+            .user_by_id(candidate.id)
+            .await
+            .expect("user_by_id");
         if i == winners[0] {
             assert_eq!(row.as_ref(), Some(winner), "the winner's row");
         } else {
             assert_eq!(row, None, "loser {i} left a row");
         }
     }
-    let found = stores.users.user_by_email("racer@x.io").await.unwrap();
+    let found = stores
+        .users
+        .user_by_email("racer@x.io")
+        .await
+        .expect("user_by_email");
     assert_eq!(found.as_ref(), Some(winner), "lookup after the race");
 }
 
@@ -175,12 +213,16 @@ pub async fn concurrent_creates_one_wins<F: StoreFactory>(factory: &F) {
 pub async fn unicode_email_round_trips<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let jurgen = user("jürgen@exämple.de");
-    stores.users.create_user(&jurgen).await.unwrap();
+    stores
+        .users
+        .create_user(&jurgen)
+        .await
+        .expect("create_user");
     let found = stores
         .users
         .user_by_email("jürgen@exämple.de")
         .await
-        .unwrap()
+        .expect("user_by_email")
         .expect("user_by_email of the exact unicode email");
     assert_eq!(
         found.email.as_bytes(),
@@ -193,7 +235,7 @@ pub async fn unicode_email_round_trips<F: StoreFactory>(factory: &F) {
         .users
         .user_by_email("JüRGEN@EXäMPLE.DE")
         .await
-        .unwrap();
+        .expect("user_by_email");
     assert_eq!(
         upper.as_ref(),
         Some(&jurgen),
@@ -204,12 +246,16 @@ pub async fn unicode_email_round_trips<F: StoreFactory>(factory: &F) {
         .users
         .user_by_email("jurgen@exämple.de")
         .await
-        .unwrap();
+        .expect("user_by_email");
     assert_eq!(other, None, "ü and u are different letters");
 
     let emoji = user("😀+tag@例え.jp");
-    stores.users.create_user(&emoji).await.unwrap();
-    let found = stores.users.user_by_email("😀+tag@例え.jp").await.unwrap();
+    stores.users.create_user(&emoji).await.expect("create_user");
+    let found = stores
+        .users
+        .user_by_email("😀+tag@例え.jp")
+        .await
+        .expect("user_by_email");
     assert_eq!(found.as_ref(), Some(&emoji), "four-byte UTF-8 email");
 }
 
@@ -222,16 +268,20 @@ pub async fn longest_email_round_trips<F: StoreFactory>(factory: &F) {
     let email = format!("{local}@{labels}.io");
     assert_eq!(email.len(), MAX_EMAIL_BYTES);
     let long = user(&email);
-    stores.users.create_user(&long).await.unwrap();
-    let found = stores.users.user_by_email(&email).await.unwrap();
+    stores.users.create_user(&long).await.expect("create_user");
+    let found = stores
+        .users
+        .user_by_email(&email)
+        .await
+        .expect("user_by_email");
     assert_eq!(found.as_ref(), Some(&long), "254-byte email by email");
-    let found = stores.users.user_by_id(long.id).await.unwrap();
+    let found = stores.users.user_by_id(long.id).await.expect("user_by_id");
     assert_eq!(found.as_ref(), Some(&long), "254-byte email by id");
     let upper = stores
         .users
         .user_by_email(&email.to_ascii_uppercase())
         .await
-        .unwrap();
+        .expect("user_by_email");
     assert_eq!(upper.as_ref(), Some(&long), "254-byte email, upper case");
 }
 
@@ -246,8 +296,13 @@ pub async fn password_hash_set_and_cleared<F: StoreFactory>(factory: &F) {
         .users
         .set_password_hash(u.id, Some(phc), at(10))
         .await
-        .unwrap();
-    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+        .expect("set_password_hash");
+    let after = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
     let mut expected = u.clone();
     expected.password_hash = Some(phc.to_owned());
     expected.updated_at = at(10);
@@ -257,8 +312,13 @@ pub async fn password_hash_set_and_cleared<F: StoreFactory>(factory: &F) {
         .users
         .set_password_hash(u.id, None, at(20))
         .await
-        .unwrap();
-    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+        .expect("set_password_hash");
+    let after = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
     expected.password_hash = None;
     expected.updated_at = at(20);
     assert_eq!(after, expected, "after clearing the hash");
@@ -267,10 +327,10 @@ pub async fn password_hash_set_and_cleared<F: StoreFactory>(factory: &F) {
         .users
         .set_password_hash(UserId::new(), Some(phc), at(30))
         .await
-        .unwrap_err();
+        .expect_err("set_password_hash (unknown user) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown user: expected NotFound, got {err:?}"
+        "set_password_hash: unknown user: expected NotFound, got {err:?}"
     );
 }
 
@@ -284,29 +344,39 @@ pub async fn mark_email_verified_keeps_first_time<F: StoreFactory>(factory: &F) 
         .users
         .mark_email_verified(u.id, at(10))
         .await
-        .unwrap();
+        .expect("mark_email_verified");
     let mut expected = u.clone();
     expected.email_verified_at = Some(at(10));
     expected.updated_at = at(10);
-    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+    let after = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
     assert_eq!(after, expected, "after the first verification");
 
     stores
         .users
         .mark_email_verified(u.id, at(20))
         .await
-        .unwrap();
-    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+        .expect("mark_email_verified");
+    let after = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
     assert_eq!(after, expected, "a second verification changed the row");
 
     let err = stores
         .users
         .mark_email_verified(UserId::new(), at(30))
         .await
-        .unwrap_err();
+        .expect_err("mark_email_verified (unknown user) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown user: expected NotFound, got {err:?}"
+        "mark_email_verified: unknown user: expected NotFound, got {err:?}"
     );
 }
 
@@ -323,8 +393,13 @@ pub async fn timestamps_round_trip_exactly<F: StoreFactory>(factory: &F) {
     u.created_at = truncate_to_micros(datetime!(1999-12-31 23:59:59.999999 UTC));
     u.updated_at = odd;
     u.email_verified_at = Some(datetime!(2099-12-31 23:59:59.000001 UTC));
-    stores.users.create_user(&u).await.unwrap();
-    let found = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+    stores.users.create_user(&u).await.expect("create_user");
+    let found = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
     assert_eq!(found.created_at, u.created_at, "created_at");
     assert_eq!(found.updated_at, u.updated_at, "updated_at");
     assert_eq!(
@@ -341,8 +416,13 @@ pub async fn timestamps_round_trip_exactly<F: StoreFactory>(factory: &F) {
         .users
         .set_password_hash(u.id, None, odd + Duration::microseconds(1))
         .await
-        .unwrap();
-    let found = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+        .expect("set_password_hash");
+    let found = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
     assert_eq!(
         found.updated_at,
         odd + Duration::microseconds(1),
@@ -358,37 +438,54 @@ pub async fn delete_user<F: StoreFactory>(factory: &F) {
     let other = create_user(&stores).await;
 
     assert!(
-        stores.users.delete_user(u.id).await.unwrap(),
+        stores.users.delete_user(u.id).await.expect("delete_user"),
         "first delete"
     );
     assert_eq!(
-        stores.users.user_by_id(u.id).await.unwrap(),
+        stores.users.user_by_id(u.id).await.expect("user_by_id"),
         None,
         "by id after delete"
     );
     assert_eq!(
-        stores.users.user_by_email(&u.email).await.unwrap(),
+        stores
+            .users
+            .user_by_email(&u.email)
+            .await
+            .expect("user_by_email"),
         None,
         "by email after delete"
     );
     assert!(
-        !stores.users.delete_user(u.id).await.unwrap(),
+        !stores.users.delete_user(u.id).await.expect("delete_user"),
         "second delete"
     );
     assert!(
-        !stores.users.delete_user(UserId::new()).await.unwrap(),
+        !stores
+            .users
+            .delete_user(UserId::new())
+            .await
+            .expect("delete_user"),
         "delete of an unknown id"
     );
     assert_eq!(
-        stores.users.user_by_id(other.id).await.unwrap().as_ref(),
+        stores
+            .users
+            .user_by_id(other.id)
+            .await
+            .expect("user_by_id")
+            .as_ref(),
         Some(&other),
         "another user was touched"
     );
 
     // The email is free again.
     let again = user(&u.email.to_ascii_uppercase());
-    stores.users.create_user(&again).await.unwrap();
-    let found = stores.users.user_by_email(&u.email).await.unwrap();
+    stores.users.create_user(&again).await.expect("create_user");
+    let found = stores
+        .users
+        .user_by_email(&u.email)
+        .await
+        .expect("user_by_email");
     assert_eq!(found.as_ref(), Some(&again), "re-registered email");
 }
 
