@@ -139,7 +139,8 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
                 .await
                 .expect("list_api_keys")
         ),
-        Vec::new()
+        Vec::new(),
+        "list_api_keys(None) after two refused creates: no service key was written"
     );
 }
 
@@ -162,7 +163,8 @@ pub async fn create_unknown_owner_not_found<F: StoreFactory>(factory: &F) {
             .api_key_by_id(key.id)
             .await
             .expect("api_key_by_id"),
-        None
+        None,
+        "create_api_key of an unknown owner must write nothing"
     );
 }
 
@@ -514,7 +516,8 @@ pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
             .api_keys
             .revoke_api_key(revoked.id, "leaked", at(3))
             .await
-            .expect("revoke_api_key")
+            .expect("revoke_api_key"),
+        "revoke_api_key of a live key returns true"
     );
     let successor = api_key(Some(u.id), at(4));
     let err = stores
@@ -569,7 +572,8 @@ pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
             .api_key_by_id(clash.id)
             .await
             .expect("api_key_by_id"),
-        None
+        None,
+        "replace_api_key with a duplicate new hash must not insert the new key"
     );
 }
 
@@ -646,8 +650,15 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
         stored.usage_count, 64,
         "uses of another key in the same batches"
     );
-    assert_eq!(stored.last_used_at, Some(at(50)));
-    assert_eq!(stored.last_used_ip, None);
+    assert_eq!(
+        stored.last_used_at,
+        Some(at(50)),
+        "record_key_usage: an entry no later than the stored one leaves last_used_at"
+    );
+    assert_eq!(
+        stored.last_used_ip, None,
+        "record_key_usage: an entry no later than the stored one leaves last_used_ip"
+    );
 
     let twice = [
         KeyUsage {
@@ -675,8 +686,16 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
         .expect("api_key_by_id")
         .expect("api_key_by_id: the key is stored");
     assert_eq!(stored.usage_count, 71, "one key twice in a batch");
-    assert_eq!(stored.last_used_at, Some(at(60)));
-    assert_eq!(stored.last_used_ip, Some(ip("::1")));
+    assert_eq!(
+        stored.last_used_at,
+        Some(at(60)),
+        "record_key_usage: the latest entry of a batch sets last_used_at"
+    );
+    assert_eq!(
+        stored.last_used_ip,
+        Some(ip("::1")),
+        "record_key_usage: the latest entry of a batch sets last_used_ip"
+    );
 
     stores
         .api_keys
@@ -718,7 +737,10 @@ pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) 
         .await
         .expect("api_key_by_id")
         .expect("api_key_by_id: the key is stored");
-    assert_eq!(stored.usage_count, 4);
+    assert_eq!(
+        stored.usage_count, 4,
+        "record_key_usage adds every entry's uses, older ones included"
+    );
     assert_eq!(
         stored.last_used_at,
         Some(at(20)),
@@ -741,7 +763,10 @@ pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) 
         .await
         .expect("api_key_by_id")
         .expect("api_key_by_id: the key is stored");
-    assert_eq!(stored.usage_count, 5);
+    assert_eq!(
+        stored.usage_count, 5,
+        "record_key_usage adds the uses of an entry at an equal time"
+    );
     assert_eq!(
         stored.last_used_ip,
         Some(ip("192.0.2.20")),
@@ -759,9 +784,16 @@ pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) 
         .await
         .expect("api_key_by_id")
         .expect("api_key_by_id: the key is stored");
-    assert_eq!(stored.usage_count, 6);
+    assert_eq!(
+        stored.usage_count, 6,
+        "record_key_usage adds the uses of a later entry"
+    );
     assert_eq!(stored.last_used_at, Some(at(20) + MICRO), "a later use");
-    assert_eq!(stored.last_used_ip, Some(ip("2001:db8::20")));
+    assert_eq!(
+        stored.last_used_ip,
+        Some(ip("2001:db8::20")),
+        "record_key_usage: a later entry moves last_used_ip"
+    );
 }
 
 /// `delete_api_key` deletes (`true`), then `false`; unknown ids are `false`.
@@ -794,7 +826,8 @@ pub async fn delete_api_key<F: StoreFactory>(factory: &F) {
             .api_key_by_id(key.id)
             .await
             .expect("api_key_by_id"),
-        None
+        None,
+        "api_key_by_id after delete_api_key must be None"
     );
     assert_eq!(
         stores
@@ -802,7 +835,8 @@ pub async fn delete_api_key<F: StoreFactory>(factory: &F) {
             .api_key_by_hash(&key.key_hash)
             .await
             .expect("api_key_by_hash"),
-        None
+        None,
+        "api_key_by_hash after delete_api_key must be None"
     );
     assert!(
         !stores
@@ -828,7 +862,8 @@ pub async fn delete_api_key<F: StoreFactory>(factory: &F) {
                 .await
                 .expect("list_api_keys")
         ),
-        vec![keep]
+        vec![keep],
+        "delete_api_key deletes only the key named"
     );
 }
 

@@ -131,7 +131,8 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .session_by_id(gone.session.id, now)
             .await
             .expect("session_by_id"),
-        None
+        None,
+        "delete_user must remove the user's sessions: session_by_id"
     );
     assert!(
         canonical(
@@ -141,7 +142,8 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
                 .await
                 .expect("list_user_sessions")
         )
-        .is_empty()
+        .is_empty(),
+        "delete_user must remove the user's sessions: list_user_sessions"
     );
     assert_eq!(
         stores
@@ -213,7 +215,8 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .api_key_by_id(gone.key.id)
             .await
             .expect("api_key_by_id"),
-        None
+        None,
+        "delete_user must remove the user's API keys: api_key_by_id"
     );
     assert!(
         canonical(
@@ -223,12 +226,14 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
                 .await
                 .expect("list_api_keys")
         )
-        .is_empty()
+        .is_empty(),
+        "delete_user must remove the user's API keys: list_api_keys"
     );
 
     assert_eq!(
         canonical(stores.rbac.user_grants(id).await.expect("user_grants")),
-        UserGrants::default()
+        UserGrants::default(),
+        "delete_user must remove the user's role assignments and grants: user_grants"
     );
     assert!(
         !stores
@@ -254,7 +259,8 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .user_by_id(kept.user.id)
             .await
             .expect("user_by_id"),
-        Some(kept.user.clone())
+        Some(kept.user.clone()),
+        "delete_user must not touch another user"
     );
     let s = stores
         .sessions
@@ -264,7 +270,8 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
     assert_eq!(s, Some(kept.session.clone()), "another user's session");
     assert_eq!(
         peek_refresh(&stores, &kept.refresh.token_hash).await,
-        kept_refresh
+        kept_refresh,
+        "delete_user must not touch another user's refresh token"
     );
     assert_eq!(
         stores
@@ -272,7 +279,8 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .api_key_by_id(kept.key.id)
             .await
             .expect("api_key_by_id"),
-        Some(kept.key.clone())
+        Some(kept.key.clone()),
+        "delete_user must not touch another user's API key"
     );
     assert_eq!(
         stores
@@ -280,7 +288,8 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .api_key_by_id(service.id)
             .await
             .expect("api_key_by_id"),
-        Some(service)
+        Some(service),
+        "delete_user must not touch service keys"
     );
     let grants = canonical(
         stores
@@ -294,7 +303,11 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
         vec!["member".to_owned()],
         "another user's role"
     );
-    assert_eq!(grants.permissions, vec!["posts.write".to_owned()]);
+    assert_eq!(
+        grants.permissions,
+        vec!["posts.write".to_owned()],
+        "delete_user must not touch another user's permissions through the role"
+    );
     assert_eq!(
         canonical(
             stores

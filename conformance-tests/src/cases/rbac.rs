@@ -322,7 +322,8 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
             .rbac
             .grant_to_user(u.id, GrantKind::Permission, "posts.read")
             .await
-            .expect("grant_to_user")
+            .expect("grant_to_user"),
+        "grant_to_user of a new permission returns true"
     );
     assert!(
         !stores
@@ -337,7 +338,8 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
             .rbac
             .grant_to_user(u.id, GrantKind::Ability, "export")
             .await
-            .expect("grant_to_user")
+            .expect("grant_to_user"),
+        "grant_to_user of a new ability returns true"
     );
     let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     assert_eq!(
@@ -346,7 +348,8 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
             roles: Vec::new(),
             permissions: strings(&["posts.read"]),
             abilities: strings(&["export"]),
-        }
+        },
+        "user_grants after direct grants of a permission and an ability"
     );
 
     assert_not_found(
@@ -376,18 +379,24 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
             .rbac
             .revoke_from_user(u.id, GrantKind::Permission, "posts.read")
             .await
-            .expect("revoke_from_user")
+            .expect("revoke_from_user"),
+        "revoke_from_user of a held grant returns true"
     );
     assert!(
         !stores
             .rbac
             .revoke_from_user(u.id, GrantKind::Permission, "posts.read")
             .await
-            .expect("revoke_from_user")
+            .expect("revoke_from_user"),
+        "revoke_from_user of a grant no longer held returns false"
     );
     let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     assert!(grants.permissions.is_empty(), "after revoke_from_user");
-    assert_eq!(grants.abilities, strings(&["export"]));
+    assert_eq!(
+        grants.abilities,
+        strings(&["export"]),
+        "revoke_from_user takes only the grant named"
+    );
 }
 
 /// `user_grants` holds the user's roles and the sorted, duplicate-free union of
@@ -488,12 +497,21 @@ pub async fn user_grants_union<F: StoreFactory>(factory: &F) {
         .await
         .expect("unassign_role");
     let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
-    assert_eq!(grants.roles, strings(&["reviewer"]));
+    assert_eq!(
+        grants.roles,
+        strings(&["reviewer"]),
+        "user_grants after unassign_role: the other role stays"
+    );
     assert_eq!(
         grants.permissions,
-        strings(&["posts.approve", "posts.read", "posts.write", "zeta"])
+        strings(&["posts.approve", "posts.read", "posts.write", "zeta"]),
+        "user_grants after unassign_role: permissions also held through another role or directly stay"
     );
-    assert_eq!(grants.abilities, strings(&["export", "import"]));
+    assert_eq!(
+        grants.abilities,
+        strings(&["export", "import"]),
+        "user_grants after unassign_role: abilities granted directly stay"
+    );
     stores
         .rbac
         .unassign_role(u.id, "reviewer")
@@ -644,7 +662,8 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
     );
     assert_eq!(
         canonical(stores.rbac.user_grants(u.id).await.expect("user_grants")).roles,
-        strings(&["editor"])
+        strings(&["editor"]),
+        "re-defining a removed role does not bring its assignments back"
     );
     assert!(
         !stores

@@ -236,7 +236,11 @@ pub async fn touch_unknown_is_none<F: StoreFactory>(factory: &F) {
         .create_session(&s)
         .await
         .expect("create_session");
-    assert_eq!(touch(&stores, &fresh_hash(), at(1)).await, None);
+    assert_eq!(
+        touch(&stores, &fresh_hash(), at(1)).await,
+        None,
+        "touch_session of an unknown hash must be None"
+    );
 }
 
 /// A touch exactly at the idle deadline is `None` and changes nothing; one microsecond
@@ -280,7 +284,11 @@ pub async fn touch_at_idle_deadline_is_none<F: StoreFactory>(factory: &F) {
 
     let just_before = touch(&stores, &t.token_hash, at(60) - MICRO).await;
     let just_before = just_before.expect("one microsecond before the idle deadline");
-    assert_eq!(just_before.idle_expires_at, at(120) - MICRO);
+    assert_eq!(
+        just_before.idle_expires_at,
+        at(120) - MICRO,
+        "touch_session one microsecond before the idle deadline slides it to now + idle_ttl"
+    );
 }
 
 /// A touch exactly at the absolute deadline is `None`, however far the idle deadline is.
@@ -606,7 +614,8 @@ pub async fn revoke_session<F: StoreFactory>(factory: &F) {
             .session_by_id(s.id, at(1))
             .await
             .expect("session_by_id"),
-        None
+        None,
+        "session_by_id after revoke_session must be None"
     );
     assert!(
         !stores
@@ -654,8 +663,16 @@ pub async fn revoke_user_sessions_except_one<F: StoreFactory>(factory: &F) {
         .await
         .expect("revoke_user_sessions");
     assert_eq!(n, 2, "revoked all but one");
-    assert_eq!(touch(&stores, &mine[0].token_hash, at(1)).await, None);
-    assert_eq!(touch(&stores, &mine[2].token_hash, at(1)).await, None);
+    assert_eq!(
+        touch(&stores, &mine[0].token_hash, at(1)).await,
+        None,
+        "touch_session of a session revoked by revoke_user_sessions must be None"
+    );
+    assert_eq!(
+        touch(&stores, &mine[2].token_hash, at(1)).await,
+        None,
+        "touch_session of a session revoked by revoke_user_sessions must be None"
+    );
     assert!(
         touch(&stores, &mine[1].token_hash, at(1)).await.is_some(),
         "the excepted one"
@@ -671,7 +688,11 @@ pub async fn revoke_user_sessions_except_one<F: StoreFactory>(factory: &F) {
         .await
         .expect("revoke_user_sessions");
     assert_eq!(n, 1, "revoked the last one");
-    assert_eq!(touch(&stores, &mine[1].token_hash, at(1)).await, None);
+    assert_eq!(
+        touch(&stores, &mine[1].token_hash, at(1)).await,
+        None,
+        "touch_session after revoke_user_sessions with no exception must be None"
+    );
     let n = stores
         .sessions
         .revoke_user_sessions(u.id, None)

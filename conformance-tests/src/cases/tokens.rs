@@ -146,11 +146,13 @@ pub async fn refresh_second_rotation_keeps_first_consumed_at<F: StoreFactory>(fa
     assert_eq!(row.rotations, 2, "rotations after a second rotation");
     assert_eq!(
         peek_refresh(&stores, &a.token_hash).await.as_ref(),
-        Some(&a)
+        Some(&a),
+        "rotate_refresh stores the first successor as given"
     );
     assert_eq!(
         peek_refresh(&stores, &b.token_hash).await.as_ref(),
-        Some(&b)
+        Some(&b),
+        "rotate_refresh in the grace interval stores the second successor as given"
     );
 }
 
@@ -258,7 +260,8 @@ pub async fn refresh_rotate_unknown_skips_rule<F: StoreFactory>(factory: &F) {
     );
     assert_eq!(
         peek_refresh(&stores, &t.token_hash).await.as_ref(),
-        Some(&t)
+        Some(&t),
+        "rotate_refresh of an unknown hash changed another token"
     );
 }
 
@@ -289,7 +292,8 @@ pub async fn refresh_reject_changes_nothing<F: StoreFactory>(factory: &F) {
         RotationOutcome::Decided {
             presented: t.clone(),
             decision: RotationDecision::Reject
-        }
+        },
+        "rotate_refresh with Reject reports the row as stored and the decision as given"
     );
     assert_eq!(
         peek_refresh(&stores, &t.token_hash).await.as_ref(),
@@ -334,7 +338,8 @@ pub async fn refresh_revoke_family_decision<F: StoreFactory>(factory: &F) {
         RotationOutcome::Decided {
             presented: a1_consumed.clone(),
             decision: RotationDecision::RevokeFamily
-        }
+        },
+        "rotate_refresh with RevokeFamily reports the row as the rule saw it and the decision"
     );
     let mut expected_a1 = a1_consumed;
     expected_a1.revoked_at = Some(at(30));
@@ -342,11 +347,13 @@ pub async fn refresh_revoke_family_decision<F: StoreFactory>(factory: &F) {
     expected_a2.revoked_at = Some(at(30));
     assert_eq!(
         peek_refresh(&stores, &a1.token_hash).await,
-        Some(expected_a1.clone())
+        Some(expected_a1.clone()),
+        "RevokeFamily sets revoked_at = now on the presented token"
     );
     assert_eq!(
         peek_refresh(&stores, &a2.token_hash).await,
-        Some(expected_a2.clone())
+        Some(expected_a2.clone()),
+        "RevokeFamily sets revoked_at = now on every token of the family"
     );
     assert_eq!(
         peek_refresh(&stores, &b1.token_hash).await,
@@ -367,11 +374,13 @@ pub async fn refresh_revoke_family_decision<F: StoreFactory>(factory: &F) {
         .expect("rotate_refresh");
     assert_eq!(
         peek_refresh(&stores, &a1.token_hash).await,
-        Some(expected_a1)
+        Some(expected_a1),
+        "a second RevokeFamily keeps the first revocation time of the presented token"
     );
     assert_eq!(
         peek_refresh(&stores, &a2.token_hash).await,
-        Some(expected_a2)
+        Some(expected_a2),
+        "a second RevokeFamily keeps the first revocation time of every token of the family"
     );
 }
 
@@ -443,7 +452,11 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
         row.rotations, 1,
         "the presented token was rotated more than once"
     );
-    assert_eq!(row.consumed_at, Some(at(10)));
+    assert_eq!(
+        row.consumed_at,
+        Some(at(10)),
+        "rotate_refresh keeps the first consumed_at of the presented token"
+    );
     assert_eq!(row.revoked_at, Some(at(10)), "family revoked by the reuse");
     let stored_next = peek_refresh(&stores, &nexts[winner].token_hash)
         .await
@@ -626,7 +639,11 @@ pub async fn refresh_purge_keeps_unexpired<F: StoreFactory>(factory: &F) {
         .await
         .expect("purge_refresh");
     assert_eq!(n, 2, "expired tokens purged");
-    assert_eq!(peek_refresh(&stores, &expired.token_hash).await, None);
+    assert_eq!(
+        peek_refresh(&stores, &expired.token_hash).await,
+        None,
+        "purge_refresh deletes a token whose expires_at is before now"
+    );
     assert_eq!(
         peek_refresh(&stores, &expires_now.token_hash).await,
         None,
@@ -934,7 +951,10 @@ pub async fn one_time_purge<F: StoreFactory>(factory: &F) {
             .await
             .expect("issue_one_time");
     }
-    assert!(consume(&stores, &consumed, at(1)).await.is_some());
+    assert!(
+        consume(&stores, &consumed, at(1)).await.is_some(),
+        "consume_one_time of a live token (setup of the purge)"
+    );
 
     let n = stores
         .tokens
@@ -1052,7 +1072,10 @@ pub async fn otp_no_code<F: StoreFactory>(factory: &F) {
         .issue_one_time(&used)
         .await
         .expect("issue_one_time");
-    assert!(consume(&stores, &used, at(62)).await.is_some());
+    assert!(
+        consume(&stores, &used, at(62)).await.is_some(),
+        "consume_one_time of a live code (setup: a consumed code)"
+    );
     let got = attempt(&stores, u.id, at(63), &rule).await;
     assert_eq!(
         got,

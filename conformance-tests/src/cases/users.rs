@@ -229,7 +229,10 @@ pub async fn unicode_email_round_trips<F: StoreFactory>(factory: &F) {
         jurgen.email.as_bytes(),
         "email bytes"
     );
-    assert_eq!(found, jurgen);
+    assert_eq!(
+        found, jurgen,
+        "user_by_email must return the unicode user exactly as stored"
+    );
     // Only the ASCII letters change case here: the lookup must still find it.
     let upper = stores
         .users
@@ -266,7 +269,11 @@ pub async fn longest_email_round_trips<F: StoreFactory>(factory: &F) {
     let domain_len = MAX_EMAIL_BYTES - local.len() - 1;
     let labels = "d".repeat(domain_len - 3);
     let email = format!("{local}@{labels}.io");
-    assert_eq!(email.len(), MAX_EMAIL_BYTES);
+    assert_eq!(
+        email.len(),
+        MAX_EMAIL_BYTES,
+        "fixture: the email is exactly MAX_EMAIL_BYTES long"
+    );
     let long = user(&email);
     stores.users.create_user(&long).await.expect("create_user");
     let found = stores
