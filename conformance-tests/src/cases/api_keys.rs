@@ -70,13 +70,16 @@ pub async fn create_then_read<F: StoreFactory>(factory: &F) {
         .api_key_by_hash(&fresh_hash())
         .await
         .expect("api_key_by_hash");
-    assert_eq!(unknown, None, "unknown hash");
+    assert_eq!(
+        unknown, None,
+        "api_key_by_hash of an unknown hash must be None"
+    );
     let unknown = stores
         .api_keys
         .api_key_by_id(ApiKeyId::new())
         .await
         .expect("api_key_by_id");
-    assert_eq!(unknown, None, "unknown id");
+    assert_eq!(unknown, None, "api_key_by_id of an unknown id must be None");
 }
 
 /// A duplicate id or hash is `Conflict`, and the losing key is not written.
@@ -106,7 +109,10 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
         .api_key_by_hash(&same_id.key_hash)
         .await
         .expect("api_key_by_hash");
-    assert_eq!(found, None, "the losing key (duplicate id) was written");
+    assert_eq!(
+        found, None,
+        "a create_api_key refused with Conflict (duplicate id) must write nothing"
+    );
 
     let mut same_hash = api_key(None, BASE);
     same_hash.key_hash = first.key_hash;
@@ -124,13 +130,20 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
         .api_key_by_id(same_hash.id)
         .await
         .expect("api_key_by_id");
-    assert_eq!(found, None, "the losing key (duplicate hash) was written");
+    assert_eq!(
+        found, None,
+        "a create_api_key refused with Conflict (duplicate hash) must write nothing"
+    );
     let found = stores
         .api_keys
         .api_key_by_id(first.id)
         .await
         .expect("api_key_by_id");
-    assert_eq!(found.as_ref(), Some(&first), "the first key changed");
+    assert_eq!(
+        found.as_ref(),
+        Some(&first),
+        "a create_api_key refused with Conflict must not change the first key"
+    );
     assert_eq!(
         canonical(
             stores
@@ -198,7 +211,11 @@ pub async fn list_by_owner_and_service_keys<F: StoreFactory>(factory: &F) {
             .await
             .expect("list_api_keys"),
     );
-    assert_eq!(listed, vec![a_old, a_new], "keys of a user");
+    assert_eq!(
+        listed,
+        vec![a_old, a_new],
+        "list_api_keys(Some(owner)): the owner's keys, revoked and expired included"
+    );
     let listed = canonical(
         stores
             .api_keys
@@ -206,7 +223,11 @@ pub async fn list_by_owner_and_service_keys<F: StoreFactory>(factory: &F) {
             .await
             .expect("list_api_keys"),
     );
-    assert_eq!(listed, vec![b_key], "keys of another user");
+    assert_eq!(
+        listed,
+        vec![b_key],
+        "list_api_keys(Some(owner)) must not list another owner's keys"
+    );
     let listed = canonical(
         stores
             .api_keys
@@ -214,13 +235,20 @@ pub async fn list_by_owner_and_service_keys<F: StoreFactory>(factory: &F) {
             .await
             .expect("list_api_keys"),
     );
-    assert_eq!(listed, vec![svc_old, svc_new], "service keys");
+    assert_eq!(
+        listed,
+        vec![svc_old, svc_new],
+        "list_api_keys(None): the service keys, revoked ones included"
+    );
     let listed = stores
         .api_keys
         .list_api_keys(Some(UserId::new()))
         .await
         .expect("list_api_keys");
-    assert!(listed.is_empty(), "unknown owner");
+    assert!(
+        listed.is_empty(),
+        "list_api_keys of an unknown owner is empty"
+    );
 }
 
 /// `update_api_key` changes exactly the fields it names (`Some(None)` clears), returns
@@ -246,7 +274,10 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
         .update_api_key(key.id, &ApiKeyUpdate::default())
         .await
         .expect("update_api_key");
-    assert_eq!(unchanged, key, "an empty update");
+    assert_eq!(
+        unchanged, key,
+        "update_api_key with an empty update must change nothing"
+    );
 
     let update = ApiKeyUpdate {
         name: Some("renamed".to_owned()),
@@ -268,13 +299,20 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
     expected.expires_at = Some(at(7200) + MICRO);
     expected.allowed_ips = Vec::new();
     expected.metadata = BTreeMap::from([("k".to_owned(), "v".to_owned())]);
-    assert_eq!(updated, expected, "update result");
+    assert_eq!(
+        updated, expected,
+        "update_api_key must change exactly the fields named and return the key as stored after"
+    );
     let stored = stores
         .api_keys
         .api_key_by_id(key.id)
         .await
         .expect("api_key_by_id");
-    assert_eq!(stored.as_ref(), Some(&expected), "stored after update");
+    assert_eq!(
+        stored.as_ref(),
+        Some(&expected),
+        "api_key_by_id after update_api_key: the update is stored"
+    );
 
     let update = ApiKeyUpdate {
         description: Some(Some("back".to_owned())),
@@ -290,7 +328,7 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
     expected.expires_at = None;
     assert_eq!(
         updated, expected,
-        "setting a description, clearing the expiry"
+        "update_api_key: Some(Some(..)) sets the description, Some(None) clears the expiry"
     );
     let stored = stores
         .api_keys
@@ -300,7 +338,7 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
     assert_eq!(
         stored.as_ref(),
         Some(&expected),
-        "stored after the second update"
+        "api_key_by_hash after the second update_api_key: the update is stored"
     );
 
     let err = stores
@@ -317,7 +355,11 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
         .api_key_by_id(bystander.id)
         .await
         .expect("api_key_by_id");
-    assert_eq!(other.as_ref(), Some(&bystander), "another key changed");
+    assert_eq!(
+        other.as_ref(),
+        Some(&bystander),
+        "update_api_key must not touch another key"
+    );
 }
 
 /// `revoke_api_key` revokes once (`true`); a second revoke is `false` and keeps the first
@@ -337,7 +379,7 @@ pub async fn revoke_keeps_first_reason<F: StoreFactory>(factory: &F) {
             .revoke_api_key(key.id, "leaked", at(10))
             .await
             .expect("revoke_api_key"),
-        "first revoke"
+        "revoke_api_key of a live key returns true"
     );
     let mut expected = key.clone();
     expected.revoked_at = Some(at(10));
@@ -347,7 +389,11 @@ pub async fn revoke_keeps_first_reason<F: StoreFactory>(factory: &F) {
         .api_key_by_hash(&key.key_hash)
         .await
         .expect("api_key_by_hash");
-    assert_eq!(stored.as_ref(), Some(&expected), "after revoke");
+    assert_eq!(
+        stored.as_ref(),
+        Some(&expected),
+        "revoke_api_key must set revoked_at = now and the reason"
+    );
 
     assert!(
         !stores
@@ -355,7 +401,7 @@ pub async fn revoke_keeps_first_reason<F: StoreFactory>(factory: &F) {
             .revoke_api_key(key.id, "again", at(20))
             .await
             .expect("revoke_api_key"),
-        "second revoke"
+        "a second revoke_api_key returns false"
     );
     let stored = stores
         .api_keys
@@ -365,7 +411,7 @@ pub async fn revoke_keeps_first_reason<F: StoreFactory>(factory: &F) {
     assert_eq!(
         stored.as_ref(),
         Some(&expected),
-        "the first revocation stays"
+        "a second revoke_api_key must keep the first time and reason"
     );
 
     let err = stores
@@ -437,7 +483,7 @@ pub async fn revocation_visible_to_next_lookup<F: StoreFactory>(factory: &F) {
         assert_eq!(
             k.expect("api_key_by_hash: the key is stored").revoked_at,
             Some(at(5)),
-            "a lookup after revoke missed it"
+            "api_key_by_hash after revoke_api_key returned must see revoked_at: nothing caches"
         );
     }
 }
@@ -476,13 +522,20 @@ pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
             .expect("api_key_by_id: the key is stored");
         let mut expected = old.clone();
         expected.expires_at = Some(expiry);
-        assert_eq!(stored, expected, "old key after replace");
+        assert_eq!(
+            stored, expected,
+            "replace_api_key must set the old key's expires_at to min(its expiry, old_expires_at)"
+        );
         let inserted = stores
             .api_keys
             .api_key_by_hash(&new.key_hash)
             .await
             .expect("api_key_by_hash");
-        assert_eq!(inserted.as_ref(), Some(&new), "new key after replace");
+        assert_eq!(
+            inserted.as_ref(),
+            Some(&new),
+            "replace_api_key must insert the new key as given"
+        );
     }
 
     let orphan = api_key(Some(u.id), at(2));
@@ -502,7 +555,7 @@ pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
             .await
             .expect("api_key_by_id"),
         None,
-        "replace with an unknown old key inserted the new one"
+        "replace_api_key with an unknown old id must insert nothing"
     );
 
     let revoked = api_key(Some(u.id), BASE);
@@ -536,7 +589,7 @@ pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
             .await
             .expect("api_key_by_id"),
         None,
-        "a revoked key's successor was inserted"
+        "replace_api_key of a revoked key must insert nothing"
     );
 
     let fresh = api_key(Some(u.id), BASE);
@@ -564,7 +617,7 @@ pub async fn replace_api_key<F: StoreFactory>(factory: &F) {
     assert_eq!(
         stored.as_ref(),
         Some(&fresh),
-        "a failed replace changed the old key"
+        "a replace_api_key refused with Conflict must not change the old key"
     );
     assert_eq!(
         stores
@@ -633,12 +686,19 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
         .await
         .expect("api_key_by_id")
         .expect("api_key_by_id: the key is stored");
-    assert_eq!(stored.usage_count, 32, "uses from 32 concurrent batches");
-    assert_eq!(stored.last_used_at, Some(at(131)), "the latest use");
+    assert_eq!(
+        stored.usage_count, 32,
+        "record_key_usage: 32 concurrent batches of one use add up to 32"
+    );
+    assert_eq!(
+        stored.last_used_at,
+        Some(at(131)),
+        "record_key_usage must move last_used_at to the latest use, whatever the order"
+    );
     assert_eq!(
         stored.last_used_ip,
         Some(ip("10.0.0.31")),
-        "the latest use's IP"
+        "record_key_usage must move last_used_ip with the latest use"
     );
     let stored = stores
         .api_keys
@@ -648,7 +708,7 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
         .expect("api_key_by_id: the key is stored");
     assert_eq!(
         stored.usage_count, 64,
-        "uses of another key in the same batches"
+        "record_key_usage must add the uses of another key in the same batches"
     );
     assert_eq!(
         stored.last_used_at,
@@ -685,7 +745,10 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
         .await
         .expect("api_key_by_id")
         .expect("api_key_by_id: the key is stored");
-    assert_eq!(stored.usage_count, 71, "one key twice in a batch");
+    assert_eq!(
+        stored.usage_count, 71,
+        "record_key_usage must add both entries of one key in a batch"
+    );
     assert_eq!(
         stored.last_used_at,
         Some(at(60)),
@@ -744,12 +807,12 @@ pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) 
     assert_eq!(
         stored.last_used_at,
         Some(at(20)),
-        "an older use moved last_used_at back"
+        "record_key_usage with an older use must not move last_used_at back"
     );
     assert_eq!(
         stored.last_used_ip,
         Some(ip("192.0.2.20")),
-        "an older use moved the IP"
+        "record_key_usage with an older use must not move last_used_ip"
     );
 
     stores
@@ -770,7 +833,7 @@ pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) 
     assert_eq!(
         stored.last_used_ip,
         Some(ip("192.0.2.20")),
-        "an equal time is not later"
+        "record_key_usage with an equal time must not move last_used_ip (not later)"
     );
 
     stores
@@ -788,7 +851,11 @@ pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) 
         stored.usage_count, 6,
         "record_key_usage adds the uses of a later entry"
     );
-    assert_eq!(stored.last_used_at, Some(at(20) + MICRO), "a later use");
+    assert_eq!(
+        stored.last_used_at,
+        Some(at(20) + MICRO),
+        "record_key_usage with a later use must move last_used_at"
+    );
     assert_eq!(
         stored.last_used_ip,
         Some(ip("2001:db8::20")),
@@ -818,7 +885,7 @@ pub async fn delete_api_key<F: StoreFactory>(factory: &F) {
             .delete_api_key(key.id)
             .await
             .expect("delete_api_key"),
-        "first delete"
+        "delete_api_key of an existing key returns true"
     );
     assert_eq!(
         stores
@@ -844,7 +911,7 @@ pub async fn delete_api_key<F: StoreFactory>(factory: &F) {
             .delete_api_key(key.id)
             .await
             .expect("delete_api_key"),
-        "second delete"
+        "a second delete_api_key of one id returns false"
     );
     assert!(
         !stores
@@ -852,7 +919,7 @@ pub async fn delete_api_key<F: StoreFactory>(factory: &F) {
             .delete_api_key(ApiKeyId::new())
             .await
             .expect("delete_api_key"),
-        "unknown id"
+        "delete_api_key of an unknown id returns false"
     );
     assert_eq!(
         canonical(
@@ -910,7 +977,7 @@ pub async fn purge_api_keys<F: StoreFactory>(factory: &F) {
     assert_eq!(
         (first, second, third),
         (2, 1, 0),
-        "purge counts with limit 2"
+        "purge_api_keys deletes at most limit per call: counts with limit 2"
     );
     for k in &expired {
         assert_eq!(
@@ -920,7 +987,7 @@ pub async fn purge_api_keys<F: StoreFactory>(factory: &F) {
                 .await
                 .expect("api_key_by_id"),
             None,
-            "expired key kept"
+            "purge_api_keys must delete a key with expires_at <= now"
         );
     }
     let left: Vec<ApiKey> = canonical(
@@ -934,7 +1001,10 @@ pub async fn purge_api_keys<F: StoreFactory>(factory: &F) {
     left_ids.sort();
     let mut expected = vec![no_expiry.id, later.id, revoked.id];
     expected.sort();
-    assert_eq!(left_ids, expected, "keys kept by the purge");
+    assert_eq!(
+        left_ids, expected,
+        "purge_api_keys must keep keys without expiry, unexpired ones and revoked unexpired ones"
+    );
 }
 
 /// `replace_api_key` racing `revoke_api_key` of the old key: the revocation check and
@@ -1022,7 +1092,7 @@ pub async fn revoke_races_replace<F: StoreFactory>(factory: &F) {
     assert_eq!(
         stored.and_then(|k| k.revoked_at),
         Some(at(2)),
-        "the old key after the race: revoked"
+        "revoke_api_key racing replace_api_key: the old key ends revoked"
     );
 }
 

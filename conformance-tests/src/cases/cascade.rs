@@ -117,14 +117,17 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
     assert_eq!(
         stores.users.user_by_id(id).await.expect("user_by_id"),
         None,
-        "user"
+        "delete_user must remove the user: user_by_id"
     );
     let touched = stores
         .sessions
         .touch_session(&gone.session.token_hash, now, policy(600, 0))
         .await
         .expect("touch_session");
-    assert_eq!(touched, None, "session by touch");
+    assert_eq!(
+        touched, None,
+        "delete_user must remove the user's sessions: touch_session"
+    );
     assert_eq!(
         stores
             .sessions
@@ -152,7 +155,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .await
             .expect("revoke_user_sessions"),
         0,
-        "sessions left"
+        "delete_user must remove the user's sessions: revoke_user_sessions finds none"
     );
 
     let rotated = stores
@@ -162,7 +165,11 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
         })
         .await
         .expect("rotate_refresh");
-    assert_eq!(rotated, RotationOutcome::Unknown, "refresh token");
+    assert_eq!(
+        rotated,
+        RotationOutcome::Unknown,
+        "delete_user must remove the user's refresh tokens: rotate_refresh is Unknown"
+    );
     assert_eq!(
         stores
             .tokens
@@ -170,7 +177,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .await
             .expect("revoke_user_refresh"),
         0,
-        "refresh left"
+        "delete_user must remove the user's refresh tokens: revoke_user_refresh finds none"
     );
     assert_eq!(
         stores
@@ -179,26 +186,36 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .await
             .expect("revoke_family"),
         0,
-        "refresh family left"
+        "delete_user must remove the user's refresh tokens: revoke_family finds none"
     );
     let consumed = stores
         .tokens
         .consume_one_time(&gone.link.token_hash, Purpose::MagicLink, now)
         .await
         .expect("consume_one_time");
-    assert_eq!(consumed, None, "one-time token");
+    assert_eq!(
+        consumed, None,
+        "delete_user must remove the user's one-time tokens: consume_one_time"
+    );
     let consumed = stores
         .tokens
         .consume_one_time(&gone.otp.token_hash, Purpose::EmailOtp, now)
         .await
         .expect("consume_one_time");
-    assert_eq!(consumed, None, "OTP code by hash");
+    assert_eq!(
+        consumed, None,
+        "delete_user must remove the user's OTP codes: consume_one_time"
+    );
     let otp = stores
         .tokens
         .attempt_otp(id, Purpose::EmailOtp, now, &|_| OtpDecision::Consume)
         .await
         .expect("attempt_otp");
-    assert_eq!(otp, OtpOutcome::NoCode, "OTP code");
+    assert_eq!(
+        otp,
+        OtpOutcome::NoCode,
+        "delete_user must remove the user's OTP codes: attempt_otp is NoCode"
+    );
 
     assert_eq!(
         stores
@@ -207,7 +224,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .await
             .expect("api_key_by_hash"),
         None,
-        "key"
+        "delete_user must remove the user's API keys: api_key_by_hash"
     );
     assert_eq!(
         stores
@@ -241,7 +258,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .unassign_role(id, "member")
             .await
             .expect("unassign_role"),
-        "role assignment left"
+        "delete_user must remove the user's role assignments: unassign_role finds none"
     );
     assert!(
         !stores
@@ -249,7 +266,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
             .revoke_from_user(id, GrantKind::Permission, "posts.write")
             .await
             .expect("revoke_from_user"),
-        "direct grant left"
+        "delete_user must remove the user's direct grants: revoke_from_user finds none"
     );
 
     // Everything else is untouched.
@@ -267,7 +284,11 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
         .session_by_id(kept.session.id, now)
         .await
         .expect("session_by_id");
-    assert_eq!(s, Some(kept.session.clone()), "another user's session");
+    assert_eq!(
+        s,
+        Some(kept.session.clone()),
+        "delete_user must not touch another user's session"
+    );
     assert_eq!(
         peek_refresh(&stores, &kept.refresh.token_hash).await,
         kept_refresh,
@@ -301,7 +322,7 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
     assert_eq!(
         grants.roles,
         vec!["member".to_owned()],
-        "another user's role"
+        "delete_user must not touch another user's role assignment"
     );
     assert_eq!(
         grants.permissions,
@@ -317,14 +338,17 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
                 .expect("role_grants")
         ),
         vec![item(SlugKind::Permission, "posts.write")],
-        "the role itself"
+        "delete_user must not touch the role itself"
     );
     let consumed = stores
         .tokens
         .consume_one_time(&kept.link.token_hash, Purpose::MagicLink, now)
         .await
         .expect("consume_one_time");
-    assert!(consumed.is_some(), "another user's one-time token");
+    assert!(
+        consumed.is_some(),
+        "delete_user must not touch another user's one-time token"
+    );
     let otp = stores
         .tokens
         .attempt_otp(kept.user.id, Purpose::EmailOtp, now, &|_| {
@@ -334,6 +358,6 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
         .expect("attempt_otp");
     assert!(
         matches!(&otp, OtpOutcome::Decided { token, .. } if token.id == kept.otp.id),
-        "another user's OTP code: {otp:?}"
+        "delete_user must not touch another user's OTP code: {otp:?}"
     );
 }

@@ -52,7 +52,7 @@ pub async fn define_and_list<F: StoreFactory>(factory: &F) {
     assert_eq!(
         roles,
         vec![item(Role, "admin"), item(Role, "editor")],
-        "roles"
+        "list_items(Role): every role defined, labels kept"
     );
     let permissions = canonical(
         stores
@@ -68,10 +68,14 @@ pub async fn define_and_list<F: StoreFactory>(factory: &F) {
             item(Permission, "posts.read"),
             item(Permission, "posts.write")
         ],
-        "permissions"
+        "list_items(Permission): every permission defined (a slug may exist under several kinds)"
     );
     let abilities = canonical(stores.rbac.list_items(Ability).await.expect("list_items"));
-    assert_eq!(abilities, vec![item(Ability, "billing")], "abilities");
+    assert_eq!(
+        abilities,
+        vec![item(Ability, "billing")],
+        "list_items(Ability): every ability defined"
+    );
 }
 
 /// Defining a slug again for its kind is `Conflict`, and the first label stays.
@@ -97,7 +101,7 @@ pub async fn define_duplicate_conflicts<F: StoreFactory>(factory: &F) {
     assert_eq!(
         roles,
         vec![item(Role, "editor")],
-        "the first definition stays"
+        "a define_item refused with Conflict must keep the first definition"
     );
 }
 
@@ -114,19 +118,26 @@ pub async fn missing_items_in_given_order<F: StoreFactory>(factory: &F) {
         .missing_items(Permission, &strings(&["d", "a", "z", "b", "c"]))
         .await
         .expect("missing_items");
-    assert_eq!(missing, strings(&["d", "z", "b"]), "missing permissions");
+    assert_eq!(
+        missing,
+        strings(&["d", "z", "b"]),
+        "missing_items must return the unregistered slugs of the kind, in the order given"
+    );
     let missing = stores
         .rbac
         .missing_items(Permission, &[])
         .await
         .expect("missing_items");
-    assert!(missing.is_empty(), "no slugs asked");
+    assert!(missing.is_empty(), "missing_items of no slugs is empty");
     let missing = stores
         .rbac
         .missing_items(Ability, &strings(&["d"]))
         .await
         .expect("missing_items");
-    assert!(missing.is_empty(), "registered ability");
+    assert!(
+        missing.is_empty(),
+        "missing_items of a registered ability is empty"
+    );
 }
 
 /// `grant_to_role` is `true` when new and `false` when already held; `role_grants`
@@ -157,7 +168,7 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
                 .grant_to_role("editor", kind, slug)
                 .await
                 .expect("grant_to_role"),
-            "new grant {slug}"
+            "grant_to_role of a new grant ({slug}) returns true"
         );
     }
     assert!(
@@ -166,7 +177,7 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
             .grant_to_role("editor", GrantKind::Permission, "posts.read")
             .await
             .expect("grant_to_role"),
-        "repeated grant"
+        "grant_to_role of a grant already held returns false"
     );
     let grants = canonical(
         stores
@@ -191,7 +202,7 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
                 .expect("role_grants")
         )
         .is_empty(),
-        "a role without grants"
+        "role_grants of a role without grants is empty"
     );
 
     assert_not_found(
@@ -226,7 +237,7 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
             .revoke_from_role("editor", GrantKind::Permission, "posts.read")
             .await
             .expect("revoke_from_role"),
-        "first revoke"
+        "revoke_from_role of a held grant returns true"
     );
     assert!(
         !stores
@@ -234,7 +245,7 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
             .revoke_from_role("editor", GrantKind::Permission, "posts.read")
             .await
             .expect("revoke_from_role"),
-        "second revoke"
+        "a second revoke_from_role of one grant returns false"
     );
     let grants = canonical(
         stores
@@ -245,9 +256,13 @@ pub async fn grant_to_role<F: StoreFactory>(factory: &F) {
     );
     assert!(
         !grants.contains(&item(Permission, "posts.read")),
-        "revoked grant still listed"
+        "role_grants after revoke_from_role must not list the grant"
     );
-    assert_eq!(grants.len(), 2, "other grants of the role");
+    assert_eq!(
+        grants.len(),
+        2,
+        "revoke_from_role must keep the role's other grants"
+    );
 }
 
 /// `assign_role` is `true` when new, `false` when already assigned; `unassign_role` is
@@ -263,7 +278,7 @@ pub async fn assign_role<F: StoreFactory>(factory: &F) {
             .assign_role(u.id, "editor")
             .await
             .expect("assign_role"),
-        "first assignment"
+        "assign_role of a new assignment returns true"
     );
     assert!(
         !stores
@@ -271,11 +286,18 @@ pub async fn assign_role<F: StoreFactory>(factory: &F) {
             .assign_role(u.id, "editor")
             .await
             .expect("assign_role"),
-        "repeated assignment"
+        "assign_role of an assignment already held returns false"
     );
     let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
-    assert_eq!(grants.roles, strings(&["editor"]), "roles after assignment");
-    assert!(grants.permissions.is_empty(), "a role is not a permission");
+    assert_eq!(
+        grants.roles,
+        strings(&["editor"]),
+        "user_grants after assign_role lists the role"
+    );
+    assert!(
+        grants.permissions.is_empty(),
+        "user_grants: a role is not a permission (even with a permission of the same slug)"
+    );
 
     assert_not_found(
         stores.rbac.assign_role(UserId::new(), "editor").await,
@@ -292,7 +314,7 @@ pub async fn assign_role<F: StoreFactory>(factory: &F) {
             .unassign_role(u.id, "editor")
             .await
             .expect("unassign_role"),
-        "first unassign"
+        "unassign_role of an assigned role returns true"
     );
     assert!(
         !stores
@@ -300,13 +322,13 @@ pub async fn assign_role<F: StoreFactory>(factory: &F) {
             .unassign_role(u.id, "editor")
             .await
             .expect("unassign_role"),
-        "second unassign"
+        "a second unassign_role returns false"
     );
     assert!(
         canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"))
             .roles
             .is_empty(),
-        "after unassign"
+        "user_grants after unassign_role lists no role"
     );
 }
 
@@ -331,7 +353,7 @@ pub async fn grant_to_user<F: StoreFactory>(factory: &F) {
             .grant_to_user(u.id, GrantKind::Permission, "posts.read")
             .await
             .expect("grant_to_user"),
-        "again"
+        "grant_to_user of a grant already held returns false"
     );
     assert!(
         stores
@@ -488,7 +510,11 @@ pub async fn user_grants_union<F: StoreFactory>(factory: &F) {
             .await
             .expect("user_grants"),
     );
-    assert_eq!(nobody, UserGrants::default(), "unknown user");
+    assert_eq!(
+        nobody,
+        UserGrants::default(),
+        "user_grants of an unknown user is empty"
+    );
 
     // Unassigning a role takes its permissions, but not those also granted directly.
     stores
@@ -521,7 +547,7 @@ pub async fn user_grants_union<F: StoreFactory>(factory: &F) {
     assert_eq!(
         grants.permissions,
         strings(&["posts.write", "zeta"]),
-        "direct grants only"
+        "user_grants after unassigning every role: the direct grants only"
     );
 }
 
@@ -578,7 +604,7 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
             .remove_item(Permission, "posts.read")
             .await
             .expect("remove_item"),
-        "remove permission"
+        "remove_item of a permission returns true"
     );
     assert!(
         !stores
@@ -586,7 +612,7 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
             .remove_item(Permission, "posts.read")
             .await
             .expect("remove_item"),
-        "remove again"
+        "a second remove_item of one slug returns false"
     );
     assert_eq!(
         canonical(
@@ -597,13 +623,13 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
                 .expect("role_grants")
         ),
         vec![item(Permission, "posts.write")],
-        "role grants after removing a permission"
+        "remove_item of a permission must remove its role grants"
     );
     let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     assert_eq!(
         grants.permissions,
         strings(&["posts.write"]),
-        "direct and role grant gone"
+        "remove_item of a permission must remove it from user_grants (direct and through roles)"
     );
     assert!(
         !stores
@@ -611,7 +637,7 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
             .revoke_from_user(u.id, GrantKind::Permission, "posts.read")
             .await
             .expect("revoke_from_user"),
-        "the direct grant survived the removal"
+        "remove_item of a permission must remove the direct grant itself"
     );
 
     assert!(
@@ -620,17 +646,17 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
             .remove_item(Role, "viewer")
             .await
             .expect("remove_item"),
-        "remove role"
+        "remove_item of a role returns true"
     );
     let grants = canonical(stores.rbac.user_grants(u.id).await.expect("user_grants"));
     assert_eq!(
         grants.roles,
         strings(&["editor"]),
-        "assignment of a removed role"
+        "remove_item of a role must remove its assignments"
     );
     assert!(
         grants.abilities.is_empty(),
-        "abilities through a removed role"
+        "remove_item of a role must remove what users held through it"
     );
     assert_not_found(
         stores.rbac.role_grants("viewer").await,
@@ -639,12 +665,12 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
     assert_eq!(
         canonical(stores.rbac.list_items(Role).await.expect("list_items")),
         vec![item(Role, "editor")],
-        "roles after removal"
+        "list_items(Role) after remove_item must not list the removed role"
     );
     assert_eq!(
         canonical(stores.rbac.list_items(Ability).await.expect("list_items")),
         vec![item(Ability, "export")],
-        "removing a role keeps the items it granted"
+        "remove_item of a role must keep the items it granted"
     );
 
     // Re-defining the slug does not bring old grants back.
@@ -658,12 +684,12 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
                 .expect("role_grants")
         )
         .is_empty(),
-        "stale role grants"
+        "a role defined again after remove_item must start without grants"
     );
     assert_eq!(
         canonical(stores.rbac.user_grants(u.id).await.expect("user_grants")).roles,
         strings(&["editor"]),
-        "re-defining a removed role does not bring its assignments back"
+        "a role defined again after remove_item must start without assignments"
     );
     assert!(
         !stores
@@ -671,7 +697,7 @@ pub async fn remove_item_removes_grants<F: StoreFactory>(factory: &F) {
             .remove_item(Ability, "nothing")
             .await
             .expect("remove_item"),
-        "unknown item"
+        "remove_item of an unknown item returns false"
     );
 }
 

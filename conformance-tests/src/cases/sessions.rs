@@ -61,7 +61,7 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
     let touched = touch(&stores, &same_id.token_hash, BASE).await;
     assert_eq!(
         touched, None,
-        "the losing session (duplicate id) was written"
+        "a create_session refused with Conflict (duplicate id) must write nothing"
     );
 
     let mut same_hash = session(u.id, BASE, secs(60), secs(3600));
@@ -82,7 +82,7 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
         .expect("session_by_id");
     assert_eq!(
         by_id, None,
-        "the losing session (duplicate hash) was written"
+        "a create_session refused with Conflict (duplicate hash) must write nothing"
     );
 
     let found = stores
@@ -90,7 +90,11 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
         .session_by_id(first.id, BASE)
         .await
         .expect("session_by_id");
-    assert_eq!(found.as_ref(), Some(&first), "the first session changed");
+    assert_eq!(
+        found.as_ref(),
+        Some(&first),
+        "a create_session refused with Conflict must not change the first session"
+    );
     let listed = canonical(
         stores
             .sessions
@@ -101,7 +105,7 @@ pub async fn create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
     assert_eq!(
         listed,
         vec![first],
-        "sessions of the user after two conflicts"
+        "list_user_sessions after two refused create_session calls: the first session only"
     );
 }
 
@@ -123,7 +127,10 @@ pub async fn create_unknown_user_not_found<F: StoreFactory>(factory: &F) {
         .session_by_id(s.id, BASE)
         .await
         .expect("session_by_id");
-    assert_eq!(found, None, "the failed create left a row");
+    assert_eq!(
+        found, None,
+        "a create_session refused with NotFound (unknown user) must write nothing"
+    );
 }
 
 /// `session_by_id` returns only live sessions (exclusive deadlines) and never slides.
@@ -145,7 +152,7 @@ pub async fn session_by_id_live_only_and_does_not_slide<F: StoreFactory>(factory
     assert_eq!(
         just_before.as_ref(),
         Some(&s),
-        "one microsecond before the idle deadline"
+        "session_by_id one microsecond before the idle deadline: live, as stored"
     );
     let again = stores
         .sessions
@@ -160,7 +167,7 @@ pub async fn session_by_id_live_only_and_does_not_slide<F: StoreFactory>(factory
         .expect("session_by_id");
     assert_eq!(
         at_deadline, None,
-        "at the idle deadline the session is dead"
+        "session_by_id at the idle deadline: the session is dead (None)"
     );
 
     let capped = session(u.id, BASE, secs(3600), secs(60));
@@ -176,7 +183,7 @@ pub async fn session_by_id_live_only_and_does_not_slide<F: StoreFactory>(factory
         .expect("session_by_id");
     assert_eq!(
         at_absolute, None,
-        "at the absolute deadline the session is dead"
+        "session_by_id at the absolute deadline: the session is dead (None)"
     );
 }
 
@@ -213,17 +220,27 @@ pub async fn touch_slides_idle_deadline<F: StoreFactory>(factory: &F) {
     let mut expected = s.clone();
     expected.idle_expires_at = at(90);
     expected.last_seen_at = at(30);
-    assert_eq!(touched, expected, "touch result");
+    assert_eq!(
+        touched, expected,
+        "touch_session must slide idle_expires_at to now + idle_ttl, stamp last_seen_at and return the session after the step"
+    );
     let stored = stores
         .sessions
         .session_by_id(s.id, at(30))
         .await
         .expect("session_by_id");
-    assert_eq!(stored.as_ref(), Some(&expected), "stored after touch");
+    assert_eq!(
+        stored.as_ref(),
+        Some(&expected),
+        "session_by_id after touch_session: the slide is stored"
+    );
 
     // Alive past the original deadline, thanks to the slide.
     let later = touch(&stores, &s.token_hash, at(75)).await;
-    assert!(later.is_some(), "dead after sliding");
+    assert!(
+        later.is_some(),
+        "touch_session past the original deadline: live thanks to the slide"
+    );
 }
 
 /// Touching an unknown hash is `None`.
@@ -264,7 +281,7 @@ pub async fn touch_at_idle_deadline_is_none<F: StoreFactory>(factory: &F) {
     assert_eq!(
         touch(&stores, &s.token_hash, at(60)).await,
         None,
-        "touch at the idle deadline"
+        "touch_session at the idle deadline must be None"
     );
     let after = stores
         .sessions
@@ -274,12 +291,12 @@ pub async fn touch_at_idle_deadline_is_none<F: StoreFactory>(factory: &F) {
     assert_eq!(
         after.as_ref(),
         Some(&s),
-        "a failed touch changed the session"
+        "touch_session at the idle deadline must not change the session"
     );
     assert_eq!(
         touch(&stores, &s.token_hash, at(61)).await,
         None,
-        "touch past the deadline"
+        "touch_session past the idle deadline must be None"
     );
 
     let just_before = touch(&stores, &t.token_hash, at(60) - MICRO).await;
@@ -308,17 +325,17 @@ pub async fn touch_at_absolute_deadline_is_none<F: StoreFactory>(factory: &F) {
     assert_eq!(
         first.idle_expires_at,
         at(100),
-        "slid to the absolute deadline"
+        "touch_session must slide to min(now + idle_ttl, absolute deadline)"
     );
     let last = touch(&stores, &s.token_hash, at(100) - MICRO).await;
     assert!(
         last.is_some(),
-        "live one microsecond before the absolute deadline"
+        "touch_session one microsecond before the absolute deadline: live"
     );
     assert_eq!(
         touch(&stores, &s.token_hash, at(100)).await,
         None,
-        "at the absolute deadline"
+        "touch_session at the absolute deadline must be None"
     );
 
     // A session stored with an idle deadline past its absolute one still dies at the latter.
@@ -331,7 +348,7 @@ pub async fn touch_at_absolute_deadline_is_none<F: StoreFactory>(factory: &F) {
     assert_eq!(
         touch(&stores, &odd.token_hash, at(100)).await,
         None,
-        "idle deadline past the absolute one"
+        "touch_session at the absolute deadline must be None, even with the idle deadline past it"
     );
 }
 
@@ -352,7 +369,10 @@ pub async fn touch_caps_at_absolute_deadline<F: StoreFactory>(factory: &F) {
     let mut expected = s.clone();
     expected.idle_expires_at = at(100);
     expected.last_seen_at = at(50);
-    assert_eq!(touched, expected, "touch result past the cap");
+    assert_eq!(
+        touched, expected,
+        "touch_session must return the deadline capped at the absolute one"
+    );
     let stored = stores
         .sessions
         .session_by_id(s.id, at(50))
@@ -361,14 +381,17 @@ pub async fn touch_caps_at_absolute_deadline<F: StoreFactory>(factory: &F) {
     assert_eq!(
         stored.as_ref(),
         Some(&expected),
-        "stored deadline past the cap"
+        "session_by_id after touch_session: the stored deadline is capped at the absolute one"
     );
 
     // Already at the cap: nothing moves, nothing is written.
     let again = touch(&stores, &s.token_hash, at(80))
         .await
         .expect("live at 80s");
-    assert_eq!(again, expected, "a touch at the cap wrote");
+    assert_eq!(
+        again, expected,
+        "touch_session at the cap must write nothing (the deadline cannot move)"
+    );
 }
 
 /// With a `min_step`, a touch that moves the deadline by at most the step does not
@@ -393,7 +416,7 @@ pub async fn touch_min_step_skips_small_moves<F: StoreFactory>(factory: &F) {
         assert_eq!(
             touched.as_ref(),
             Some(&s),
-            "touch at {now} within the step wrote"
+            "touch_session at {now}, within min_step, must not write"
         );
         let stored = stores
             .sessions
@@ -403,7 +426,7 @@ pub async fn touch_min_step_skips_small_moves<F: StoreFactory>(factory: &F) {
         assert_eq!(
             stored.as_ref(),
             Some(&s),
-            "stored after a touch within the step"
+            "session_by_id after a touch_session within min_step: unchanged"
         );
     }
 
@@ -415,7 +438,11 @@ pub async fn touch_min_step_skips_small_moves<F: StoreFactory>(factory: &F) {
     let mut expected = s.clone();
     expected.idle_expires_at = at(70) + MICRO;
     expected.last_seen_at = at(10) + MICRO;
-    assert_eq!(touched.as_ref(), Some(&expected), "touch past the step");
+    assert_eq!(
+        touched.as_ref(),
+        Some(&expected),
+        "touch_session past min_step must slide and stamp last_seen_at"
+    );
     let stored = stores
         .sessions
         .session_by_id(s.id, at(11))
@@ -424,7 +451,7 @@ pub async fn touch_min_step_skips_small_moves<F: StoreFactory>(factory: &F) {
     assert_eq!(
         stored.as_ref(),
         Some(&expected),
-        "stored after a touch past the step"
+        "session_by_id after a touch_session past min_step: the slide is stored"
     );
 }
 
@@ -447,14 +474,18 @@ pub async fn touch_never_moves_deadline_backwards<F: StoreFactory>(factory: &F) 
     assert_eq!(
         touched.as_ref(),
         Some(&s),
-        "a shorter policy moved the deadline"
+        "touch_session with a target before the stored deadline must not move it backwards"
     );
     let stored = stores
         .sessions
         .session_by_id(s.id, at(5))
         .await
         .expect("session_by_id");
-    assert_eq!(stored.as_ref(), Some(&s), "stored after a shorter policy");
+    assert_eq!(
+        stored.as_ref(),
+        Some(&s),
+        "session_by_id after a shorter policy: unchanged"
+    );
 }
 
 /// 32 concurrent touches at different instants: the stored deadline ends at the latest
@@ -489,7 +520,7 @@ pub async fn touch_concurrent_keeps_latest_deadline<F: StoreFactory>(factory: &F
             .expect("every concurrent touch sees a live session");
         assert!(
             touched.idle_expires_at >= *now + secs(60),
-            "touch at {now} returned deadline {} before its own target",
+            "touch_session at {now} returned deadline {} before its own target",
             touched.idle_expires_at
         );
     }
@@ -499,8 +530,16 @@ pub async fn touch_concurrent_keeps_latest_deadline<F: StoreFactory>(factory: &F
         .await
         .expect("session_by_id")
         .expect("session_by_id: the session is stored and live");
-    assert_eq!(stored.idle_expires_at, at(92), "final deadline");
-    assert_eq!(stored.last_seen_at, at(32), "final last_seen_at");
+    assert_eq!(
+        stored.idle_expires_at,
+        at(92),
+        "32 concurrent touch_session calls: the stored deadline ends at the latest target"
+    );
+    assert_eq!(
+        stored.last_seen_at,
+        at(32),
+        "32 concurrent touch_session calls: last_seen_at ends at the latest touch"
+    );
 }
 
 /// Payloads are set, replaced (empty and 64 KiB included) and cleared on live sessions;
@@ -532,7 +571,7 @@ pub async fn payload_set_get_clear<F: StoreFactory>(factory: &F) {
         assert_eq!(
             stored.as_ref(),
             Some(&expected),
-            "after setting a payload of {:?} bytes",
+            "set_session_payload must replace the payload exactly ({:?} bytes)",
             payload.as_ref().map(Vec::len)
         );
         let touched = stores
@@ -543,7 +582,7 @@ pub async fn payload_set_get_clear<F: StoreFactory>(factory: &F) {
         assert_eq!(
             touched.as_ref(),
             Some(&expected),
-            "touch returns the payload"
+            "touch_session must return the payload as stored"
         );
     }
 
@@ -601,12 +640,12 @@ pub async fn revoke_session<F: StoreFactory>(factory: &F) {
             .revoke_session(s.id)
             .await
             .expect("revoke_session"),
-        "first revoke"
+        "revoke_session of a live session returns true"
     );
     assert_eq!(
         touch(&stores, &s.token_hash, at(1)).await,
         None,
-        "touch after revoke"
+        "touch_session after revoke_session must be None"
     );
     assert_eq!(
         stores
@@ -623,7 +662,7 @@ pub async fn revoke_session<F: StoreFactory>(factory: &F) {
             .revoke_session(s.id)
             .await
             .expect("revoke_session"),
-        "second revoke"
+        "a second revoke_session of one id returns false"
     );
     assert!(
         !stores
@@ -631,11 +670,11 @@ pub async fn revoke_session<F: StoreFactory>(factory: &F) {
             .revoke_session(SessionId::new())
             .await
             .expect("revoke_session"),
-        "revoke of an unknown id"
+        "revoke_session of an unknown id returns false"
     );
     assert!(
         touch(&stores, &keep.token_hash, at(1)).await.is_some(),
-        "the other session"
+        "revoke_session must not touch another session"
     );
 }
 
@@ -662,7 +701,10 @@ pub async fn revoke_user_sessions_except_one<F: StoreFactory>(factory: &F) {
         .revoke_user_sessions(u.id, Some(mine[1].id))
         .await
         .expect("revoke_user_sessions");
-    assert_eq!(n, 2, "revoked all but one");
+    assert_eq!(
+        n, 2,
+        "revoke_user_sessions(user, Some(kept)) counts every session but the kept one"
+    );
     assert_eq!(
         touch(&stores, &mine[0].token_hash, at(1)).await,
         None,
@@ -675,11 +717,11 @@ pub async fn revoke_user_sessions_except_one<F: StoreFactory>(factory: &F) {
     );
     assert!(
         touch(&stores, &mine[1].token_hash, at(1)).await.is_some(),
-        "the excepted one"
+        "revoke_user_sessions must keep the excepted session"
     );
     assert!(
         touch(&stores, &theirs.token_hash, at(1)).await.is_some(),
-        "another user's"
+        "revoke_user_sessions must not touch another user's session"
     );
 
     let n = stores
@@ -687,7 +729,10 @@ pub async fn revoke_user_sessions_except_one<F: StoreFactory>(factory: &F) {
         .revoke_user_sessions(u.id, None)
         .await
         .expect("revoke_user_sessions");
-    assert_eq!(n, 1, "revoked the last one");
+    assert_eq!(
+        n, 1,
+        "revoke_user_sessions(user, None) revokes and counts the last one"
+    );
     assert_eq!(
         touch(&stores, &mine[1].token_hash, at(1)).await,
         None,
@@ -698,16 +743,16 @@ pub async fn revoke_user_sessions_except_one<F: StoreFactory>(factory: &F) {
         .revoke_user_sessions(u.id, None)
         .await
         .expect("revoke_user_sessions");
-    assert_eq!(n, 0, "nothing left");
+    assert_eq!(n, 0, "revoke_user_sessions with nothing left counts 0");
     let n = stores
         .sessions
         .revoke_user_sessions(UserId::new(), None)
         .await
         .expect("revoke_user_sessions");
-    assert_eq!(n, 0, "unknown user");
+    assert_eq!(n, 0, "revoke_user_sessions of an unknown user counts 0");
     assert!(
         touch(&stores, &theirs.token_hash, at(1)).await.is_some(),
-        "another user's"
+        "revoke_user_sessions of another user must not touch this session"
     );
 }
 
@@ -749,7 +794,7 @@ pub async fn list_live_oldest_first<F: StoreFactory>(factory: &F) {
     assert_eq!(
         listed,
         vec![oldest, middle, newest],
-        "live sessions, oldest first"
+        "list_user_sessions: the user's live sessions only (dead and other users' left out)"
     );
     let none = canonical(
         stores
@@ -758,7 +803,10 @@ pub async fn list_live_oldest_first<F: StoreFactory>(factory: &F) {
             .await
             .expect("list_user_sessions"),
     );
-    assert!(none.is_empty(), "unknown user");
+    assert!(
+        none.is_empty(),
+        "list_user_sessions of an unknown user is empty"
+    );
 }
 
 /// `purge_sessions` deletes the sessions that are dead at `now` (deadline `<= now`),
@@ -783,7 +831,10 @@ pub async fn purge_removes_only_dead<F: StoreFactory>(factory: &F) {
         .purge_sessions(at(30), 100)
         .await
         .expect("purge_sessions");
-    assert_eq!(n, 3, "dead sessions purged");
+    assert_eq!(
+        n, 3,
+        "purge_sessions counts the sessions dead at now (deadline <= now)"
+    );
     for dead in [&idle_dead, &idle_at_now, &absolute_at_now] {
         assert!(
             !stores
@@ -791,7 +842,7 @@ pub async fn purge_removes_only_dead<F: StoreFactory>(factory: &F) {
                 .revoke_session(dead.id)
                 .await
                 .expect("revoke_session"),
-            "a dead session survived the purge"
+            "purge_sessions must delete every session dead at now"
         );
     }
     let kept = stores
@@ -799,13 +850,17 @@ pub async fn purge_removes_only_dead<F: StoreFactory>(factory: &F) {
         .session_by_id(live.id, at(30))
         .await
         .expect("session_by_id");
-    assert_eq!(kept.as_ref(), Some(&live), "the live session");
+    assert_eq!(
+        kept.as_ref(),
+        Some(&live),
+        "purge_sessions must keep a live session"
+    );
     let n = stores
         .sessions
         .purge_sessions(at(30), 100)
         .await
         .expect("purge_sessions");
-    assert_eq!(n, 0, "second purge");
+    assert_eq!(n, 0, "a second purge_sessions finds nothing");
 }
 
 /// `purge_sessions` deletes at most `limit` per call.
@@ -837,10 +892,14 @@ pub async fn purge_respects_limit<F: StoreFactory>(factory: &F) {
                 .expect("purge_sessions"),
         );
     }
-    assert_eq!(counts, vec![2, 2, 1, 0], "purge counts with limit 2");
+    assert_eq!(
+        counts,
+        vec![2, 2, 1, 0],
+        "purge_sessions deletes at most limit per call: counts with limit 2"
+    );
     assert!(
         touch(&stores, &live.token_hash, at(20)).await.is_some(),
-        "the live session"
+        "purge_sessions must keep a live session"
     );
 }
 
@@ -1128,7 +1187,11 @@ pub async fn edge_values_round_trip<F: StoreFactory>(factory: &F) {
         .session_by_id(s.id, BASE)
         .await
         .expect("session_by_id");
-    assert_eq!(found.as_ref(), Some(&s), "the session kept by the purge");
+    assert_eq!(
+        found.as_ref(),
+        Some(&s),
+        "purge_sessions must keep the session that lives until year 9999"
+    );
 }
 
 /// No store handle prints secrets, hashes or payloads in its `Debug` output, with rows

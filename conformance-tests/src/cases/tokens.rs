@@ -44,7 +44,11 @@ async fn rotate_into(
     );
     match outcome {
         RotationOutcome::Decided { decision, .. } => {
-            assert_eq!(decision, RotationDecision::Rotate(next.clone()), "decision")
+            assert_eq!(
+                decision,
+                RotationDecision::Rotate(next.clone()),
+                "rotate_refresh must report the decision the rule returned"
+            )
         }
         RotationOutcome::Unknown => panic!("rotate_refresh: a stored token is Unknown"),
     }
@@ -65,7 +69,7 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
     assert_eq!(
         peek_refresh(&stores, &first.token_hash).await.as_ref(),
         Some(&first),
-        "created token reads back as given"
+        "create_refresh then rotate_refresh (read): the token reads back as given"
     );
 
     let next = successor(&first, at(10), secs(HOUR));
@@ -81,11 +85,15 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
         .rotate_refresh(&first.token_hash, at(10), &rule)
         .await
         .expect("rotate_refresh");
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "rule calls");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "rotate_refresh must call the rule exactly once"
+    );
     assert_eq!(
         seen.lock().unwrap().as_ref(),
         Some(&first),
-        "the row the rule saw"
+        "rotate_refresh must call the rule with the row as stored"
     );
     assert_eq!(
         outcome,
@@ -93,7 +101,7 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
             presented: first.clone(),
             decision: RotationDecision::Rotate(next.clone()),
         },
-        "outcome"
+        "rotate_refresh must report the row the rule saw and the decision it returned"
     );
 
     let mut consumed = first.clone();
@@ -102,12 +110,12 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
     assert_eq!(
         peek_refresh(&stores, &first.token_hash).await.as_ref(),
         Some(&consumed),
-        "presented token after rotation"
+        "rotate_refresh with Rotate must set consumed_at = now and rotations = 1 on the presented token"
     );
     assert_eq!(
         peek_refresh(&stores, &next.token_hash).await.as_ref(),
         Some(&next),
-        "successor as stored"
+        "rotate_refresh with Rotate must store the successor as given"
     );
 
     let third = successor(&next, at(20), secs(HOUR));
@@ -115,7 +123,7 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
     assert_eq!(
         peek_refresh(&stores, &third.token_hash).await.as_ref(),
         Some(&third),
-        "successor of the successor"
+        "rotate_refresh of the successor must store its own successor"
     );
 }
 
@@ -141,9 +149,12 @@ pub async fn refresh_second_rotation_keeps_first_consumed_at<F: StoreFactory>(fa
     assert_eq!(
         row.consumed_at,
         Some(at(10)),
-        "consumed_at after a second rotation"
+        "rotate_refresh: a second Rotate of a consumed token must keep the first consumed_at"
     );
-    assert_eq!(row.rotations, 2, "rotations after a second rotation");
+    assert_eq!(
+        row.rotations, 2,
+        "rotate_refresh: a second Rotate of a consumed token must count rotations = 2"
+    );
     assert_eq!(
         peek_refresh(&stores, &a.token_hash).await.as_ref(),
         Some(&a),
@@ -181,7 +192,7 @@ pub async fn refresh_create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
     assert_eq!(
         peek_refresh(&stores, &same_id.token_hash).await,
         None,
-        "the losing token (duplicate id) was written"
+        "a create_refresh refused with Conflict (duplicate id) must write nothing"
     );
 
     let mut same_hash = refresh(u.id, BASE, secs(2 * HOUR));
@@ -198,7 +209,7 @@ pub async fn refresh_create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
     assert_eq!(
         peek_refresh(&stores, &first.token_hash).await.as_ref(),
         Some(&first),
-        "the first token changed"
+        "a create_refresh refused with Conflict must not change the first token"
     );
     assert_eq!(
         stores
@@ -207,7 +218,7 @@ pub async fn refresh_create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
             .await
             .expect("revoke_family"),
         0,
-        "the losing token (duplicate hash) was written"
+        "a create_refresh refused with Conflict (duplicate hash) must write nothing (revoke_family finds no token of its family)"
     );
 }
 
@@ -227,7 +238,7 @@ pub async fn refresh_create_unknown_user_not_found<F: StoreFactory>(factory: &F)
     assert_eq!(
         peek_refresh(&stores, &t.token_hash).await,
         None,
-        "the failed create wrote"
+        "a create_refresh refused with NotFound (unknown user) must write nothing"
     );
 }
 
@@ -252,11 +263,15 @@ pub async fn refresh_rotate_unknown_skips_rule<F: StoreFactory>(factory: &F) {
         .rotate_refresh(&fresh_hash(), at(1), &rule)
         .await
         .expect("rotate_refresh");
-    assert_eq!(outcome, RotationOutcome::Unknown, "outcome");
+    assert_eq!(
+        outcome,
+        RotationOutcome::Unknown,
+        "rotate_refresh of an unknown hash must be Unknown"
+    );
     assert_eq!(
         calls.load(Ordering::SeqCst),
         0,
-        "rule called for an unknown token"
+        "rotate_refresh of an unknown hash must not call the rule"
     );
     assert_eq!(
         peek_refresh(&stores, &t.token_hash).await.as_ref(),
@@ -286,7 +301,11 @@ pub async fn refresh_reject_changes_nothing<F: StoreFactory>(factory: &F) {
         .rotate_refresh(&t.token_hash, at(5), &rule)
         .await
         .expect("rotate_refresh");
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "rule calls");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "rotate_refresh must call the rule exactly once"
+    );
     assert_eq!(
         outcome,
         RotationOutcome::Decided {
@@ -298,7 +317,7 @@ pub async fn refresh_reject_changes_nothing<F: StoreFactory>(factory: &F) {
     assert_eq!(
         peek_refresh(&stores, &t.token_hash).await.as_ref(),
         Some(&t),
-        "after Reject"
+        "rotate_refresh with Reject must change nothing"
     );
     // Still rotatable.
     let next = successor(&t, at(6), secs(HOUR));
@@ -348,22 +367,22 @@ pub async fn refresh_revoke_family_decision<F: StoreFactory>(factory: &F) {
     assert_eq!(
         peek_refresh(&stores, &a1.token_hash).await,
         Some(expected_a1.clone()),
-        "RevokeFamily sets revoked_at = now on the presented token"
+        "rotate_refresh with RevokeFamily sets revoked_at = now on the presented token"
     );
     assert_eq!(
         peek_refresh(&stores, &a2.token_hash).await,
         Some(expected_a2.clone()),
-        "RevokeFamily sets revoked_at = now on every token of the family"
+        "rotate_refresh with RevokeFamily sets revoked_at = now on every token of the family"
     );
     assert_eq!(
         peek_refresh(&stores, &b1.token_hash).await,
         Some(b1),
-        "another family"
+        "rotate_refresh with RevokeFamily must not touch another family of the user"
     );
     assert_eq!(
         peek_refresh(&stores, &c1.token_hash).await,
         Some(c1),
-        "another user"
+        "rotate_refresh with RevokeFamily must not touch another user's family"
     );
 
     // Revoking again keeps the first revocation time.
@@ -375,12 +394,12 @@ pub async fn refresh_revoke_family_decision<F: StoreFactory>(factory: &F) {
     assert_eq!(
         peek_refresh(&stores, &a1.token_hash).await,
         Some(expected_a1),
-        "a second RevokeFamily keeps the first revocation time of the presented token"
+        "rotate_refresh: a second RevokeFamily keeps the first revocation time of the presented token"
     );
     assert_eq!(
         peek_refresh(&stores, &a2.token_hash).await,
         Some(expected_a2),
-        "a second RevokeFamily keeps the first revocation time of every token of the family"
+        "rotate_refresh: a second RevokeFamily keeps the first revocation time of every token of the family"
     );
 }
 
@@ -428,7 +447,7 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
             } => {
                 assert_eq!(
                     presented.consumed_at, None,
-                    "the winner saw a consumed token"
+                    "rotate_refresh: the winner of a race must have seen the token unconsumed"
                 );
                 winners.push(i);
             }
@@ -437,12 +456,16 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
                 decision: RotationDecision::RevokeFamily,
             } => assert!(
                 presented.consumed_at.is_some(),
-                "call {i} revoked after seeing an unconsumed token"
+                "rotate_refresh: call {i} revoked the family after seeing an unconsumed token"
             ),
             other => panic!("call {i}: unexpected outcome {other:?}"),
         }
     }
-    assert_eq!(winners.len(), 1, "rotations applied: {winners:?}");
+    assert_eq!(
+        winners.len(),
+        1,
+        "rotate_refresh: exactly one of 32 concurrent rotations of one token rotates, got {winners:?}"
+    );
     let winner = winners[0];
 
     let row = peek_refresh(&stores, &t.token_hash)
@@ -450,28 +473,32 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
         .expect("rotate_refresh (read): the token is stored");
     assert_eq!(
         row.rotations, 1,
-        "the presented token was rotated more than once"
+        "rotate_refresh: the presented token of a race was rotated more than once"
     );
     assert_eq!(
         row.consumed_at,
         Some(at(10)),
         "rotate_refresh keeps the first consumed_at of the presented token"
     );
-    assert_eq!(row.revoked_at, Some(at(10)), "family revoked by the reuse");
+    assert_eq!(
+        row.revoked_at,
+        Some(at(10)),
+        "rotate_refresh: the reuse in the race must revoke the family (the presented token)"
+    );
     let stored_next = peek_refresh(&stores, &nexts[winner].token_hash)
         .await
         .expect("rotate_refresh (read): the token is stored");
     assert_eq!(
         stored_next.revoked_at,
         Some(at(10)),
-        "the winner's successor revoked"
+        "rotate_refresh: the reuse in the race must revoke the winner's successor"
     );
     for (i, next) in nexts.iter().enumerate() {
         if i != winner {
             assert_eq!(
                 peek_refresh(&stores, &next.token_hash).await,
                 None,
-                "loser {i}'s successor was stored"
+                "rotate_refresh: loser {i}'s successor must not be stored"
             );
         }
     }
@@ -504,7 +531,10 @@ pub async fn refresh_revoke_family_counts<F: StoreFactory>(factory: &F) {
         .revoke_family(t1.family_id, at(30))
         .await
         .expect("revoke_family");
-    assert_eq!(n, 3, "tokens revoked in the family");
+    assert_eq!(
+        n, 3,
+        "revoke_family counts the unrevoked tokens of the family"
+    );
     for t in [&t1, &t2, &t3] {
         let row = peek_refresh(&stores, &t.token_hash)
             .await
@@ -512,7 +542,7 @@ pub async fn refresh_revoke_family_counts<F: StoreFactory>(factory: &F) {
         assert_eq!(
             row.revoked_at,
             Some(at(30)),
-            "revoked_at of a family member"
+            "revoke_family must set revoked_at = now on every token of the family"
         );
     }
     let n = stores
@@ -527,19 +557,19 @@ pub async fn refresh_revoke_family_counts<F: StoreFactory>(factory: &F) {
     assert_eq!(
         row.revoked_at,
         Some(at(30)),
-        "the first revocation time stays"
+        "a second revoke_family must keep the first revocation time"
     );
     assert_eq!(
         peek_refresh(&stores, &other.token_hash).await,
         Some(other),
-        "another family"
+        "revoke_family must not touch another family"
     );
     let n = stores
         .tokens
         .revoke_family(FamilyId::new(), at(40))
         .await
         .expect("revoke_family");
-    assert_eq!(n, 0, "unknown family");
+    assert_eq!(n, 0, "revoke_family of an unknown family counts 0");
 }
 
 /// `revoke_user_refresh` revokes every unrevoked token of the user, across families,
@@ -577,7 +607,10 @@ pub async fn refresh_revoke_user_counts<F: StoreFactory>(factory: &F) {
         .revoke_user_refresh(u.id, at(30))
         .await
         .expect("revoke_user_refresh");
-    assert_eq!(n, 3, "unrevoked tokens of the user");
+    assert_eq!(
+        n, 3,
+        "revoke_user_refresh counts the user's unrevoked tokens, across families"
+    );
     for (t, when) in [
         (&a1, at(30)),
         (&a2, at(30)),
@@ -587,12 +620,16 @@ pub async fn refresh_revoke_user_counts<F: StoreFactory>(factory: &F) {
         let row = peek_refresh(&stores, &t.token_hash)
             .await
             .expect("rotate_refresh (read): the token is stored");
-        assert_eq!(row.revoked_at, Some(when), "revoked_at");
+        assert_eq!(
+            row.revoked_at,
+            Some(when),
+            "revoke_user_refresh must set revoked_at = now on unrevoked tokens and keep earlier revocation times"
+        );
     }
     assert_eq!(
         peek_refresh(&stores, &c1.token_hash).await,
         Some(c1),
-        "another user"
+        "revoke_user_refresh must not touch another user's token"
     );
     let n = stores
         .tokens
@@ -605,7 +642,7 @@ pub async fn refresh_revoke_user_counts<F: StoreFactory>(factory: &F) {
         .revoke_user_refresh(UserId::new(), at(40))
         .await
         .expect("revoke_user_refresh");
-    assert_eq!(n, 0, "unknown user");
+    assert_eq!(n, 0, "revoke_user_refresh of an unknown user counts 0");
 }
 
 /// `purge_refresh` deletes tokens with `expires_at <= now` and keeps consumed or revoked
@@ -638,7 +675,10 @@ pub async fn refresh_purge_keeps_unexpired<F: StoreFactory>(factory: &F) {
         .purge_refresh(at(30), 100)
         .await
         .expect("purge_refresh");
-    assert_eq!(n, 2, "expired tokens purged");
+    assert_eq!(
+        n, 2,
+        "purge_refresh counts the tokens with expires_at <= now"
+    );
     assert_eq!(
         peek_refresh(&stores, &expired.token_hash).await,
         None,
@@ -647,12 +687,12 @@ pub async fn refresh_purge_keeps_unexpired<F: StoreFactory>(factory: &F) {
     assert_eq!(
         peek_refresh(&stores, &expires_now.token_hash).await,
         None,
-        "expires_at == now"
+        "purge_refresh must delete a token with expires_at == now"
     );
     for kept in [&consumed, &consumed_next, &revoked, &live] {
         assert!(
             peek_refresh(&stores, &kept.token_hash).await.is_some(),
-            "an unexpired token was purged"
+            "purge_refresh must keep consumed, revoked and live tokens that have not expired"
         );
     }
     assert_eq!(
@@ -662,7 +702,7 @@ pub async fn refresh_purge_keeps_unexpired<F: StoreFactory>(factory: &F) {
             .await
             .expect("purge_refresh"),
         0,
-        "second purge"
+        "a second purge_refresh finds nothing"
     );
 }
 
@@ -694,10 +734,14 @@ pub async fn refresh_purge_respects_limit<F: StoreFactory>(factory: &F) {
                 .expect("purge_refresh"),
         );
     }
-    assert_eq!(counts, vec![2, 2, 1, 0], "purge counts with limit 2");
+    assert_eq!(
+        counts,
+        vec![2, 2, 1, 0],
+        "purge_refresh deletes at most limit per call: counts with limit 2"
+    );
     assert!(
         peek_refresh(&stores, &live.token_hash).await.is_some(),
-        "the live token"
+        "purge_refresh must keep a live token"
     );
 }
 
@@ -724,14 +768,25 @@ pub async fn one_time_issue_then_consume<F: StoreFactory>(factory: &F) {
     let got = consume(&stores, &t, at(10)).await;
     let mut expected = t.clone();
     expected.consumed_at = Some(at(10));
-    assert_eq!(got, Some(expected), "first consume");
-    assert_eq!(consume(&stores, &t, at(11)).await, None, "second consume");
+    assert_eq!(
+        got,
+        Some(expected),
+        "consume_one_time must return the token with consumed_at = now"
+    );
+    assert_eq!(
+        consume(&stores, &t, at(11)).await,
+        None,
+        "a second consume_one_time of one token must be None"
+    );
     let unknown = stores
         .tokens
         .consume_one_time(&fresh_hash(), Purpose::PasswordReset, at(11))
         .await
         .expect("consume_one_time");
-    assert_eq!(unknown, None, "unknown hash");
+    assert_eq!(
+        unknown, None,
+        "consume_one_time of an unknown hash must be None"
+    );
 }
 
 /// A duplicate hash is `Conflict`, and the failed issue changes nothing: not even the
@@ -767,13 +822,13 @@ pub async fn one_time_issue_duplicate_hash_conflicts<F: StoreFactory>(factory: &
     let got = consume(&stores, &earlier, at(2)).await;
     assert!(
         got.is_some(),
-        "the failed issue invalidated the user's earlier token"
+        "an issue_one_time refused with Conflict must not invalidate the user's earlier token"
     );
     let got = consume(&stores, &taken, at(2)).await;
     assert_eq!(
         got.map(|t| t.id),
         Some(taken.id),
-        "the hash still belongs to the first token"
+        "an issue_one_time refused with Conflict must leave the hash to the first token"
     );
 }
 
@@ -793,7 +848,7 @@ pub async fn one_time_issue_unknown_user_not_found<F: StoreFactory>(factory: &F)
     assert_eq!(
         consume(&stores, &t, at(1)).await,
         None,
-        "the failed issue wrote"
+        "an issue_one_time refused with NotFound (unknown user) must write nothing"
     );
 }
 
@@ -822,7 +877,7 @@ pub async fn one_time_issue_invalidates_earlier<F: StoreFactory>(factory: &F) {
     assert_eq!(
         consume(&stores, &earlier, at(2)).await,
         None,
-        "first token after a second issue"
+        "issue_one_time must invalidate the earlier unconsumed token of the user and purpose"
     );
     let newest = one_time(a.id, Purpose::PasswordReset, at(3), secs(HOUR));
     stores
@@ -834,19 +889,19 @@ pub async fn one_time_issue_invalidates_earlier<F: StoreFactory>(factory: &F) {
     assert_eq!(
         consume(&stores, &earlier2, at(4)).await,
         None,
-        "earlier token of the purpose"
+        "issue_one_time must invalidate every earlier unconsumed token of the user and purpose"
     );
     assert!(
         consume(&stores, &newest, at(4)).await.is_some(),
-        "the newest token"
+        "consume_one_time of the newest token after issue_one_time"
     );
     assert!(
         consume(&stores, &other_purpose, at(4)).await.is_some(),
-        "another purpose"
+        "issue_one_time must not invalidate a token of another purpose"
     );
     assert!(
         consume(&stores, &other_user, at(4)).await.is_some(),
-        "another user"
+        "issue_one_time must not invalidate another user's token"
     );
 }
 
@@ -867,12 +922,19 @@ pub async fn one_time_wrong_purpose_is_none<F: StoreFactory>(factory: &F) {
             .consume_one_time(&t.token_hash, wrong, at(1))
             .await
             .expect("consume_one_time");
-        assert_eq!(got, None, "consumed as {wrong:?}");
+        assert_eq!(
+            got, None,
+            "consume_one_time with the wrong purpose ({wrong:?}) must be None"
+        );
     }
     let got = consume(&stores, &t, at(2)).await;
     let mut expected = t.clone();
     expected.consumed_at = Some(at(2));
-    assert_eq!(got, Some(expected), "consume for its own purpose");
+    assert_eq!(
+        got,
+        Some(expected),
+        "consume_one_time with the right purpose after wrong ones: the token stays usable for its own"
+    );
 }
 
 /// A token is dead at its expiry: consuming at `expires_at` is `None`, one
@@ -894,13 +956,21 @@ pub async fn one_time_expiry_boundary<F: StoreFactory>(factory: &F) {
         .await
         .expect("issue_one_time");
 
-    assert_eq!(consume(&stores, &t, at(60)).await, None, "at expires_at");
-    assert_eq!(consume(&stores, &t, at(61)).await, None, "after expires_at");
+    assert_eq!(
+        consume(&stores, &t, at(60)).await,
+        None,
+        "consume_one_time at expires_at must be None"
+    );
+    assert_eq!(
+        consume(&stores, &t, at(61)).await,
+        None,
+        "consume_one_time after expires_at must be None"
+    );
     let got = consume(&stores, &s, at(60) - MICRO).await;
     assert_eq!(
         got.and_then(|t| t.consumed_at),
         Some(at(60) - MICRO),
-        "just before expiry"
+        "consume_one_time one microsecond before expires_at must succeed with consumed_at = now"
     );
 }
 
@@ -928,7 +998,10 @@ pub async fn one_time_concurrent_consume_once<F: StoreFactory>(factory: &F) {
     })
     .await;
     let winners = results.iter().filter(|r| r.is_some()).count();
-    assert_eq!(winners, 1, "concurrent consumes that succeeded");
+    assert_eq!(
+        winners, 1,
+        "consume_one_time: exactly one of 32 concurrent consumes of one token succeeds"
+    );
 }
 
 /// `purge_one_time` deletes consumed tokens and tokens with `expires_at <= now`, counts
@@ -961,7 +1034,10 @@ pub async fn one_time_purge<F: StoreFactory>(factory: &F) {
         .purge_one_time(at(30), 100)
         .await
         .expect("purge_one_time");
-    assert_eq!(n, 3, "consumed and expired tokens purged");
+    assert_eq!(
+        n, 3,
+        "purge_one_time counts consumed tokens and tokens with expires_at <= now"
+    );
     assert_eq!(
         stores
             .tokens
@@ -969,11 +1045,11 @@ pub async fn one_time_purge<F: StoreFactory>(factory: &F) {
             .await
             .expect("purge_one_time"),
         0,
-        "second purge"
+        "a second purge_one_time finds nothing"
     );
     assert!(
         consume(&stores, &live, at(30)).await.is_some(),
-        "the live token"
+        "purge_one_time must keep a live token"
     );
 }
 
@@ -1006,10 +1082,14 @@ pub async fn one_time_purge_respects_limit<F: StoreFactory>(factory: &F) {
                 .expect("purge_one_time"),
         );
     }
-    assert_eq!(counts, vec![2, 2, 1, 0], "purge counts with limit 2");
+    assert_eq!(
+        counts,
+        vec![2, 2, 1, 0],
+        "purge_one_time deletes at most limit per call: counts with limit 2"
+    );
     assert!(
         consume(&stores, &live, at(20)).await.is_some(),
-        "the live token"
+        "purge_one_time must keep a live token"
     );
 }
 
@@ -1187,7 +1267,7 @@ pub async fn otp_accepted_consumes<F: StoreFactory>(factory: &F) {
     assert_eq!(
         seen.lock().unwrap().as_ref(),
         Some(&code),
-        "the token the rule saw"
+        "attempt_otp must call the rule with the code as stored"
     );
     assert_eq!(
         token, code,
@@ -1462,8 +1542,7 @@ pub async fn refresh_rotate_conflict_changes_nothing<F: StoreFactory>(factory: &
         .expect("revoke_family");
     assert_eq!(
         revoked, 2,
-        "the family after three failed rotations and one good one: the token and its \
-         successor"
+        "revoke_family after three failed rotate_refresh calls and one good one: the token and its successor only"
     );
 }
 

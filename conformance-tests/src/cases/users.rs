@@ -71,12 +71,12 @@ pub async fn email_lookup_ignores_ascii_case<F: StoreFactory>(factory: &F) {
     assert_eq!(
         found.as_ref(),
         Some(&bob),
-        "mixed-case email found by lowercase"
+        "user_by_email must find a user stored in mixed case by its lowercase email"
     );
     assert_eq!(
         found.expect("user_by_email: the user is stored").email,
         "Bob@X.io",
-        "email not kept exactly as given"
+        "create_user must keep the email exactly as given (mixed case included)"
     );
 }
 
@@ -107,7 +107,11 @@ pub async fn duplicate_email_conflicts_ignoring_case<F: StoreFactory>(factory: &
         .user_by_email("alice@x.io")
         .await
         .expect("user_by_email");
-    assert_eq!(still.as_ref(), Some(&first), "the first user changed");
+    assert_eq!(
+        still.as_ref(),
+        Some(&first),
+        "a create_user refused with Conflict must not change the first user"
+    );
 }
 
 /// Inserting a second user with an existing id is a `Conflict` and changes nothing.
@@ -131,7 +135,11 @@ pub async fn duplicate_id_conflicts<F: StoreFactory>(factory: &F) {
         "create_user: duplicate id: expected Conflict, got {err:?}"
     );
     let by_id = stores.users.user_by_id(first.id).await.expect("user_by_id");
-    assert_eq!(by_id.as_ref(), Some(&first), "the first user changed");
+    assert_eq!(
+        by_id.as_ref(),
+        Some(&first),
+        "a create_user refused with Conflict (duplicate id) must not change the first user"
+    );
     let by_email = stores
         .users
         .user_by_email(&clash.email)
@@ -177,13 +185,13 @@ pub async fn concurrent_creates_one_wins<F: StoreFactory>(factory: &F) {
     assert_eq!(
         winners.len(),
         1,
-        "expected exactly one winner, got {winners:?}"
+        "create_user: exactly one of 32 concurrent creates with one email wins, got {winners:?}"
     );
     for (i, result) in results.iter().enumerate() {
         if let Err(err) = result {
             assert!(
                 matches!(err, StoreError::Conflict { .. }),
-                "loser {i}: expected Conflict, got {err:?}"
+                "create_user: loser {i} of a race on one email: expected Conflict, got {err:?}"
             );
         }
     }
@@ -195,9 +203,16 @@ pub async fn concurrent_creates_one_wins<F: StoreFactory>(factory: &F) {
             .await
             .expect("user_by_id");
         if i == winners[0] {
-            assert_eq!(row.as_ref(), Some(winner), "the winner's row");
+            assert_eq!(
+                row.as_ref(),
+                Some(winner),
+                "create_user: the winner of the race is stored as given"
+            );
         } else {
-            assert_eq!(row, None, "loser {i} left a row");
+            assert_eq!(
+                row, None,
+                "create_user: loser {i} of a race on one email left a row"
+            );
         }
     }
     let found = stores
@@ -205,7 +220,11 @@ pub async fn concurrent_creates_one_wins<F: StoreFactory>(factory: &F) {
         .user_by_email("racer@x.io")
         .await
         .expect("user_by_email");
-    assert_eq!(found.as_ref(), Some(winner), "lookup after the race");
+    assert_eq!(
+        found.as_ref(),
+        Some(winner),
+        "user_by_email after a race on one email must find the winner"
+    );
 }
 
 /// A non-ASCII email round-trips byte for byte and is found with its ASCII letters
@@ -227,7 +246,7 @@ pub async fn unicode_email_round_trips<F: StoreFactory>(factory: &F) {
     assert_eq!(
         found.email.as_bytes(),
         jurgen.email.as_bytes(),
-        "email bytes"
+        "create_user must keep a non-ASCII email byte for byte"
     );
     assert_eq!(
         found, jurgen,
@@ -242,7 +261,7 @@ pub async fn unicode_email_round_trips<F: StoreFactory>(factory: &F) {
     assert_eq!(
         upper.as_ref(),
         Some(&jurgen),
-        "ASCII-case variant of a unicode email"
+        "user_by_email must ignore ASCII case in a non-ASCII email"
     );
     // A different non-ASCII letter is a different email.
     let other = stores
@@ -250,7 +269,10 @@ pub async fn unicode_email_round_trips<F: StoreFactory>(factory: &F) {
         .user_by_email("jurgen@exämple.de")
         .await
         .expect("user_by_email");
-    assert_eq!(other, None, "ü and u are different letters");
+    assert_eq!(
+        other, None,
+        "user_by_email must not fold non-ASCII letters: ü and u differ"
+    );
 
     let emoji = user("😀+tag@例え.jp");
     stores.users.create_user(&emoji).await.expect("create_user");
@@ -259,7 +281,11 @@ pub async fn unicode_email_round_trips<F: StoreFactory>(factory: &F) {
         .user_by_email("😀+tag@例え.jp")
         .await
         .expect("user_by_email");
-    assert_eq!(found.as_ref(), Some(&emoji), "four-byte UTF-8 email");
+    assert_eq!(
+        found.as_ref(),
+        Some(&emoji),
+        "create_user then user_by_email of a four-byte UTF-8 email"
+    );
 }
 
 /// An email of the maximum length ([`MAX_EMAIL_BYTES`], 254 bytes) round-trips.
@@ -281,15 +307,27 @@ pub async fn longest_email_round_trips<F: StoreFactory>(factory: &F) {
         .user_by_email(&email)
         .await
         .expect("user_by_email");
-    assert_eq!(found.as_ref(), Some(&long), "254-byte email by email");
+    assert_eq!(
+        found.as_ref(),
+        Some(&long),
+        "create_user then user_by_email of a 254-byte email"
+    );
     let found = stores.users.user_by_id(long.id).await.expect("user_by_id");
-    assert_eq!(found.as_ref(), Some(&long), "254-byte email by id");
+    assert_eq!(
+        found.as_ref(),
+        Some(&long),
+        "create_user then user_by_id of a 254-byte email"
+    );
     let upper = stores
         .users
         .user_by_email(&email.to_ascii_uppercase())
         .await
         .expect("user_by_email");
-    assert_eq!(upper.as_ref(), Some(&long), "254-byte email, upper case");
+    assert_eq!(
+        upper.as_ref(),
+        Some(&long),
+        "user_by_email of a 254-byte email in upper case"
+    );
 }
 
 /// `set_password_hash` sets and clears the hash and stamps `updated_at`; an unknown id
@@ -313,7 +351,10 @@ pub async fn password_hash_set_and_cleared<F: StoreFactory>(factory: &F) {
     let mut expected = u.clone();
     expected.password_hash = Some(phc.to_owned());
     expected.updated_at = at(10);
-    assert_eq!(after, expected, "after setting the hash");
+    assert_eq!(
+        after, expected,
+        "set_password_hash must set the hash and updated_at = now, nothing else"
+    );
 
     stores
         .users
@@ -328,7 +369,10 @@ pub async fn password_hash_set_and_cleared<F: StoreFactory>(factory: &F) {
         .expect("user_by_id: the user is stored");
     expected.password_hash = None;
     expected.updated_at = at(20);
-    assert_eq!(after, expected, "after clearing the hash");
+    assert_eq!(
+        after, expected,
+        "set_password_hash(None) must remove the hash and set updated_at = now"
+    );
 
     let err = stores
         .users
@@ -361,7 +405,10 @@ pub async fn mark_email_verified_keeps_first_time<F: StoreFactory>(factory: &F) 
         .await
         .expect("user_by_id")
         .expect("user_by_id: the user is stored");
-    assert_eq!(after, expected, "after the first verification");
+    assert_eq!(
+        after, expected,
+        "mark_email_verified must set email_verified_at and updated_at to now"
+    );
 
     stores
         .users
@@ -374,7 +421,10 @@ pub async fn mark_email_verified_keeps_first_time<F: StoreFactory>(factory: &F) 
         .await
         .expect("user_by_id")
         .expect("user_by_id: the user is stored");
-    assert_eq!(after, expected, "a second verification changed the row");
+    assert_eq!(
+        after, expected,
+        "a second mark_email_verified must keep the first time (and updated_at)"
+    );
 
     let err = stores
         .users
@@ -407,16 +457,22 @@ pub async fn timestamps_round_trip_exactly<F: StoreFactory>(factory: &F) {
         .await
         .expect("user_by_id")
         .expect("user_by_id: the user is stored");
-    assert_eq!(found.created_at, u.created_at, "created_at");
-    assert_eq!(found.updated_at, u.updated_at, "updated_at");
+    assert_eq!(
+        found.created_at, u.created_at,
+        "create_user then user_by_id: created_at before 2000 must read back exactly"
+    );
+    assert_eq!(
+        found.updated_at, u.updated_at,
+        "create_user then user_by_id: updated_at with odd microseconds must read back exactly"
+    );
     assert_eq!(
         found.email_verified_at, u.email_verified_at,
-        "email_verified_at"
+        "create_user then user_by_id: email_verified_at after 2038 must read back exactly"
     );
     assert_eq!(
         found.created_at.offset(),
         time::UtcOffset::UTC,
-        "read back in UTC"
+        "user_by_id must read timestamps back in UTC"
     );
 
     stores
@@ -433,7 +489,7 @@ pub async fn timestamps_round_trip_exactly<F: StoreFactory>(factory: &F) {
     assert_eq!(
         found.updated_at,
         odd + Duration::microseconds(1),
-        "updated_at after a write"
+        "set_password_hash must store updated_at = now to the microsecond"
     );
 }
 
@@ -446,12 +502,12 @@ pub async fn delete_user<F: StoreFactory>(factory: &F) {
 
     assert!(
         stores.users.delete_user(u.id).await.expect("delete_user"),
-        "first delete"
+        "delete_user of an existing user returns true"
     );
     assert_eq!(
         stores.users.user_by_id(u.id).await.expect("user_by_id"),
         None,
-        "by id after delete"
+        "user_by_id after delete_user must be None"
     );
     assert_eq!(
         stores
@@ -460,11 +516,11 @@ pub async fn delete_user<F: StoreFactory>(factory: &F) {
             .await
             .expect("user_by_email"),
         None,
-        "by email after delete"
+        "user_by_email after delete_user must be None"
     );
     assert!(
         !stores.users.delete_user(u.id).await.expect("delete_user"),
-        "second delete"
+        "a second delete_user of one id returns false"
     );
     assert!(
         !stores
@@ -472,7 +528,7 @@ pub async fn delete_user<F: StoreFactory>(factory: &F) {
             .delete_user(UserId::new())
             .await
             .expect("delete_user"),
-        "delete of an unknown id"
+        "delete_user of an unknown id returns false"
     );
     assert_eq!(
         stores
@@ -482,7 +538,7 @@ pub async fn delete_user<F: StoreFactory>(factory: &F) {
             .expect("user_by_id")
             .as_ref(),
         Some(&other),
-        "another user was touched"
+        "delete_user must not touch another user"
     );
 
     // The email is free again.
@@ -493,7 +549,11 @@ pub async fn delete_user<F: StoreFactory>(factory: &F) {
         .user_by_email(&u.email)
         .await
         .expect("user_by_email");
-    assert_eq!(found.as_ref(), Some(&again), "re-registered email");
+    assert_eq!(
+        found.as_ref(),
+        Some(&again),
+        "delete_user frees the email: a new user may take it, in another case"
+    );
 }
 
 /// `user_by_email` compares the whole email for equality (ignoring ASCII case), never
