@@ -82,7 +82,10 @@ pub async fn create_key_types<F: StoreFactory>(factory: &F) {
     let r = auth
         .create_api_key(secret_key(UserId::new(), &["read"]))
         .await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "create_api_key: expected Error::UserNotFound, got {r:?}"
+    );
 }
 
 /// Keys created without scopes get their type's configured defaults.
@@ -152,7 +155,7 @@ pub async fn malformed_and_unknown_keys<F: StoreFactory>(factory: &F) {
         let r = auth.verify_api_key(presented, None, None).await;
         assert!(
             matches!(r, Err(Error::ApiKeyMalformed)),
-            "{presented:?}: {r:?}"
+            "verify_api_key({presented:?}): expected Error::ApiKeyMalformed, got {r:?}"
         );
     }
     assert_eq!(spy.lookups(), 0, "a malformed key reached the store");
@@ -161,7 +164,10 @@ pub async fn malformed_and_unknown_keys<F: StoreFactory>(factory: &F) {
     let stranger = elsewhere.create_user("x@example.com").await.expect("user");
     let foreign = create(&elsewhere, secret_key(stranger.id, &["read"])).await;
     let r = verify(&auth, &foreign, None).await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "verify: expected Error::ApiKeyUnknown, got {r:?}"
+    );
     assert_eq!(spy.lookups(), 1);
     verify(&auth, &issued, None).await.expect("the real key");
 }
@@ -173,13 +179,19 @@ pub async fn revoked_key<F: StoreFactory>(factory: &F) {
     let id = issued.key.id;
     assert!(auth.revoke_api_key(id, "leaked").await.expect("revoke"));
     let r = verify(&auth, &issued, Some("read")).await;
-    assert!(matches!(r, Err(Error::ApiKeyRevoked)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyRevoked)),
+        "verify: expected Error::ApiKeyRevoked, got {r:?}"
+    );
     assert!(!auth.revoke_api_key(id, "again").await.expect("again"));
     let stored = auth.api_key(id).await.expect("read");
     assert_eq!(stored.revoked_reason.as_deref(), Some("leaked"));
     assert_eq!(stored.revoked_at, Some(auth.now()));
     let r = auth.revoke_api_key(ApiKeyId::new(), "nope").await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "revoke_api_key: expected Error::ApiKeyUnknown, got {r:?}"
+    );
 }
 
 /// A key works until a microsecond before its expiry and is expired at it.
@@ -193,7 +205,10 @@ pub async fn expired_key<F: StoreFactory>(factory: &F) {
     verify(&auth, &issued, None).await.expect("before expiry");
     clock.set(expires);
     let r = verify(&auth, &issued, None).await;
-    assert!(matches!(r, Err(Error::ApiKeyExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyExpired)),
+        "verify: expected Error::ApiKeyExpired, got {r:?}"
+    );
 }
 
 /// IPv4 and IPv6 ranges and single addresses allow exactly what they cover; a key with
@@ -225,7 +240,10 @@ pub async fn ip_allow_list<F: StoreFactory>(factory: &F) {
     }
     for refused in ["11.0.0.1", "192.0.2.8", "2001:db9::1", "::1"] {
         let r = auth.verify_api_key(plain, None, Some(ip(refused))).await;
-        assert!(matches!(r, Err(Error::IpNotAllowed)), "{refused}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::IpNotAllowed)),
+            "verify_api_key({refused}): expected Error::IpNotAllowed, got {r:?}"
+        );
     }
     let r = auth.verify_api_key(plain, None, None).await;
     assert!(matches!(r, Err(Error::IpNotAllowed)), "no address: {r:?}");
@@ -244,7 +262,7 @@ pub async fn scopes_and_wildcards<F: StoreFactory>(factory: &F) {
         let r = verify(&auth, &issued, Some(missing)).await;
         assert!(
             matches!(&r, Err(Error::ScopeMissing(s)) if s == missing),
-            "{missing}: {r:?}"
+            "verify({missing}): expected Error::ScopeMissing, got {r:?}"
         );
     }
     verify(&auth, &issued, None).await.expect("no scope needed");
@@ -267,11 +285,14 @@ pub async fn publishable_scopes_limited<F: StoreFactory>(factory: &F) {
         let r = auth.create_api_key(pk(scopes)).await;
         assert!(
             matches!(r, Err(Error::ScopeNotAllowed(_))),
-            "{scopes:?}: {r:?}"
+            "create_api_key({scopes:?}): expected Error::ScopeNotAllowed, got {r:?}"
         );
     }
     let r = auth.create_api_key(secret_key(owner, &["Bad Scope"])).await;
-    assert!(matches!(r, Err(Error::InvalidScope(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidScope(_))),
+        "create_api_key: expected Error::InvalidScope, got {r:?}"
+    );
     assert!(
         auth.list_api_keys(Some(owner))
             .await
@@ -288,7 +309,10 @@ pub async fn publishable_scopes_limited<F: StoreFactory>(factory: &F) {
         ..ApiKeyUpdate::default()
     };
     let r = auth.update_api_key(issued.key.id, update).await;
-    assert!(matches!(r, Err(Error::ScopeNotAllowed(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ScopeNotAllowed(_))),
+        "update_api_key: expected Error::ScopeNotAllowed, got {r:?}"
+    );
     let stored = auth.api_key(issued.key.id).await.expect("read");
     assert_eq!(stored.scopes, ["public:read"]);
 }
@@ -309,7 +333,7 @@ pub async fn malformed_cidr_stores_nothing<F: StoreFactory>(factory: &F) {
         let r = auth.create_api_key(new).await;
         assert!(
             matches!(r, Err(Error::InvalidIpRange(_))),
-            "{list:?}: {r:?}"
+            "create_api_key({list:?}): expected Error::InvalidIpRange, got {r:?}"
         );
     }
     assert!(
@@ -324,7 +348,10 @@ pub async fn malformed_cidr_stores_nothing<F: StoreFactory>(factory: &F) {
         ..ApiKeyUpdate::default()
     };
     let r = auth.update_api_key(issued.key.id, update).await;
-    assert!(matches!(r, Err(Error::InvalidIpRange(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidIpRange(_))),
+        "update_api_key: expected Error::InvalidIpRange, got {r:?}"
+    );
     let stored = auth.api_key(issued.key.id).await.expect("read");
     assert!(stored.allowed_ips.is_empty(), "{:?}", stored.allowed_ips);
 }
@@ -340,10 +367,13 @@ pub async fn service_key_abilities<F: StoreFactory>(factory: &F) {
     let r = auth.create_api_key(service(&["reports:export"])).await;
     assert!(
         matches!(&r, Err(Error::UnknownSlug { kind: "ability", slugs }) if slugs == &["reports:export"]),
-        "{r:?}"
+        "create_api_key: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth.create_api_key(service(&["reports:*"])).await;
-    assert!(matches!(r, Err(Error::ScopeNotAllowed(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ScopeNotAllowed(_))),
+        "create_api_key: expected Error::ScopeNotAllowed, got {r:?}"
+    );
     assert!(auth.list_api_keys(None).await.expect("list").is_empty());
 
     auth.define(SlugKind::Ability, "reports:export", "Export reports")
@@ -355,13 +385,19 @@ pub async fn service_key_abilities<F: StoreFactory>(factory: &F) {
         .await
         .expect("verifies");
     let r = verify(&auth, &issued, Some("reports:read")).await;
-    assert!(matches!(r, Err(Error::ScopeMissing(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ScopeMissing(_))),
+        "verify: expected Error::ScopeMissing, got {r:?}"
+    );
     let update = ApiKeyUpdate {
         scopes: Some(vec!["reports:delete".into()]),
         ..ApiKeyUpdate::default()
     };
     let r = auth.update_api_key(issued.key.id, update).await;
-    assert!(matches!(r, Err(Error::UnknownSlug { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UnknownSlug { .. })),
+        "update_api_key: expected Error::UnknownSlug, got {r:?}"
+    );
     assert_eq!(auth.list_api_keys(None).await.expect("list").len(), 1);
 }
 
@@ -382,14 +418,23 @@ pub async fn rotation_without_grace<F: StoreFactory>(factory: &F) {
     assert_eq!(new.key.owner, Some(owner));
     verify(&auth, &new, Some("read")).await.expect("new key");
     let r = verify(&auth, &old, Some("read")).await;
-    assert!(matches!(r, Err(Error::ApiKeyExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyExpired)),
+        "verify: expected Error::ApiKeyExpired, got {r:?}"
+    );
     let r = auth.rotate_api_key(ApiKeyId::new(), Duration::ZERO).await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "rotate_api_key: expected Error::ApiKeyUnknown, got {r:?}"
+    );
     auth.revoke_api_key(new.key.id, "done")
         .await
         .expect("revoke");
     let r = auth.rotate_api_key(new.key.id, Duration::ZERO).await;
-    assert!(matches!(r, Err(Error::ApiKeyRevoked)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyRevoked)),
+        "rotate_api_key: expected Error::ApiKeyRevoked, got {r:?}"
+    );
 }
 
 /// Rotation with a grace period: both keys work until the grace ends.
@@ -406,7 +451,10 @@ pub async fn rotation_with_grace<F: StoreFactory>(factory: &F) {
     verify(&auth, &new, None).await.expect("new inside grace");
     clock.set(rotated_at + Duration::hours(1));
     let r = verify(&auth, &old, None).await;
-    assert!(matches!(r, Err(Error::ApiKeyExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyExpired)),
+        "verify: expected Error::ApiKeyExpired, got {r:?}"
+    );
     verify(&auth, &new, None).await.expect("new after grace");
 }
 
@@ -432,10 +480,16 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
         .await
         .expect("new scope");
     let r = verify(&auth, &issued, Some("admin:users")).await;
-    assert!(matches!(r, Err(Error::ScopeMissing(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ScopeMissing(_))),
+        "verify: expected Error::ScopeMissing, got {r:?}"
+    );
     clock.set(expires);
     let r = verify(&auth, &issued, None).await;
-    assert!(matches!(r, Err(Error::ApiKeyExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyExpired)),
+        "verify: expected Error::ApiKeyExpired, got {r:?}"
+    );
     let clear = ApiKeyUpdate {
         expires_at: Some(None),
         ..ApiKeyUpdate::default()
@@ -451,11 +505,17 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
         ..ApiKeyUpdate::default()
     };
     let r = auth.update_api_key(issued.key.id, blank).await;
-    assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidInput(_))),
+        "update_api_key: expected Error::InvalidInput, got {r:?}"
+    );
     let r = auth
         .update_api_key(ApiKeyId::new(), ApiKeyUpdate::default())
         .await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "update_api_key: expected Error::ApiKeyUnknown, got {r:?}"
+    );
 }
 
 /// 32 concurrent verifications are all counted once flushed, with the last address.
@@ -571,9 +631,15 @@ pub async fn owner_deletion_deletes_keys<F: StoreFactory>(factory: &F) {
     let service = create(&auth, service).await;
     auth.delete_user(owner).await.expect("delete");
     let r = verify(&auth, &issued, None).await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "verify: expected Error::ApiKeyUnknown, got {r:?}"
+    );
     let r = auth.api_key(issued.key.id).await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "api_key: expected Error::ApiKeyUnknown, got {r:?}"
+    );
     assert!(
         auth.list_api_keys(Some(owner))
             .await

@@ -118,7 +118,7 @@ pub async fn payload_bound_to_session<F: StoreFactory>(factory: &F) {
         let r = open(&auth, &a).await;
         assert!(
             matches!(r, Err(Error::PayloadUndecryptable)),
-            "{bad:?}: {r:?}"
+            "open({bad:?}): expected Error::PayloadUndecryptable, got {r:?}"
         );
     }
 }
@@ -159,7 +159,10 @@ pub async fn payload_keys_rotate<F: StoreFactory>(factory: &F) {
     assert_eq!(open(&v2, &resealed).await.expect("resealed"), renewed);
     assert_eq!(open(&v2, &new).await.expect("new"), upstream(ACCESS));
     let r = open(&v2, &old).await;
-    assert!(matches!(r, Err(Error::PayloadUndecryptable)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::PayloadUndecryptable)),
+        "open: expected Error::PayloadUndecryptable, got {r:?}"
+    );
 }
 
 /// Wrong key lengths, missing keys and sessions without payload get their own errors.
@@ -168,28 +171,40 @@ pub async fn payload_key_errors<F: StoreFactory>(factory: &F) {
         let r = PayloadKey::new(1, &vec![7u8; len]);
         assert!(
             matches!(r, Err(Error::InvalidKeyLength { expected: 32, got }) if got == len),
-            "{len}: {r:?}"
+            "new({len}): expected Error::InvalidKeyLength, got {r:?}"
         );
     }
     let (auth, _) = auth_with(factory, test_config()).await;
     let user = auth.create_user("el@example.com").await.expect("create");
     let r = auth.issue_bff_session(user.id, &upstream(ACCESS)).await;
-    assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidInput(_))),
+        "issue_bff_session: expected Error::InvalidInput, got {r:?}"
+    );
     assert!(auth.list_sessions(user.id).await.expect("list").is_empty());
     let plain = auth.issue_session(user.id).await.expect("session");
     let r = open(&auth, &plain).await;
-    assert!(matches!(r, Err(Error::NoPayload)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::NoPayload)),
+        "open: expected Error::NoPayload, got {r:?}"
+    );
     let r = auth
         .set_upstream_tokens(plain.session.id, &upstream(ACCESS))
         .await;
-    assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidInput(_))),
+        "set_upstream_tokens: expected Error::InvalidInput, got {r:?}"
+    );
 
     let (auth, _) = auth_with(factory, bff_config(&[1])).await;
     let user = auth.create_user("el@example.com").await.expect("create");
     let r = auth
         .issue_bff_session(authkit::UserId::new(), &upstream(ACCESS))
         .await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "issue_bff_session: expected Error::UserNotFound, got {r:?}"
+    );
     let issued = auth
         .issue_bff_session(user.id, &upstream(ACCESS))
         .await
@@ -200,7 +215,10 @@ pub async fn payload_key_errors<F: StoreFactory>(factory: &F) {
     let r = auth
         .set_upstream_tokens(issued.session.id, &upstream(ACCESS))
         .await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "set_upstream_tokens: expected Error::SessionInvalid, got {r:?}"
+    );
 
     let stores = factory.stores().await;
     let r = Auth::builder(stores, bff_config(&[3, 3])).build();

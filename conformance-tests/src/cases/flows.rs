@@ -70,11 +70,14 @@ pub async fn password_login<F: StoreFactory>(factory: &F) {
     let wrong = auth
         .login_password("alice@example.com", "not the password")
         .await;
-    assert!(matches!(wrong, Err(Error::InvalidCredentials)), "{wrong:?}");
+    assert!(
+        matches!(wrong, Err(Error::InvalidCredentials)),
+        "login_password: expected Error::InvalidCredentials, got {wrong:?}"
+    );
     let unknown = auth.login_password("bob@example.com", PASSWORD).await;
     assert!(
         matches!(unknown, Err(Error::InvalidCredentials)),
-        "{unknown:?}"
+        "login_password: expected Error::InvalidCredentials, got {unknown:?}"
     );
     auth.create_user("nopass@example.com")
         .await
@@ -82,7 +85,7 @@ pub async fn password_login<F: StoreFactory>(factory: &F) {
     let nopass = auth.login_password("nopass@example.com", PASSWORD).await;
     assert!(
         matches!(nopass, Err(Error::InvalidCredentials)),
-        "{nopass:?}"
+        "login_password: expected Error::InvalidCredentials, got {nopass:?}"
     );
 }
 
@@ -91,7 +94,10 @@ pub async fn email_rules<F: StoreFactory>(factory: &F) {
     let (auth, _) = auth_with(factory, test_config()).await;
     auth.create_user("carol@example.com").await.expect("create");
     let taken = auth.create_user("CAROL@Example.com").await;
-    assert!(matches!(taken, Err(Error::EmailTaken)), "{taken:?}");
+    assert!(
+        matches!(taken, Err(Error::EmailTaken)),
+        "create_user: expected Error::EmailTaken, got {taken:?}"
+    );
     let user = user_with_password(&auth, "JÜRGEN@Exämple.DE").await;
     assert_eq!(user.email, "jürgen@exämple.de");
     let logged = auth
@@ -110,7 +116,10 @@ pub async fn email_rules<F: StoreFactory>(factory: &F) {
         &too_long,
     ] {
         let r = auth.create_user(bad).await;
-        assert!(matches!(r, Err(Error::InvalidEmail(_))), "{bad:?}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::InvalidEmail(_))),
+            "create_user({bad:?}): expected Error::InvalidEmail, got {r:?}"
+        );
     }
 }
 
@@ -121,16 +130,19 @@ pub async fn password_policy<F: StoreFactory>(factory: &F) {
     let short = auth.set_password(user.id, "seven77").await;
     assert!(
         matches!(short, Err(Error::PasswordTooShort { min: 8 })),
-        "{short:?}"
+        "set_password: expected Error::PasswordTooShort, got {short:?}"
     );
     let long = "x".repeat(1025);
     let r = auth.set_password(user.id, &long).await;
     assert!(
         matches!(r, Err(Error::PasswordTooLong { max: 1024 })),
-        "{r:?}"
+        "set_password: expected Error::PasswordTooLong, got {r:?}"
     );
     let r = auth.login_password("dave@example.com", &long).await;
-    assert!(matches!(r, Err(Error::PasswordTooLong { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::PasswordTooLong { .. })),
+        "login_password: expected Error::PasswordTooLong, got {r:?}"
+    );
     let emoji = "🔑🔑🔑🔑🔑🔑🔑🔑";
     auth.set_password(user.id, emoji)
         .await
@@ -142,7 +154,10 @@ pub async fn password_policy<F: StoreFactory>(factory: &F) {
         .await
         .expect("1024 bytes fit");
     let unknown = auth.set_password(authkit::UserId::new(), PASSWORD).await;
-    assert!(matches!(unknown, Err(Error::UserNotFound)), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(Error::UserNotFound)),
+        "set_password: expected Error::UserNotFound, got {unknown:?}"
+    );
 }
 
 /// A hash made with older parameters is replaced on the next successful login.
@@ -226,7 +241,10 @@ pub async fn login_hook<F: StoreFactory>(factory: &F) {
     let auth = with_hook(factory, refusing).await;
     user_with_password(&auth, "frank@example.com").await;
     let r = auth.login_password("frank@example.com", PASSWORD).await;
-    assert!(matches!(r, Err(Error::LoginRefused(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::LoginRefused(_))),
+        "login_password: expected Error::LoginRefused, got {r:?}"
+    );
 
     let panicking = Arc::new(CountingHook {
         panic: true,
@@ -235,7 +253,10 @@ pub async fn login_hook<F: StoreFactory>(factory: &F) {
     let auth = with_hook(factory, panicking).await;
     user_with_password(&auth, "frank@example.com").await;
     let r = auth.login_password("frank@example.com", PASSWORD).await;
-    assert!(matches!(r, Err(Error::LoginHookPanicked)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::LoginHookPanicked)),
+        "login_password: expected Error::LoginHookPanicked, got {r:?}"
+    );
 }
 
 /// A session authenticates, slides its idle deadline, and dies when idle too long.
@@ -257,7 +278,10 @@ pub async fn session_slides_and_idles_out<F: StoreFactory>(factory: &F) {
     }
     clock.advance(Duration::hours(1));
     let r = auth.authenticate_session(secret).await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "authenticate_session: expected Error::SessionInvalid, got {r:?}"
+    );
 }
 
 /// Sliding never carries a session past its absolute deadline, even with a touch step.
@@ -279,7 +303,10 @@ pub async fn session_absolute_cap<F: StoreFactory>(factory: &F) {
     }
     clock.set(deadline);
     let r = auth.authenticate_session(issued.secret.expose()).await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "authenticate_session: expected Error::SessionInvalid, got {r:?}"
+    );
 }
 
 /// Malformed session secrets never reach the store; unknown ones are invalid.
@@ -296,13 +323,22 @@ pub async fn session_bad_input<F: StoreFactory>(factory: &F) {
         &oversize,
     ] {
         let r = auth.authenticate_session(bad).await;
-        assert!(matches!(r, Err(Error::MalformedToken)), "{bad:?}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::MalformedToken)),
+            "authenticate_session({bad:?}): expected Error::MalformedToken, got {r:?}"
+        );
     }
     let unknown = format!("ses_{}", "A".repeat(43));
     let r = auth.authenticate_session(&unknown).await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "authenticate_session: expected Error::SessionInvalid, got {r:?}"
+    );
     let r = auth.issue_session(authkit::UserId::new()).await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "issue_session: expected Error::UserNotFound, got {r:?}"
+    );
 }
 
 /// Logout, logout everywhere else, and the list of live sessions.
@@ -316,7 +352,10 @@ pub async fn session_revocation<F: StoreFactory>(factory: &F) {
     assert!(auth.revoke_session(a.session.id).await.expect("revoke"));
     assert!(!auth.revoke_session(a.session.id).await.expect("again"));
     let r = auth.authenticate_session(a.secret.expose()).await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "authenticate_session: expected Error::SessionInvalid, got {r:?}"
+    );
     assert_eq!(
         auth.revoke_other_sessions(user.id, Some(c.session.id))
             .await
@@ -370,7 +409,10 @@ pub async fn access_token_checks<F: StoreFactory>(factory: &F) {
     assert_eq!(claims.user_id().expect("sub"), user.id);
     assert_eq!(claims.iss, "https://auth.test");
     let r = auth.verify_access(&pair.access_token, Audience::Api);
-    assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::WrongAudience)),
+        "verify_access: expected Error::WrongAudience, got {r:?}"
+    );
     let oversize = format!("{}.{}", pair.access_token, "A".repeat(10_000));
     let r = auth.verify_access(&oversize, Audience::Bff);
     assert!(matches!(r, Err(Error::MalformedToken)), "oversize: {r:?}");
@@ -392,7 +434,10 @@ pub async fn access_token_checks<F: StoreFactory>(factory: &F) {
         .expect("still valid");
     clock.set(pair.access_expires_at);
     let r = auth.verify_access(&pair.access_token, Audience::Bff);
-    assert!(matches!(r, Err(Error::TokenExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::TokenExpired)),
+        "verify_access: expected Error::TokenExpired, got {r:?}"
+    );
 }
 
 /// A token signed with another algorithm, even with the right key, is refused.
@@ -407,7 +452,10 @@ pub async fn access_token_algorithm_pinned<F: StoreFactory>(factory: &F) {
     let key = jsonwebtoken::EncodingKey::from_secret(&[42u8; 32]);
     let hs512 = jsonwebtoken::encode(&header, &claims, &key).expect("sign");
     let r = auth.verify_access(&hs512, Audience::Bff);
-    assert!(matches!(r, Err(Error::InvalidToken)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidToken)),
+        "verify_access: expected Error::InvalidToken, got {r:?}"
+    );
     let unsigned = format!(
         "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
         pair.access_token.split('.').nth(1).expect("payload")
@@ -433,7 +481,7 @@ pub async fn refresh_rotation_and_reuse<F: StoreFactory>(factory: &F) {
     let reused = auth.refresh(first.refresh_token.expose()).await;
     assert!(
         matches!(reused, Err(Error::RefreshReused { family, user: u }) if family == first.family_id && u == user.id),
-        "{reused:?}"
+        "refresh: expected Error::RefreshReused, got {reused:?}"
     );
     let r = auth.refresh(second.refresh_token.expose()).await;
     assert!(
@@ -452,12 +500,21 @@ pub async fn refresh_bad_input<F: StoreFactory>(factory: &F) {
     let session = auth.issue_session(user.id).await.expect("session");
     for bad in ["", "rft_", "rft_x", session.secret.expose()] {
         let r = auth.refresh(bad).await;
-        assert!(matches!(r, Err(Error::MalformedToken)), "{bad:?}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::MalformedToken)),
+            "refresh({bad:?}): expected Error::MalformedToken, got {r:?}"
+        );
     }
     let r = auth.refresh(&format!("rft_{}", "A".repeat(43))).await;
-    assert!(matches!(r, Err(Error::RefreshUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::RefreshUnknown)),
+        "refresh: expected Error::RefreshUnknown, got {r:?}"
+    );
     let r = auth.issue_token_pair(authkit::UserId::new()).await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "issue_token_pair: expected Error::UserNotFound, got {r:?}"
+    );
 }
 
 /// A refresh token dies at its expiry; a chain dies at its absolute deadline.
@@ -594,7 +651,10 @@ pub async fn delete_user_ends_everything<F: StoreFactory>(factory: &F) {
     );
     assert!(auth.refresh(pair.refresh_token.expose()).await.is_err());
     let r = auth.login_password("tess@example.com", PASSWORD).await;
-    assert!(matches!(r, Err(Error::InvalidCredentials)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidCredentials)),
+        "login_password: expected Error::InvalidCredentials, got {r:?}"
+    );
     assert!(matches!(
         auth.delete_user(user.id).await,
         Err(Error::UserNotFound)
@@ -659,7 +719,10 @@ pub async fn invalid_config_refused<F: StoreFactory>(factory: &F) {
         let mut config = test_config();
         breaker(&mut config);
         let r = Auth::builder(stores.clone(), config).build();
-        assert!(matches!(r, Err(Error::InvalidConfig(_))), "{what}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::InvalidConfig(_))),
+            "builder({what}): expected Error::InvalidConfig, got {r:?}"
+        );
     }
 }
 

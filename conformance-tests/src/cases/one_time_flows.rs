@@ -47,12 +47,15 @@ pub async fn verify_email_once<F: StoreFactory>(factory: &F) {
     let again = auth.verify_email(issue.secret.expose()).await;
     assert!(
         matches!(again, Err(Error::OneTimeTokenInvalid)),
-        "{again:?}"
+        "verify_email: expected Error::OneTimeTokenInvalid, got {again:?}"
     );
     let r = auth
         .request_email_verification(authkit::UserId::new())
         .await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "request_email_verification: expected Error::UserNotFound, got {r:?}"
+    );
 }
 
 /// A reset sets the new password and ends every session and refresh token of the user.
@@ -69,20 +72,29 @@ pub async fn reset_password_revokes_credentials<F: StoreFactory>(factory: &F) {
         .expect("reset");
     assert_eq!(reset.id, user.id);
     let old = auth.login_password("ben@example.com", PASSWORD).await;
-    assert!(matches!(old, Err(Error::InvalidCredentials)), "{old:?}");
+    assert!(
+        matches!(old, Err(Error::InvalidCredentials)),
+        "login_password: expected Error::InvalidCredentials, got {old:?}"
+    );
     auth.login_password("ben@example.com", new_password)
         .await
         .expect("new password logs in");
     let r = auth.authenticate_session(session.secret.expose()).await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "authenticate_session: expected Error::SessionInvalid, got {r:?}"
+    );
     let r = auth.refresh(pair.refresh_token.expose()).await;
-    assert!(matches!(r, Err(Error::RefreshExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::RefreshExpired)),
+        "refresh: expected Error::RefreshExpired, got {r:?}"
+    );
     let again = auth
         .reset_password(issue.secret.expose(), "yet another passphrase")
         .await;
     assert!(
         matches!(again, Err(Error::OneTimeTokenInvalid)),
-        "{again:?}"
+        "reset_password: expected Error::OneTimeTokenInvalid, got {again:?}"
     );
 }
 
@@ -92,11 +104,17 @@ pub async fn reset_password_weak_keeps_link<F: StoreFactory>(factory: &F) {
     let user = user_with_password(&auth, "cleo@example.com").await;
     let issue = issued(auth.request_password_reset(&user.email).await);
     let r = auth.reset_password(issue.secret.expose(), "short").await;
-    assert!(matches!(r, Err(Error::PasswordTooShort { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::PasswordTooShort { .. })),
+        "reset_password: expected Error::PasswordTooShort, got {r:?}"
+    );
     let r = auth
         .reset_password(issue.secret.expose(), &"x".repeat(1025))
         .await;
-    assert!(matches!(r, Err(Error::PasswordTooLong { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::PasswordTooLong { .. })),
+        "reset_password: expected Error::PasswordTooLong, got {r:?}"
+    );
     auth.login_password(&user.email, PASSWORD)
         .await
         .expect("old password still set");
@@ -119,7 +137,10 @@ pub async fn new_request_replaces_same_purpose<F: StoreFactory>(factory: &F) {
     let r = auth
         .reset_password(first.secret.expose(), "replaced link try")
         .await;
-    assert!(matches!(r, Err(Error::OneTimeTokenInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::OneTimeTokenInvalid)),
+        "reset_password: expected Error::OneTimeTokenInvalid, got {r:?}"
+    );
     auth.reset_password(second.secret.expose(), "latest link works")
         .await
         .expect("latest reset link");
@@ -142,17 +163,32 @@ pub async fn purposes_never_cross<F: StoreFactory>(factory: &F) {
     let reset = issued(auth.request_password_reset(&user.email).await);
     let (vfy, rst) = (verification.secret.expose(), reset.secret.expose());
     let r = auth.reset_password(vfy, "new password here").await;
-    assert!(matches!(r, Err(Error::MalformedToken)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::MalformedToken)),
+        "reset_password: expected Error::MalformedToken, got {r:?}"
+    );
     let r = auth.login_magic_link(vfy).await;
-    assert!(matches!(r, Err(Error::MalformedToken)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::MalformedToken)),
+        "login_magic_link: expected Error::MalformedToken, got {r:?}"
+    );
     let r = auth.verify_email(rst).await;
-    assert!(matches!(r, Err(Error::MalformedToken)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::MalformedToken)),
+        "verify_email: expected Error::MalformedToken, got {r:?}"
+    );
     let r = auth.authenticate_session(rst).await;
-    assert!(matches!(r, Err(Error::MalformedToken)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::MalformedToken)),
+        "authenticate_session: expected Error::MalformedToken, got {r:?}"
+    );
     // The verification secret relabelled as a reset token: well formed, never issued.
     let relabelled = format!("rst_{}", &vfy[4..]);
     let r = auth.reset_password(&relabelled, "new password here").await;
-    assert!(matches!(r, Err(Error::OneTimeTokenInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::OneTimeTokenInvalid)),
+        "reset_password: expected Error::OneTimeTokenInvalid, got {r:?}"
+    );
     auth.verify_email(vfy)
         .await
         .expect("verification still works");
@@ -222,7 +258,7 @@ pub async fn magic_link_login<F: StoreFactory>(factory: &F) {
     let again = auth.login_magic_link(issue.secret.expose()).await;
     assert!(
         matches!(again, Err(Error::OneTimeTokenInvalid)),
-        "{again:?}"
+        "login_magic_link: expected Error::OneTimeTokenInvalid, got {again:?}"
     );
 }
 
@@ -252,7 +288,7 @@ pub async fn otp_digits_and_login<F: StoreFactory>(factory: &F) {
     let again = auth.login_email_otp(&user.email, &code).await;
     assert!(
         matches!(again, Err(Error::OneTimeTokenInvalid)),
-        "{again:?}"
+        "login_email_otp: expected Error::OneTimeTokenInvalid, got {again:?}"
     );
 }
 
@@ -270,7 +306,10 @@ pub async fn otp_wrong_codes_lock<F: StoreFactory>(factory: &F) {
         );
     }
     let r = auth.login_email_otp(&user.email, &code).await;
-    assert!(matches!(r, Err(Error::OtpLocked)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::OtpLocked)),
+        "login_email_otp: expected Error::OtpLocked, got {r:?}"
+    );
     let fresh = otp_for(&auth, &user).await;
     let logged = auth
         .login_email_otp(&user.email, &fresh)
@@ -308,7 +347,7 @@ pub async fn otp_concurrent_failures_counted<F: StoreFactory>(factory: &F) {
     let r = auth.login_email_otp(&user.email, &wrong).await;
     assert!(
         matches!(r, Err(Error::OtpInvalid { attempts_left: 67 })),
-        "{r:?}"
+        "login_email_otp: expected Error::OtpInvalid, got {r:?}"
     );
 }
 
@@ -330,9 +369,15 @@ pub async fn unknown_email_requests<F: StoreFactory>(factory: &F) {
     );
     assert!(auth.request_email_otp(nobody).await.expect("otp").is_none());
     let r = auth.login_email_otp(nobody, "123456").await;
-    assert!(matches!(r, Err(Error::OneTimeTokenInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::OneTimeTokenInvalid)),
+        "login_email_otp: expected Error::OneTimeTokenInvalid, got {r:?}"
+    );
     let r = auth.request_password_reset("not an email").await;
-    assert!(matches!(r, Err(Error::InvalidEmail(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidEmail(_))),
+        "request_password_reset: expected Error::InvalidEmail, got {r:?}"
+    );
 
     let mut config = test_config();
     config.one_time.reveal_unknown_email = true;

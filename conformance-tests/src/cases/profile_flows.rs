@@ -30,7 +30,10 @@ pub async fn audiences_refuse_each_other<F: StoreFactory>(factory: &F) {
     let (auth, _, user) = with_user(factory, test_config()).await;
     let pair = auth.issue_token_pair(user).await.expect("pair");
     let r = auth.verify_api_token(&pair.access_token, None);
-    assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::WrongAudience)),
+        "verify_api_token: expected Error::WrongAudience, got {r:?}"
+    );
     let next = auth
         .refresh(pair.refresh_token.expose())
         .await
@@ -43,7 +46,10 @@ pub async fn audiences_refuse_each_other<F: StoreFactory>(factory: &F) {
         .await
         .expect("api token");
     let r = auth.verify_access(&api.token, Audience::Bff);
-    assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::WrongAudience)),
+        "verify_access: expected Error::WrongAudience, got {r:?}"
+    );
     let claims = auth
         .verify_api_token(&api.token, None)
         .expect("api verifies");
@@ -68,20 +74,29 @@ pub async fn api_token_scopes<F: StoreFactory>(factory: &F) {
         let r = auth.verify_api_token(&token, Some(missing));
         assert!(
             matches!(&r, Err(Error::ScopeMissing(s)) if s == missing),
-            "{missing}: {r:?}"
+            "verify_api_token({missing}): expected Error::ScopeMissing, got {r:?}"
         );
     }
     let none = auth.issue_api_token(user, &[], None).await.expect("token");
     let r = auth.verify_api_token(&none.token, Some("billing:read"));
-    assert!(matches!(r, Err(Error::ScopeMissing(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ScopeMissing(_))),
+        "verify_api_token: expected Error::ScopeMissing, got {r:?}"
+    );
     auth.verify_api_token(&none.token, None)
         .expect("no scope needed");
     let r = auth
         .issue_api_token(user, &scopes(&["Bad Scope"]), None)
         .await;
-    assert!(matches!(r, Err(Error::InvalidScope(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidScope(_))),
+        "issue_api_token: expected Error::InvalidScope, got {r:?}"
+    );
     let r = auth.issue_api_token(UserId::new(), &[], None).await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "issue_api_token: expected Error::UserNotFound, got {r:?}"
+    );
 }
 
 /// Each profile gives its lifetimes, for pairs and for `api` tokens.
@@ -127,10 +142,13 @@ pub async fn unknown_profile_stores_nothing<F: StoreFactory>(factory: &F) {
     let r = auth.issue_token_pair_with(user, Some("forever")).await;
     assert!(
         matches!(&r, Err(Error::UnknownProfile(name)) if name == "forever"),
-        "{r:?}"
+        "issue_token_pair_with: expected Error::UnknownProfile, got {r:?}"
     );
     let r = auth.issue_api_token(user, &[], Some("forever")).await;
-    assert!(matches!(r, Err(Error::UnknownProfile(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UnknownProfile(_))),
+        "issue_api_token: expected Error::UnknownProfile, got {r:?}"
+    );
     assert_eq!(
         auth.revoke_user_refresh(user).await.expect("revoke"),
         0,
@@ -178,7 +196,7 @@ pub async fn removed_profile_refuses_refresh<F: StoreFactory>(factory: &F) {
     let r = without.refresh(pair.refresh_token.expose()).await;
     assert!(
         matches!(&r, Err(Error::UnknownProfile(name)) if name == "long"),
-        "{r:?}"
+        "refresh: expected Error::UnknownProfile, got {r:?}"
     );
     auth.refresh(pair.refresh_token.expose())
         .await
@@ -208,7 +226,7 @@ pub async fn profile_over_cap_refused<F: StoreFactory>(factory: &F) {
         let r = Auth::builder(stores.clone(), config).build();
         assert!(
             matches!(r, Err(Error::InvalidConfig(_))),
-            "{name} {p:?}: {r:?}"
+            "builder({name} {p:?}): expected Error::InvalidConfig, got {r:?}"
         );
     }
     let mut config = test_config();

@@ -58,7 +58,7 @@ pub async fn define_refuses_bad_slugs<F: StoreFactory>(factory: &F) {
             let r = auth.define(kind, bad, "label").await;
             assert!(
                 matches!(r, Err(Error::InvalidSlug(_))),
-                "{kind:?} {bad:?}: {r:?}"
+                "define({kind:?} {bad:?}): expected Error::InvalidSlug, got {r:?}"
             );
         }
         let r = auth.define(kind, "fine", " ").await;
@@ -83,7 +83,7 @@ pub async fn define_duplicate_slug_taken<F: StoreFactory>(factory: &F) {
     let r = auth.define(SlugKind::Role, "admin", "Second").await;
     assert!(
         matches!(&r, Err(Error::SlugTaken { kind: "role", slug }) if slug == "admin"),
-        "{r:?}"
+        "define: expected Error::SlugTaken, got {r:?}"
     );
     auth.define(SlugKind::Permission, "admin", "Other kind")
         .await
@@ -113,23 +113,26 @@ pub async fn grant_errors<F: StoreFactory>(factory: &F) {
     let r = auth.assign_role(user, "ghost").await;
     assert!(
         matches!(r, Err(Error::UnknownSlug { kind: "role", .. })),
-        "{r:?}"
+        "assign_role: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth.assign_role(UserId::new(), "editor").await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "assign_role: expected Error::UserNotFound, got {r:?}"
+    );
     let r = auth
         .grant_to_role("ghost", GrantKind::Permission, "posts:read")
         .await;
     assert!(
         matches!(r, Err(Error::UnknownSlug { kind: "role", .. })),
-        "{r:?}"
+        "grant_to_role: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth
         .grant_to_role("editor", GrantKind::Permission, "ghost")
         .await;
     assert!(
         matches!(&r, Err(Error::UnknownSlug { kind: "permission", slugs }) if slugs == &["ghost"]),
-        "{r:?}"
+        "grant_to_role: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth
         .grant_to_user(user, GrantKind::Ability, "posts:read")
@@ -142,10 +145,13 @@ pub async fn grant_errors<F: StoreFactory>(factory: &F) {
                 ..
             })
         ),
-        "{r:?}"
+        "grant_to_user: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth.assign_role(user, "Editor").await;
-    assert!(matches!(r, Err(Error::InvalidSlug(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidSlug(_))),
+        "assign_role: expected Error::InvalidSlug, got {r:?}"
+    );
     assert!(
         !auth
             .assign_role(user, "editor")
@@ -211,7 +217,10 @@ pub async fn user_predicates<F: StoreFactory>(factory: &F) {
     }
     let admin = checked(&auth, P::has_role("admin")).await;
     let r = auth.authorize(Subject::User(user), &admin).await;
-    assert!(matches!(r, Err(Error::Forbidden)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::Forbidden)),
+        "authorize: expected Error::Forbidden, got {r:?}"
+    );
     let editor = checked(&auth, P::has_role("editor")).await;
     auth.authorize(Subject::User(user), &editor)
         .await
@@ -242,7 +251,10 @@ pub async fn service_key_predicates<F: StoreFactory>(factory: &F) {
     assert!(auth.is_allowed(subject, &both).await.expect("check"));
     let cannot = checked(&auth, Predicate::has_ability("delete")).await;
     let r = auth.authorize(subject, &cannot).await;
-    assert!(matches!(r, Err(Error::Forbidden)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::Forbidden)),
+        "authorize: expected Error::Forbidden, got {r:?}"
+    );
     let role = checked(&auth, Predicate::has_role("editor")).await;
     assert!(!auth.is_allowed(subject, &role).await.expect("check"));
     let permission = checked(&auth, Predicate::has_permission("posts:write")).await;
@@ -267,7 +279,7 @@ pub async fn check_predicate_refuses_unknown<F: StoreFactory>(factory: &F) {
         .await;
     assert!(
         matches!(&r, Err(Error::UnknownSlug { kind: "permission", slugs }) if slugs == &["ghost"]),
-        "{r:?}"
+        "check_predicate: expected Error::UnknownSlug, got {r:?}"
     );
     let nested = Predicate::any([
         Predicate::has_role("zeta"),
@@ -276,7 +288,7 @@ pub async fn check_predicate_refuses_unknown<F: StoreFactory>(factory: &F) {
     let r = auth.check_predicate(nested).await;
     assert!(
         matches!(&r, Err(Error::UnknownSlug { kind: "role", slugs }) if slugs == &["alpha", "zeta"]),
-        "{r:?}"
+        "check_predicate: expected Error::UnknownSlug, got {r:?}"
     );
     // A registered slug of another kind does not count.
     let r = auth
@@ -284,12 +296,15 @@ pub async fn check_predicate_refuses_unknown<F: StoreFactory>(factory: &F) {
         .await;
     assert!(
         matches!(&r, Err(Error::UnknownSlug { kind: "ability", slugs }) if slugs == &["posts:read"]),
-        "{r:?}"
+        "check_predicate: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth
         .check_predicate(Predicate::any([Predicate::has_role("Editor")]))
         .await;
-    assert!(matches!(r, Err(Error::InvalidSlug(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidSlug(_))),
+        "check_predicate: expected Error::InvalidSlug, got {r:?}"
+    );
 }
 
 /// Revoking a grant or unassigning a role takes effect on the next check.
