@@ -39,7 +39,10 @@ pub async fn audiences_refuse_each_other<F: StoreFactory>(factory: &F) {
         .await
         .expect("refresh");
     let r = auth.verify_api_token(&next.access_token, None);
-    assert!(matches!(r, Err(Error::WrongAudience)), "refreshed: {r:?}");
+    assert!(
+        matches!(r, Err(Error::WrongAudience)),
+        "verify_api_token of a refreshed browser access token: expected Error::WrongAudience, got {r:?}"
+    );
 
     let api = auth
         .issue_api_token(user, &scopes(&["reports:read"]), None)
@@ -53,9 +56,20 @@ pub async fn audiences_refuse_each_other<F: StoreFactory>(factory: &F) {
     let claims = auth
         .verify_api_token(&api.token, None)
         .expect("api verifies");
-    assert_eq!(claims.aud, "api");
-    assert_eq!(claims.user_id().expect("sub"), user);
-    assert_eq!(claims.scope.as_deref(), Some("reports:read"));
+    assert_eq!(
+        claims.aud, "api",
+        "issue_api_token: the token's audience is api"
+    );
+    assert_eq!(
+        claims.user_id().expect("sub"),
+        user,
+        "issue_api_token: sub is the user"
+    );
+    assert_eq!(
+        claims.scope.as_deref(),
+        Some("reports:read"),
+        "issue_api_token: the token carries the scopes asked for"
+    );
 }
 
 /// An `api` token covers its scopes, wildcards included, and nothing else.
@@ -114,10 +128,22 @@ pub async fn profiles_set_lifetimes<F: StoreFactory>(factory: &F) {
             .issue_token_pair_with(user, profile)
             .await
             .expect("pair");
-        assert_eq!(pair.access_expires_at, now + access, "{profile:?}");
-        assert_eq!(pair.refresh_expires_at, now + refresh, "{profile:?}");
+        assert_eq!(
+            pair.access_expires_at,
+            now + access,
+            "issue_token_pair_with {profile:?}: access lifetime from the profile"
+        );
+        assert_eq!(
+            pair.refresh_expires_at,
+            now + refresh,
+            "issue_token_pair_with {profile:?}: refresh lifetime from the profile"
+        );
         let api = auth.issue_api_token(user, &[], profile).await.expect("api");
-        assert_eq!(api.expires_at, now + access, "{profile:?}");
+        assert_eq!(
+            api.expires_at,
+            now + access,
+            "issue_api_token with {profile:?}: lifetime from the profile"
+        );
     }
     let long = auth
         .issue_token_pair_with(user, Some("long"))
@@ -128,11 +154,15 @@ pub async fn profiles_set_lifetimes<F: StoreFactory>(factory: &F) {
         .refresh(long.refresh_token.expose())
         .await
         .expect("refresh");
-    assert_eq!(next.access_expires_at, auth.now() + Duration::hours(24));
+    assert_eq!(
+        next.access_expires_at,
+        auth.now() + Duration::hours(24),
+        "refresh of a token issued with a profile: access lifetime from that profile"
+    );
     assert_eq!(
         next.refresh_expires_at,
         now + Duration::days(90),
-        "capped by the long chain"
+        "refresh: the successor's expiry is capped by the long profile's chain"
     );
 }
 
@@ -178,8 +208,16 @@ pub async fn changed_profile_applies_on_refresh<F: StoreFactory>(factory: &F) {
         .refresh(pair.refresh_token.expose())
         .await
         .expect("refresh");
-    assert_eq!(next.access_expires_at, changed.now() + Duration::minutes(5));
-    assert_eq!(next.refresh_expires_at, changed.now() + Duration::days(2));
+    assert_eq!(
+        next.access_expires_at,
+        changed.now() + Duration::minutes(5),
+        "refresh after a profile changed: access lifetime from the new profile"
+    );
+    assert_eq!(
+        next.refresh_expires_at,
+        changed.now() + Duration::days(2),
+        "refresh after a profile changed: refresh lifetime from the new profile"
+    );
 }
 
 /// A profile removed from the configuration: refresh fails rather than fall back, and
