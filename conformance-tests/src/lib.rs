@@ -256,6 +256,7 @@ macro_rules! __for_each_case {
             rbac_not_found_names_the_first_unknown = rbac::not_found_names_the_first_unknown [async];
 
             cascade_delete_user_removes_everything = cascade::delete_user_removes_everything [async];
+            cascade_delete_user_races_creates = cascade::delete_user_races_creates [async];
 
             props_sessions_match_model = props::sessions_match_model [sync];
             props_refresh_families_match_model = props::refresh_families_match_model [sync];

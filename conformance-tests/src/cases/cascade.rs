@@ -3,13 +3,13 @@
 
 use authkit::{
     ApiKey, GrantKind, OneTimeToken, OtpDecision, OtpOutcome, Purpose, RefreshToken,
-    RotationOutcome, Session, SlugKind, Stores, User, UserGrants,
+    RotationOutcome, Session, SlugKind, StoreError, Stores, User, UserGrants,
 };
 
 use crate::StoreFactory;
 use crate::fixtures::{
     BASE, api_key, at, canonical, create_user, item, one_time, peek_refresh, policy, refresh, secs,
-    session,
+    session, together,
 };
 
 struct Owned {
@@ -359,5 +359,71 @@ pub async fn delete_user_removes_everything<F: StoreFactory>(factory: &F) {
     assert!(
         matches!(&otp, OtpOutcome::Decided { token, .. } if token.id == kept.otp.id),
         "delete_user must not touch another user's OTP code: {otp:?}"
+    );
+}
+
+/// `delete_user` racing 32 `create_session` calls for the same user (spread over the
+/// deletion): the user and everything of it go in one step, so once all are done no
+/// session of the user is left. Each create either failed with `NotFound` or its session
+/// went with the user.
+pub async fn delete_user_races_creates<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let user = create_user(&stores).await;
+    let sessions: Vec<Session> = (0..32)
+        .map(|_| session(user.id, BASE, secs(600), secs(3600)))
+        .collect();
+    let outcomes = together(sessions.len() + 1, |i| {
+        let stores = stores.clone();
+        let sessions = sessions.clone();
+        async move {
+            if i == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                let deleted = stores
+                    .users
+                    .delete_user(user.id)
+                    .await
+                    .expect("delete_user");
+                (Some(deleted), None)
+            } else {
+                tokio::time::sleep(std::time::Duration::from_millis(i as u64)).await;
+                let created = stores.sessions.create_session(&sessions[i - 1]).await;
+                (None, Some(created))
+            }
+        }
+    })
+    .await;
+
+    assert_eq!(
+        outcomes[0].0,
+        Some(true),
+        "delete_user of a user being given sessions returns true"
+    );
+    for (i, (_, created)) in outcomes.iter().enumerate().skip(1) {
+        match created.as_ref().expect("a create's outcome") {
+            Ok(()) | Err(StoreError::NotFound { .. }) => {}
+            Err(err) => panic!("create_session {i} racing delete_user: unexpected {err:?}"),
+        }
+        let touched = stores
+            .sessions
+            .touch_session(&sessions[i - 1].token_hash, at(1), policy(600, 0))
+            .await
+            .expect("touch_session");
+        assert_eq!(
+            touched, None,
+            "create_session {i} raced delete_user and its session outlived the user: the \
+             cascade and the deletion must be one step"
+        );
+    }
+    let listed = canonical(
+        stores
+            .sessions
+            .list_user_sessions(user.id, at(1))
+            .await
+            .expect("list_user_sessions"),
+    );
+    assert!(
+        listed.is_empty(),
+        "list_user_sessions after delete_user raced create_session: {} sessions left",
+        listed.len()
     );
 }

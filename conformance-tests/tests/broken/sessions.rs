@@ -129,7 +129,7 @@ impl Broken {
                 self.upsert_session(&slid).await?;
                 Ok(Some(slid))
             }
-            Fault::DeleteUserOrphansSessions => {
+            Fault::DeleteUserOrphansSessions | Fault::DeleteUserCascadeFirst => {
                 let found = self.inner.touch_session(hash, now, policy).await?;
                 if found.is_some() {
                     return Ok(found);

@@ -55,6 +55,9 @@ pub(crate) enum Fault {
     /// `delete_user` forgets the API keys in its cascade: a deleted user's keys still
     /// verify.
     DeleteUserOrphansKeys,
+    /// `delete_user` deletes the dependents first and the user afterwards, in separate
+    /// statements: a session created in between outlives its user.
+    DeleteUserCascadeFirst,
     /// `create_user` lowercases the email before storing it instead of keeping it as
     /// given.
     EmailStoredLowercased,
@@ -281,6 +284,7 @@ impl Fault {
         Fault::UserTimesClampedAtEpoch,
         Fault::DeleteUserOrphansSessions,
         Fault::DeleteUserOrphansKeys,
+        Fault::DeleteUserCascadeFirst,
         Fault::EmailStoredLowercased,
         Fault::PasswordOfUnknownUserOk,
         Fault::DeleteUserAlwaysTrue,
@@ -380,6 +384,7 @@ impl Fault {
             | UserTimesClampedAtEpoch
             | DeleteUserOrphansSessions
             | DeleteUserOrphansKeys
+            | DeleteUserCascadeFirst
             | EmailStoredLowercased
             | PasswordOfUnknownUserOk
             | DeleteUserAlwaysTrue => Area::Users,

@@ -1,11 +1,11 @@
 //! [`UserStore`] faults: email comparison, uniqueness, failed writes, exact timestamps,
 //! the cascade.
 
-use authkit::{ApiKeyStore, StoreError, Timestamp, User, UserId, UserStore};
+use authkit::{ApiKeyStore, StoreError, Timestamp, TokenHash, User, UserId, UserStore};
 use authkit_conformance::async_trait;
 use time::OffsetDateTime;
 
-use crate::store::{Broken, Fault, like};
+use crate::store::{Broken, Fault, RACE_WINDOW, like};
 
 impl Broken {
     /// A user as the broken store holds it.
@@ -122,6 +122,32 @@ impl UserStore for Broken {
                 shadow.orphan_sessions.insert(session.token_hash, session);
             }
         }
+        if self.has(Fault::DeleteUserCascadeFirst) {
+            // The sessions go first...
+            let before: Vec<TokenHash> = self
+                .shadow()
+                .sessions
+                .values()
+                .filter(|s| s.user_id == id)
+                .map(|s| s.token_hash)
+                .collect();
+            tokio::time::sleep(RACE_WINDOW).await;
+            // ...then the user; the memory store below cascades again, but the broken
+            // store would have left whatever was created in between.
+            let deleted = self.inner.delete_user(id).await?;
+            let mut shadow = self.shadow();
+            let late: Vec<_> = shadow
+                .sessions
+                .values()
+                .filter(|s| s.user_id == id && !before.contains(&s.token_hash))
+                .cloned()
+                .collect();
+            for session in late {
+                shadow.orphan_sessions.insert(session.token_hash, session);
+            }
+            shadow.users.retain(|u| u.id != id);
+            return Ok(deleted);
+        }
         if self.has(Fault::DeleteUserOrphansKeys) {
             let keys = self.inner.list_api_keys(Some(id)).await?;
             let mut shadow = self.shadow();
@@ -192,6 +218,13 @@ async fn user_times_clamped_at_the_epoch_are_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn delete_user_that_orphans_sessions_is_caught() {
     assert_caught!(Fault::DeleteUserOrphansSessions => cascade::delete_user_removes_everything);
+}
+
+/// "Deletes the user and, in the same step, everything that belongs to it": no session
+/// created while it runs outlives the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delete_user_in_two_steps_is_caught() {
+    assert_caught!(Fault::DeleteUserCascadeFirst => cascade::delete_user_races_creates);
 }
 
 /// "… everything that belongs to it: …, API keys it owns, …".
