@@ -85,9 +85,14 @@
 //!   [`cases::api_keys`], [`cases::rbac`]: every trait method's success path, its miss,
 //!   and every documented error, checking that a failed write left nothing behind;
 //!   32-way races on rotation, one-time consume, OTP attempts, user creation, touches and
-//!   usage counters; deadlines exactly at the boundary; emails in other ASCII cases,
-//!   non-ASCII and at the maximum length; timestamps to the microsecond.
-//! - [`cases::cascade`]: deleting a user removes everything of it in every store.
+//!   usage counters, session creates with one hash; revocations racing the calls that
+//!   read or write the same row (touch, key rotation, refresh rotation); deadlines
+//!   exactly at the boundary; emails in other ASCII cases, non-ASCII and at the maximum
+//!   length; lookups that must not treat `_`, `%` or `\` as a pattern; timestamps to the
+//!   microsecond, in years 1000 and 9999; counters near their limits; empty strings and
+//!   payloads kept apart from `None`; no secret in a store's `Debug` output.
+//! - [`cases::cascade`]: deleting a user removes everything of it in every store, in one
+//!   step (a session created while it runs does not survive).
 //! - [`cases::flows`], [`cases::one_time_flows`], [`cases::api_key_flows`],
 //!   [`cases::rbac_flows`], [`cases::bff_flows`], [`cases::profile_flows`]: the flows of
 //!   [`authkit::Auth`] end to end over the store under test, each error path included.
