@@ -85,9 +85,14 @@
 //!   [`cases::api_keys`], [`cases::rbac`]: every trait method's success path, its miss,
 //!   and every documented error, checking that a failed write left nothing behind;
 //!   32-way races on rotation, one-time consume, OTP attempts, user creation, touches and
-//!   usage counters; deadlines exactly at the boundary; emails in other ASCII cases,
-//!   non-ASCII and at the maximum length; timestamps to the microsecond.
-//! - [`cases::cascade`]: deleting a user removes everything of it in every store.
+//!   usage counters, session creates with one hash; revocations racing the calls that
+//!   read or write the same row (touch, key rotation, refresh rotation); deadlines
+//!   exactly at the boundary; emails in other ASCII cases, non-ASCII and at the maximum
+//!   length; lookups that must not treat `_`, `%` or `\` as a pattern; timestamps to the
+//!   microsecond, in years 1000 and 9999; counters near their limits; empty strings and
+//!   payloads kept apart from `None`; no secret in a store's `Debug` output.
+//! - [`cases::cascade`]: deleting a user removes everything of it in every store, in one
+//!   step (a session created while it runs does not survive).
 //! - [`cases::flows`], [`cases::one_time_flows`], [`cases::api_key_flows`],
 //!   [`cases::rbac_flows`], [`cases::bff_flows`], [`cases::profile_flows`]: the flows of
 //!   [`authkit::Auth`] end to end over the store under test, each error path included.
@@ -196,6 +201,8 @@ macro_rules! __cases {
             users_mark_email_verified_keeps_first_time = users::mark_email_verified_keeps_first_time [async];
             users_timestamps_round_trip_exactly = users::timestamps_round_trip_exactly [async];
             users_delete_user = users::delete_user [async];
+            users_email_lookup_is_not_a_pattern = users::email_lookup_is_not_a_pattern [async];
+            users_extreme_timestamps_round_trip = users::extreme_timestamps_round_trip [async];
         }
     };
     // [`SessionStore`](authkit::SessionStore), given users from any store.
@@ -218,6 +225,10 @@ macro_rules! __cases {
             sessions_list_live_oldest_first = sessions::list_live_oldest_first [async];
             sessions_purge_removes_only_dead = sessions::purge_removes_only_dead [async];
             sessions_purge_respects_limit = sessions::purge_respects_limit [async];
+            sessions_concurrent_creates_one_hash_one_wins = sessions::concurrent_creates_one_hash_one_wins [async];
+            sessions_revoke_races_touch = sessions::revoke_races_touch [async];
+            sessions_edge_values_round_trip = sessions::edge_values_round_trip [async];
+            sessions_debug_shows_no_secrets = sessions::debug_shows_no_secrets [async];
             props_sessions_match_model = props::sessions_match_model [sync];
         }
     };
@@ -249,6 +260,11 @@ macro_rules! __cases {
             tokens_otp_accepted_consumes = tokens::otp_accepted_consumes [async];
             tokens_otp_concurrent_failures_counted = tokens::otp_concurrent_failures_counted [async];
             tokens_otp_concurrent_accept_once = tokens::otp_concurrent_accept_once [async];
+            tokens_refresh_rotate_sees_every_stored_row = tokens::refresh_rotate_sees_every_stored_row [async];
+            tokens_refresh_rotate_conflict_changes_nothing = tokens::refresh_rotate_conflict_changes_nothing [async];
+            tokens_refresh_revoke_family_races_rotation = tokens::refresh_revoke_family_races_rotation [async];
+            tokens_refresh_edge_values_round_trip = tokens::refresh_edge_values_round_trip [async];
+            tokens_one_time_edge_values_round_trip = tokens::one_time_edge_values_round_trip [async];
             props_refresh_families_match_model = props::refresh_families_match_model [sync];
         }
     };
@@ -266,6 +282,9 @@ macro_rules! __cases {
             api_keys_record_usage_last_used_moves_forward = api_keys::record_usage_last_used_moves_forward [async];
             api_keys_delete_api_key = api_keys::delete_api_key [async];
             api_keys_purge_api_keys = api_keys::purge_api_keys [async];
+            api_keys_revoke_races_replace = api_keys::revoke_races_replace [async];
+            api_keys_replace_conflict_changes_nothing = api_keys::replace_conflict_changes_nothing [async];
+            api_keys_edge_values_round_trip = api_keys::edge_values_round_trip [async];
         }
     };
     // [`RbacStore`](authkit::RbacStore), given users from any store.
@@ -279,6 +298,7 @@ macro_rules! __cases {
             rbac_grant_to_user = rbac::grant_to_user [async];
             rbac_user_grants_union = rbac::user_grants_union [async];
             rbac_remove_item_removes_grants = rbac::remove_item_removes_grants [async];
+            rbac_slugs_match_exactly = rbac::slugs_match_exactly [async];
         }
     };
     // What a store that also holds the users promises: unknown users refused (a foreign key), and deleting a user cascades to every row of it.
@@ -289,6 +309,10 @@ macro_rules! __cases {
             tokens_one_time_issue_unknown_user_not_found = tokens::one_time_issue_unknown_user_not_found [async];
             api_keys_create_unknown_owner_not_found = api_keys::create_unknown_owner_not_found [async];
             rbac_unknown_user_not_found = rbac::unknown_user_not_found [async];
+            rbac_not_found_names_what_is_unknown = rbac::not_found_names_what_is_unknown [async];
+            cascade_delete_user_races_creates = cascade::delete_user_races_creates [async];
+            tokens_refresh_rotate_unknown_user_changes_nothing = tokens::refresh_rotate_unknown_user_changes_nothing [async];
+            api_keys_replace_unknown_owner_changes_nothing = api_keys::replace_unknown_owner_changes_nothing [async];
             cascade_delete_user_removes_everything = cascade::delete_user_removes_everything [async];
         }
     };

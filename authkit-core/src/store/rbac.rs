@@ -13,8 +13,9 @@ use crate::model::{GrantKind, RbacItem, SlugKind, UserGrants, UserId};
 /// [`Entity`](crate::Entity) says which: [`Entity::Role`](crate::Entity::Role) for the
 /// role, [`Entity::Permission`](crate::Entity::Permission) or
 /// [`Entity::Ability`](crate::Entity::Ability) for the granted item,
-/// [`Entity::User`](crate::Entity::User) for the user; when several are unknown, the
-/// first in that order. It changes nothing.
+/// [`Entity::User`](crate::Entity::User) for the user. When the role and the item are
+/// both unknown it names the role; when the user is unknown too, it names any one of
+/// the unknown ones. It changes nothing.
 ///
 /// Listings come back in any order; core sorts them.
 #[async_trait]

@@ -91,6 +91,30 @@ static REVOKE_FAMILY: Stmt = Stmt::new(
     "UPDATE {refresh_tokens} SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
 );
 
+/// Most passes of a revocation; each pass after the first needs a rotation to have
+/// committed while the one before it ran, so real runs end within two or three.
+const MAX_REVOKE_PASSES: usize = 32;
+
+/// Runs a revocation `UPDATE` until a pass changes nothing, and returns how many rows
+/// all passes changed.
+///
+/// Under PostgreSQL's READ COMMITTED each statement sees the rows committed before it
+/// began: a pass that waits on a row a rotation has locked revokes that row once the
+/// rotation commits, but not the successor the rotation inserted. The next pass sees
+/// it. A rotation that locks its row after a pass that found nothing sees the token
+/// revoked and does not rotate. (MySQL and SQLite find nothing on the second pass.)
+async fn revoke_passes(tx: &mut Tx, revoke: impl Fn() -> Query) -> Result<u64, StoreError> {
+    let mut total = 0;
+    for _ in 0..MAX_REVOKE_PASSES {
+        let changed = execute_in(tx, revoke()).await?;
+        if changed == 0 {
+            break;
+        }
+        total += changed;
+    }
+    Ok(total)
+}
+
 impl Store {
     /// Consumes the presented token (by id) and stores its successor, inside the
     /// rotation's transaction. On PostgreSQL one statement does both.
@@ -171,11 +195,9 @@ impl TokenStore for Store {
                     .await?;
             }
             RotationDecision::RevokeFamily => {
-                let query = self
-                    .query(&REVOKE_FAMILY)
-                    .bind(conv::ts(now))
-                    .bind(before.family_id.0);
-                execute_in(&mut tx, query).await?;
+                let family = before.family_id.0;
+                let revoke = || self.query(&REVOKE_FAMILY).bind(conv::ts(now)).bind(family);
+                revoke_passes(&mut tx, revoke).await?;
             }
             RotationDecision::Reject => {
                 rollback(tx).await?;
@@ -192,20 +214,30 @@ impl TokenStore for Store {
         })
     }
 
+    /// Revokes in passes until one finds nothing (see `revoke_passes`), in one
+    /// transaction, so a rotation racing the revocation leaves no live successor.
     async fn revoke_family(&self, family: FamilyId, now: Timestamp) -> Result<u64, StoreError> {
-        let query = self
-            .query(&REVOKE_FAMILY)
-            .bind(conv::ts(now))
-            .bind(family.0);
-        self.execute(query).await
+        let mut tx = self.begin_write().await?;
+        let revoke = || {
+            self.query(&REVOKE_FAMILY)
+                .bind(conv::ts(now))
+                .bind(family.0)
+        };
+        let revoked = revoke_passes(&mut tx, revoke).await?;
+        commit(tx).await?;
+        Ok(revoked)
     }
 
+    /// As `revoke_family`, for every family of the user.
     async fn revoke_user_refresh(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
         static SQL: Stmt = Stmt::new(
             "UPDATE {refresh_tokens} SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
         );
-        self.execute(self.query(&SQL).bind(conv::ts(now)).bind(user.0))
-            .await
+        let mut tx = self.begin_write().await?;
+        let revoke = || self.query(&SQL).bind(conv::ts(now)).bind(user.0);
+        let revoked = revoke_passes(&mut tx, revoke).await?;
+        commit(tx).await?;
+        Ok(revoked)
     }
 
     async fn purge_refresh(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {

@@ -62,27 +62,52 @@ pub async fn create_key_types<F: StoreFactory>(factory: &F) {
     for (key_type, env, head) in kinds {
         let issued = create(&auth, NewApiKey::new(key_type, env, Some(owner), "k")).await;
         let plain = issued.secret.expose();
-        assert!(plain.starts_with(head), "{plain}");
-        assert_eq!(plain.len(), head.len() + 43 + 8, "{plain}");
-        assert!(issued.key.prefix.starts_with(head), "{}", issued.key.prefix);
         assert!(
-            issued.key.prefix.len() > head.len(),
-            "{}",
+            plain.starts_with(head),
+            "create_api_key: the secret must start with its type and environment ({plain})"
+        );
+        assert_eq!(
+            plain.len(),
+            head.len() + 43 + 8,
+            "create_api_key: the secret is the head, 43 base64url characters and an 8-character checksum ({plain})"
+        );
+        assert!(
+            issued.key.prefix.starts_with(head),
+            "create_api_key: the visible prefix must start with the type and environment ({})",
             issued.key.prefix
         );
-        assert!(plain.starts_with(&issued.key.prefix), "{plain}");
+        assert!(
+            issued.key.prefix.len() > head.len(),
+            "create_api_key: the visible prefix must show more than the head ({})",
+            issued.key.prefix
+        );
+        assert!(
+            plain.starts_with(&issued.key.prefix),
+            "create_api_key: the secret must start with its visible prefix ({plain})"
+        );
         let verified = verify(&auth, &issued, None).await.expect("verifies");
-        assert_eq!(verified.id, issued.key.id);
-        assert_eq!((verified.key_type, verified.environment), (key_type, env));
+        assert_eq!(
+            verified.id, issued.key.id,
+            "verify_api_key must return the key it verified"
+        );
+        assert_eq!(
+            (verified.key_type, verified.environment),
+            (key_type, env),
+            "verify_api_key must return the key's type and environment as created"
+        );
     }
     assert_eq!(
         auth.list_api_keys(Some(owner)).await.expect("list").len(),
-        3
+        3,
+        "list_api_keys of the owner: the three keys created"
     );
     let r = auth
         .create_api_key(secret_key(UserId::new(), &["read"]))
         .await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "create_api_key: expected Error::UserNotFound, got {r:?}"
+    );
 }
 
 /// Keys created without scopes get their type's configured defaults.
@@ -94,17 +119,26 @@ pub async fn default_scopes_per_type<F: StoreFactory>(factory: &F) {
     let owner = Some(auth.create_user("pat@example.com").await.expect("user").id);
     let scopes = |k: IssuedApiKey| k.key.scopes;
     let new = |t| NewApiKey::new(t, Environment::Live, owner, "k");
-    assert_eq!(scopes(create(&auth, new(KeyType::Secret)).await), ["*"]);
+    assert_eq!(
+        scopes(create(&auth, new(KeyType::Secret)).await),
+        ["*"],
+        "create_api_key of a secret key without scopes: the default scopes of secret keys"
+    );
     assert_eq!(
         scopes(create(&auth, new(KeyType::Publishable)).await),
-        ["public:read"]
+        ["public:read"],
+        "create_api_key of a publishable key without scopes: the configured default scopes"
     );
     assert_eq!(
         scopes(create(&auth, new(KeyType::Restricted)).await),
-        ["reports:read"]
+        ["reports:read"],
+        "create_api_key of a restricted key without scopes: the configured default scopes"
     );
     let service = NewApiKey::new(KeyType::Secret, Environment::Live, None, "svc");
-    assert!(scopes(create(&auth, service).await).is_empty());
+    assert!(
+        scopes(create(&auth, service).await).is_empty(),
+        "create_api_key of a service key without scopes: no scopes"
+    );
 }
 
 /// Malformed keys (shape or checksum) are refused without a store lookup; a well-formed
@@ -152,17 +186,28 @@ pub async fn malformed_and_unknown_keys<F: StoreFactory>(factory: &F) {
         let r = auth.verify_api_key(presented, None, None).await;
         assert!(
             matches!(r, Err(Error::ApiKeyMalformed)),
-            "{presented:?}: {r:?}"
+            "verify_api_key({presented:?}): expected Error::ApiKeyMalformed, got {r:?}"
         );
     }
-    assert_eq!(spy.lookups(), 0, "a malformed key reached the store");
+    assert_eq!(
+        spy.lookups(),
+        0,
+        "verify_api_key of a malformed key must not reach the store"
+    );
 
     let elsewhere = auth_over(factory.stores().await, key_config(), clock, 2);
     let stranger = elsewhere.create_user("x@example.com").await.expect("user");
     let foreign = create(&elsewhere, secret_key(stranger.id, &["read"])).await;
     let r = verify(&auth, &foreign, None).await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
-    assert_eq!(spy.lookups(), 1);
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "verify: expected Error::ApiKeyUnknown, got {r:?}"
+    );
+    assert_eq!(
+        spy.lookups(),
+        1,
+        "verify_api_key of a well-formed key: exactly one store lookup"
+    );
     verify(&auth, &issued, None).await.expect("the real key");
 }
 
@@ -171,15 +216,35 @@ pub async fn revoked_key<F: StoreFactory>(factory: &F) {
     let (auth, _, owner) = keys_auth(factory).await;
     let issued = create(&auth, secret_key(owner, &["read"])).await;
     let id = issued.key.id;
-    assert!(auth.revoke_api_key(id, "leaked").await.expect("revoke"));
+    assert!(
+        auth.revoke_api_key(id, "leaked").await.expect("revoke"),
+        "revoke_api_key of a live key returns true"
+    );
     let r = verify(&auth, &issued, Some("read")).await;
-    assert!(matches!(r, Err(Error::ApiKeyRevoked)), "{r:?}");
-    assert!(!auth.revoke_api_key(id, "again").await.expect("again"));
+    assert!(
+        matches!(r, Err(Error::ApiKeyRevoked)),
+        "verify: expected Error::ApiKeyRevoked, got {r:?}"
+    );
+    assert!(
+        !auth.revoke_api_key(id, "again").await.expect("again"),
+        "a second revoke_api_key returns false"
+    );
     let stored = auth.api_key(id).await.expect("read");
-    assert_eq!(stored.revoked_reason.as_deref(), Some("leaked"));
-    assert_eq!(stored.revoked_at, Some(auth.now()));
+    assert_eq!(
+        stored.revoked_reason.as_deref(),
+        Some("leaked"),
+        "a second revoke_api_key must keep the first reason"
+    );
+    assert_eq!(
+        stored.revoked_at,
+        Some(auth.now()),
+        "revoke_api_key must record revoked_at = now"
+    );
     let r = auth.revoke_api_key(ApiKeyId::new(), "nope").await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "revoke_api_key: expected Error::ApiKeyUnknown, got {r:?}"
+    );
 }
 
 /// A key works until a microsecond before its expiry and is expired at it.
@@ -193,7 +258,10 @@ pub async fn expired_key<F: StoreFactory>(factory: &F) {
     verify(&auth, &issued, None).await.expect("before expiry");
     clock.set(expires);
     let r = verify(&auth, &issued, None).await;
-    assert!(matches!(r, Err(Error::ApiKeyExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyExpired)),
+        "verify: expected Error::ApiKeyExpired, got {r:?}"
+    );
 }
 
 /// IPv4 and IPv6 ranges and single addresses allow exactly what they cover; a key with
@@ -210,7 +278,7 @@ pub async fn ip_allow_list<F: StoreFactory>(factory: &F) {
     assert_eq!(
         issued.key.allowed_ips,
         ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"],
-        "stored canonical"
+        "create_api_key must store the IP allow-list canonical (trimmed, network address, lowercase)"
     );
     let plain = issued.secret.expose();
     for allowed in [
@@ -225,10 +293,16 @@ pub async fn ip_allow_list<F: StoreFactory>(factory: &F) {
     }
     for refused in ["11.0.0.1", "192.0.2.8", "2001:db9::1", "::1"] {
         let r = auth.verify_api_key(plain, None, Some(ip(refused))).await;
-        assert!(matches!(r, Err(Error::IpNotAllowed)), "{refused}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::IpNotAllowed)),
+            "verify_api_key({refused}): expected Error::IpNotAllowed, got {r:?}"
+        );
     }
     let r = auth.verify_api_key(plain, None, None).await;
-    assert!(matches!(r, Err(Error::IpNotAllowed)), "no address: {r:?}");
+    assert!(
+        matches!(r, Err(Error::IpNotAllowed)),
+        "verify_api_key with an allow-list and no address: expected Error::IpNotAllowed, got {r:?}"
+    );
 }
 
 /// Scopes are checked on verification; `admin:*` covers what is below `admin:`.
@@ -244,7 +318,7 @@ pub async fn scopes_and_wildcards<F: StoreFactory>(factory: &F) {
         let r = verify(&auth, &issued, Some(missing)).await;
         assert!(
             matches!(&r, Err(Error::ScopeMissing(s)) if s == missing),
-            "{missing}: {r:?}"
+            "verify({missing}): expected Error::ScopeMissing, got {r:?}"
         );
     }
     verify(&auth, &issued, None).await.expect("no scope needed");
@@ -267,16 +341,20 @@ pub async fn publishable_scopes_limited<F: StoreFactory>(factory: &F) {
         let r = auth.create_api_key(pk(scopes)).await;
         assert!(
             matches!(r, Err(Error::ScopeNotAllowed(_))),
-            "{scopes:?}: {r:?}"
+            "create_api_key({scopes:?}): expected Error::ScopeNotAllowed, got {r:?}"
         );
     }
     let r = auth.create_api_key(secret_key(owner, &["Bad Scope"])).await;
-    assert!(matches!(r, Err(Error::InvalidScope(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidScope(_))),
+        "create_api_key: expected Error::InvalidScope, got {r:?}"
+    );
     assert!(
         auth.list_api_keys(Some(owner))
             .await
             .expect("list")
-            .is_empty()
+            .is_empty(),
+        "create_api_key refused for its scopes must store nothing"
     );
 
     let issued = create(&auth, pk(&["public:read"])).await;
@@ -285,9 +363,16 @@ pub async fn publishable_scopes_limited<F: StoreFactory>(factory: &F) {
         .expect("ok");
     let update = ApiKeyUpdate::default().scopes(vec!["admin:users".into()]);
     let r = auth.update_api_key(issued.key.id, update).await;
-    assert!(matches!(r, Err(Error::ScopeNotAllowed(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ScopeNotAllowed(_))),
+        "update_api_key: expected Error::ScopeNotAllowed, got {r:?}"
+    );
     let stored = auth.api_key(issued.key.id).await.expect("read");
-    assert_eq!(stored.scopes, ["public:read"]);
+    assert_eq!(
+        stored.scopes,
+        ["public:read"],
+        "update_api_key refused for its scopes must change nothing"
+    );
 }
 
 /// A malformed address or range is refused, and nothing is stored or changed.
@@ -306,22 +391,30 @@ pub async fn malformed_cidr_stores_nothing<F: StoreFactory>(factory: &F) {
         let r = auth.create_api_key(new).await;
         assert!(
             matches!(r, Err(Error::InvalidIpRange(_))),
-            "{list:?}: {r:?}"
+            "create_api_key({list:?}): expected Error::InvalidIpRange, got {r:?}"
         );
     }
     assert!(
         auth.list_api_keys(Some(owner))
             .await
             .expect("list")
-            .is_empty()
+            .is_empty(),
+        "create_api_key refused for its IP allow-list must store nothing"
     );
     let issued = create(&auth, secret_key(owner, &["read"])).await;
     let update =
         ApiKeyUpdate::default().allowed_ips(vec!["10.0.0.0/8".into(), "10.0.0.0/99".into()]);
     let r = auth.update_api_key(issued.key.id, update).await;
-    assert!(matches!(r, Err(Error::InvalidIpRange(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidIpRange(_))),
+        "update_api_key: expected Error::InvalidIpRange, got {r:?}"
+    );
     let stored = auth.api_key(issued.key.id).await.expect("read");
-    assert!(stored.allowed_ips.is_empty(), "{:?}", stored.allowed_ips);
+    assert!(
+        stored.allowed_ips.is_empty(),
+        "update_api_key refused for its IP allow-list must change nothing: {:?}",
+        stored.allowed_ips
+    );
 }
 
 /// A service key's scopes must be registered abilities; a refused one stores nothing.
@@ -335,26 +428,45 @@ pub async fn service_key_abilities<F: StoreFactory>(factory: &F) {
     let r = auth.create_api_key(service(&["reports:export"])).await;
     assert!(
         matches!(&r, Err(Error::UnknownSlug { kind: "ability", slugs }) if slugs == &["reports:export"]),
-        "{r:?}"
+        "create_api_key: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth.create_api_key(service(&["reports:*"])).await;
-    assert!(matches!(r, Err(Error::ScopeNotAllowed(_))), "{r:?}");
-    assert!(auth.list_api_keys(None).await.expect("list").is_empty());
+    assert!(
+        matches!(r, Err(Error::ScopeNotAllowed(_))),
+        "create_api_key: expected Error::ScopeNotAllowed, got {r:?}"
+    );
+    assert!(
+        auth.list_api_keys(None).await.expect("list").is_empty(),
+        "create_api_key of service keys refused for their scopes must store nothing"
+    );
 
     auth.define(SlugKind::Ability, "reports:export", "Export reports")
         .await
         .expect("define");
     let issued = create(&auth, service(&["reports:export"])).await;
-    assert_eq!(issued.key.owner, None);
+    assert_eq!(
+        issued.key.owner, None,
+        "create_api_key of a service key: no owner"
+    );
     verify(&auth, &issued, Some("reports:export"))
         .await
         .expect("verifies");
     let r = verify(&auth, &issued, Some("reports:read")).await;
-    assert!(matches!(r, Err(Error::ScopeMissing(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ScopeMissing(_))),
+        "verify: expected Error::ScopeMissing, got {r:?}"
+    );
     let update = ApiKeyUpdate::default().scopes(vec!["reports:delete".into()]);
     let r = auth.update_api_key(issued.key.id, update).await;
-    assert!(matches!(r, Err(Error::UnknownSlug { .. })), "{r:?}");
-    assert_eq!(auth.list_api_keys(None).await.expect("list").len(), 1);
+    assert!(
+        matches!(r, Err(Error::UnknownSlug { .. })),
+        "update_api_key: expected Error::UnknownSlug, got {r:?}"
+    );
+    assert_eq!(
+        auth.list_api_keys(None).await.expect("list").len(),
+        1,
+        "update_api_key refused for an unknown ability must change nothing"
+    );
 }
 
 /// Rotation without grace: the new key works, the old one is expired at once.
@@ -365,23 +477,43 @@ pub async fn rotation_without_grace<F: StoreFactory>(factory: &F) {
         .rotate_api_key(old.key.id, Duration::ZERO)
         .await
         .expect("rotate");
-    assert_ne!(new.key.id, old.key.id);
-    assert_ne!(new.secret, old.secret);
+    assert_ne!(
+        new.key.id, old.key.id,
+        "rotate_api_key must give the new key a new id"
+    );
+    assert_ne!(
+        new.secret, old.secret,
+        "rotate_api_key must give the new key a new secret"
+    );
     assert_eq!(
         (&new.key.name, &new.key.scopes),
-        (&old.key.name, &old.key.scopes)
+        (&old.key.name, &old.key.scopes),
+        "rotate_api_key must carry the name and scopes forward"
     );
-    assert_eq!(new.key.owner, Some(owner));
+    assert_eq!(
+        new.key.owner,
+        Some(owner),
+        "rotate_api_key must carry the owner forward"
+    );
     verify(&auth, &new, Some("read")).await.expect("new key");
     let r = verify(&auth, &old, Some("read")).await;
-    assert!(matches!(r, Err(Error::ApiKeyExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyExpired)),
+        "verify: expected Error::ApiKeyExpired, got {r:?}"
+    );
     let r = auth.rotate_api_key(ApiKeyId::new(), Duration::ZERO).await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "rotate_api_key: expected Error::ApiKeyUnknown, got {r:?}"
+    );
     auth.revoke_api_key(new.key.id, "done")
         .await
         .expect("revoke");
     let r = auth.rotate_api_key(new.key.id, Duration::ZERO).await;
-    assert!(matches!(r, Err(Error::ApiKeyRevoked)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyRevoked)),
+        "rotate_api_key: expected Error::ApiKeyRevoked, got {r:?}"
+    );
 }
 
 /// Rotation with a grace period: both keys work until the grace ends.
@@ -398,7 +530,10 @@ pub async fn rotation_with_grace<F: StoreFactory>(factory: &F) {
     verify(&auth, &new, None).await.expect("new inside grace");
     clock.set(rotated_at + Duration::hours(1));
     let r = verify(&auth, &old, None).await;
-    assert!(matches!(r, Err(Error::ApiKeyExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyExpired)),
+        "verify: expected Error::ApiKeyExpired, got {r:?}"
+    );
     verify(&auth, &new, None).await.expect("new after grace");
 }
 
@@ -415,17 +550,31 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
         .update_api_key(issued.key.id, update)
         .await
         .expect("update");
-    assert_eq!(updated.name, "renamed");
-    assert_eq!(updated.scopes, ["reports:read"]);
-    assert_eq!(updated.expires_at, Some(expires));
+    assert_eq!(updated.name, "renamed", "update_api_key must set the name");
+    assert_eq!(
+        updated.scopes,
+        ["reports:read"],
+        "update_api_key must set the scopes"
+    );
+    assert_eq!(
+        updated.expires_at,
+        Some(expires),
+        "update_api_key must set the expiry"
+    );
     verify(&auth, &issued, Some("reports:read"))
         .await
         .expect("new scope");
     let r = verify(&auth, &issued, Some("admin:users")).await;
-    assert!(matches!(r, Err(Error::ScopeMissing(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ScopeMissing(_))),
+        "verify: expected Error::ScopeMissing, got {r:?}"
+    );
     clock.set(expires);
     let r = verify(&auth, &issued, None).await;
-    assert!(matches!(r, Err(Error::ApiKeyExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyExpired)),
+        "verify: expected Error::ApiKeyExpired, got {r:?}"
+    );
     let clear = ApiKeyUpdate::default().expires_at(None);
     auth.update_api_key(issued.key.id, clear)
         .await
@@ -435,11 +584,17 @@ pub async fn update_fields<F: StoreFactory>(factory: &F) {
         .expect("no expiry any more");
     let blank = ApiKeyUpdate::default().name(" ".into());
     let r = auth.update_api_key(issued.key.id, blank).await;
-    assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidInput(_))),
+        "update_api_key: expected Error::InvalidInput, got {r:?}"
+    );
     let r = auth
         .update_api_key(ApiKeyId::new(), ApiKeyUpdate::default())
         .await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "update_api_key: expected Error::ApiKeyUnknown, got {r:?}"
+    );
 }
 
 /// 32 concurrent verifications are all counted once flushed, with the last address.
@@ -453,12 +608,26 @@ pub async fn usage_counts_every_verification<F: StoreFactory>(factory: &F) {
         async move { auth.verify_api_key(&plain, Some("read"), Some(from)).await }
     })
     .await;
-    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(
+        results.iter().all(Result::is_ok),
+        "verify_api_key of a live key, 32 concurrent calls: all verify: {results:?}"
+    );
     auth.flush_key_usage().await.expect("flush");
     let stored = auth.api_key(issued.key.id).await.expect("read");
-    assert_eq!(stored.usage_count, 32);
-    assert_eq!(stored.last_used_at, Some(auth.now()));
-    assert_eq!(stored.last_used_ip, Some(from));
+    assert_eq!(
+        stored.usage_count, 32,
+        "flush_key_usage after 32 concurrent verifications: usage_count 32"
+    );
+    assert_eq!(
+        stored.last_used_at,
+        Some(auth.now()),
+        "flush_key_usage: last_used_at is the time of the last verification"
+    );
+    assert_eq!(
+        stored.last_used_ip,
+        Some(from),
+        "flush_key_usage: last_used_ip is the address of the last verification"
+    );
 
     clock.advance(Duration::minutes(1));
     let later = ip("2001:db8::9");
@@ -467,9 +636,20 @@ pub async fn usage_counts_every_verification<F: StoreFactory>(factory: &F) {
         .expect("verify");
     auth.flush_key_usage().await.expect("flush");
     let stored = auth.api_key(issued.key.id).await.expect("read");
-    assert_eq!(stored.usage_count, 33);
-    assert_eq!(stored.last_used_at, Some(auth.now()));
-    assert_eq!(stored.last_used_ip, Some(later));
+    assert_eq!(
+        stored.usage_count, 33,
+        "flush_key_usage after one more verification: usage_count 33"
+    );
+    assert_eq!(
+        stored.last_used_at,
+        Some(auth.now()),
+        "flush_key_usage: last_used_at moves to the later verification"
+    );
+    assert_eq!(
+        stored.last_used_ip,
+        Some(later),
+        "flush_key_usage: last_used_ip moves with the later verification"
+    );
 }
 
 /// When `flush_key_usage` returns, every use verified before it is in the store, even
@@ -535,7 +715,8 @@ pub async fn revoked_while_verifying<F: StoreFactory>(factory: &F) {
     assert!(
         auth.revoke_api_key(issued.key.id, "leaked")
             .await
-            .expect("revoke")
+            .expect("revoke"),
+        "revoke_api_key of a key being verified returns true"
     );
     revoked.store(true, Ordering::SeqCst);
     for task in tasks {
@@ -555,14 +736,21 @@ pub async fn owner_deletion_deletes_keys<F: StoreFactory>(factory: &F) {
     let service = create(&auth, service).await;
     auth.delete_user(owner).await.expect("delete");
     let r = verify(&auth, &issued, None).await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "verify: expected Error::ApiKeyUnknown, got {r:?}"
+    );
     let r = auth.api_key(issued.key.id).await;
-    assert!(matches!(r, Err(Error::ApiKeyUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ApiKeyUnknown)),
+        "api_key: expected Error::ApiKeyUnknown, got {r:?}"
+    );
     assert!(
         auth.list_api_keys(Some(owner))
             .await
             .expect("list")
-            .is_empty()
+            .is_empty(),
+        "delete_user must delete the owner's keys: list_api_keys is empty"
     );
     verify(&auth, &service, Some("jobs:run"))
         .await

@@ -61,22 +61,40 @@ pub async fn bff_session_round_trips<F: StoreFactory>(factory: &F) {
         .issue_bff_session(user.id, &upstream(ACCESS))
         .await
         .expect("issue");
-    assert_eq!(open(&auth, &issued).await.expect("open"), upstream(ACCESS));
+    assert_eq!(
+        open(&auth, &issued).await.expect("open"),
+        upstream(ACCESS),
+        "issue_bff_session then the session's upstream tokens: they round-trip"
+    );
     let payload = stored_payload(&auth, issued.session.id).await;
-    assert_eq!(payload[1], 1, "sealed with key 1");
+    assert_eq!(
+        payload[1], 1,
+        "issue_bff_session seals the payload with key 1 (its id in byte 1)"
+    );
     for plain in [ACCESS, REFRESH, DPOP, "private-dpop-key"] {
-        assert!(!contains(&payload, plain), "plaintext {plain:?} stored");
+        assert!(
+            !contains(&payload, plain),
+            "issue_bff_session must not store the upstream token {plain:?} in plaintext"
+        );
     }
     let renewed = upstream("renewed-upstream-access-token");
     auth.set_upstream_tokens(issued.session.id, &renewed)
         .await
         .expect("set");
-    assert_eq!(open(&auth, &issued).await.expect("open"), renewed);
+    assert_eq!(
+        open(&auth, &issued).await.expect("open"),
+        renewed,
+        "set_upstream_tokens replaces the tokens the session opens to"
+    );
     let bare = UpstreamTokens::new(ACCESS);
     auth.set_upstream_tokens(issued.session.id, &bare)
         .await
         .expect("set");
-    assert_eq!(open(&auth, &issued).await.expect("open"), bare);
+    assert_eq!(
+        open(&auth, &issued).await.expect("open"),
+        bare,
+        "set_upstream_tokens with only an access token round-trips"
+    );
 }
 
 /// A payload copied onto another session, or altered, does not decrypt.
@@ -97,7 +115,7 @@ pub async fn payload_bound_to_session<F: StoreFactory>(factory: &F) {
     let r = open(&auth, &b).await;
     assert!(
         matches!(r, Err(Error::PayloadUndecryptable)),
-        "copied: {r:?}"
+        "upstream_tokens of a payload copied from another session: expected Error::PayloadUndecryptable, got {r:?}"
     );
 
     let mut tampered = payload.clone();
@@ -113,7 +131,7 @@ pub async fn payload_bound_to_session<F: StoreFactory>(factory: &F) {
         let r = open(&auth, &a).await;
         assert!(
             matches!(r, Err(Error::PayloadUndecryptable)),
-            "{bad:?}: {r:?}"
+            "upstream_tokens of a payload {bad:?}: expected Error::PayloadUndecryptable, got {r:?}"
         );
     }
 }
@@ -137,24 +155,44 @@ pub async fn payload_keys_rotate<F: StoreFactory>(factory: &F) {
     let v12 = auth_over(stores.clone(), bff_config(&[1, 2]), clock.clone(), 2);
     assert_eq!(
         open(&v12, &old).await.expect("old key opens"),
-        upstream(ACCESS)
+        upstream(ACCESS),
+        "a payload sealed with key 1 still opens once key 2 is added"
     );
     let renewed = upstream("access-after-rotation");
     v12.set_upstream_tokens(resealed.session.id, &renewed)
         .await
         .expect("reseal");
-    assert_eq!(stored_payload(&v12, resealed.session.id).await[1], 2);
+    assert_eq!(
+        stored_payload(&v12, resealed.session.id).await[1],
+        2,
+        "set_upstream_tokens reseals with the newest key (2)"
+    );
     let new = v12
         .issue_bff_session(user.id, &upstream(ACCESS))
         .await
         .expect("new");
-    assert_eq!(stored_payload(&v12, new.session.id).await[1], 2);
+    assert_eq!(
+        stored_payload(&v12, new.session.id).await[1],
+        2,
+        "issue_bff_session seals with the newest key (2)"
+    );
 
     let v2 = auth_over(stores, bff_config(&[2]), clock, 3);
-    assert_eq!(open(&v2, &resealed).await.expect("resealed"), renewed);
-    assert_eq!(open(&v2, &new).await.expect("new"), upstream(ACCESS));
+    assert_eq!(
+        open(&v2, &resealed).await.expect("resealed"),
+        renewed,
+        "a payload resealed with key 2 opens once key 1 is retired"
+    );
+    assert_eq!(
+        open(&v2, &new).await.expect("new"),
+        upstream(ACCESS),
+        "a payload sealed with key 2 opens once key 1 is retired"
+    );
     let r = open(&v2, &old).await;
-    assert!(matches!(r, Err(Error::PayloadUndecryptable)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::PayloadUndecryptable)),
+        "upstream_tokens: expected Error::PayloadUndecryptable, got {r:?}"
+    );
 }
 
 /// Wrong key lengths, missing keys and sessions without payload get their own errors.
@@ -163,28 +201,43 @@ pub async fn payload_key_errors<F: StoreFactory>(factory: &F) {
         let r = PayloadKey::new(1, &vec![7u8; len]);
         assert!(
             matches!(r, Err(Error::InvalidKeyLength { expected: 32, got }) if got == len),
-            "{len}: {r:?}"
+            "PayloadKey::new of {len} bytes: expected Error::InvalidKeyLength, got {r:?}"
         );
     }
     let (auth, _) = auth_with(factory, test_config()).await;
     let user = auth.create_user("el@example.com").await.expect("create");
     let r = auth.issue_bff_session(user.id, &upstream(ACCESS)).await;
-    assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
-    assert!(auth.list_sessions(user.id).await.expect("list").is_empty());
+    assert!(
+        matches!(r, Err(Error::InvalidInput(_))),
+        "issue_bff_session: expected Error::InvalidInput, got {r:?}"
+    );
+    assert!(
+        auth.list_sessions(user.id).await.expect("list").is_empty(),
+        "issue_bff_session refused (no payload key) must store no session"
+    );
     let plain = auth.issue_session(user.id).await.expect("session");
     let r = open(&auth, &plain).await;
-    assert!(matches!(r, Err(Error::NoPayload)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::NoPayload)),
+        "upstream_tokens: expected Error::NoPayload, got {r:?}"
+    );
     let r = auth
         .set_upstream_tokens(plain.session.id, &upstream(ACCESS))
         .await;
-    assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidInput(_))),
+        "set_upstream_tokens: expected Error::InvalidInput, got {r:?}"
+    );
 
     let (auth, _) = auth_with(factory, bff_config(&[1])).await;
     let user = auth.create_user("el@example.com").await.expect("create");
     let r = auth
         .issue_bff_session(authkit::UserId::new(), &upstream(ACCESS))
         .await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "issue_bff_session: expected Error::UserNotFound, got {r:?}"
+    );
     let issued = auth
         .issue_bff_session(user.id, &upstream(ACCESS))
         .await
@@ -195,12 +248,15 @@ pub async fn payload_key_errors<F: StoreFactory>(factory: &F) {
     let r = auth
         .set_upstream_tokens(issued.session.id, &upstream(ACCESS))
         .await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "set_upstream_tokens: expected Error::SessionInvalid, got {r:?}"
+    );
 
     let stores = factory.stores().await;
     let r = Auth::builder(stores, bff_config(&[3, 3])).build();
     assert!(
         matches!(r, Err(Error::InvalidConfig(_))),
-        "duplicate ids: {r:?}"
+        "builder with two payload keys of one id: expected Error::InvalidConfig, got {r:?}"
     );
 }

@@ -57,20 +57,29 @@ pub async fn user_with_password(auth: &Auth, email: &str) -> User {
 pub async fn password_login<F: StoreFactory>(factory: &F) {
     let (auth, _) = auth_with(factory, test_config()).await;
     let user = user_with_password(&auth, "  Alice@Example.COM ").await;
-    assert_eq!(user.email, "alice@example.com");
+    assert_eq!(
+        user.email, "alice@example.com",
+        "create_user must store the email normalized (trimmed, lowercased)"
+    );
     let logged = auth
         .login_password("ALICE@example.com", PASSWORD)
         .await
         .expect("login");
-    assert_eq!(logged.id, user.id);
+    assert_eq!(
+        logged.id, user.id,
+        "login_password with the email in another case logs the same user in"
+    );
     let wrong = auth
         .login_password("alice@example.com", "not the password")
         .await;
-    assert!(matches!(wrong, Err(Error::InvalidCredentials)), "{wrong:?}");
+    assert!(
+        matches!(wrong, Err(Error::InvalidCredentials)),
+        "login_password: expected Error::InvalidCredentials, got {wrong:?}"
+    );
     let unknown = auth.login_password("bob@example.com", PASSWORD).await;
     assert!(
         matches!(unknown, Err(Error::InvalidCredentials)),
-        "{unknown:?}"
+        "login_password: expected Error::InvalidCredentials, got {unknown:?}"
     );
     auth.create_user("nopass@example.com")
         .await
@@ -78,7 +87,7 @@ pub async fn password_login<F: StoreFactory>(factory: &F) {
     let nopass = auth.login_password("nopass@example.com", PASSWORD).await;
     assert!(
         matches!(nopass, Err(Error::InvalidCredentials)),
-        "{nopass:?}"
+        "login_password: expected Error::InvalidCredentials, got {nopass:?}"
     );
 }
 
@@ -87,14 +96,23 @@ pub async fn email_rules<F: StoreFactory>(factory: &F) {
     let (auth, _) = auth_with(factory, test_config()).await;
     auth.create_user("carol@example.com").await.expect("create");
     let taken = auth.create_user("CAROL@Example.com").await;
-    assert!(matches!(taken, Err(Error::EmailTaken)), "{taken:?}");
+    assert!(
+        matches!(taken, Err(Error::EmailTaken)),
+        "create_user: expected Error::EmailTaken, got {taken:?}"
+    );
     let user = user_with_password(&auth, "JÜRGEN@Exämple.DE").await;
-    assert_eq!(user.email, "jürgen@exämple.de");
+    assert_eq!(
+        user.email, "jürgen@exämple.de",
+        "create_user must lowercase a non-ASCII email (Unicode lowercase)"
+    );
     let logged = auth
         .login_password("jürgen@EXÄMPLE.de", PASSWORD)
         .await
         .expect("login");
-    assert_eq!(logged.id, user.id);
+    assert_eq!(
+        logged.id, user.id,
+        "login_password with a non-ASCII email in another case logs the same user in"
+    );
     let too_long = format!("{}@example.com", "a".repeat(250));
     for bad in [
         "",
@@ -106,7 +124,10 @@ pub async fn email_rules<F: StoreFactory>(factory: &F) {
         &too_long,
     ] {
         let r = auth.create_user(bad).await;
-        assert!(matches!(r, Err(Error::InvalidEmail(_))), "{bad:?}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::InvalidEmail(_))),
+            "create_user({bad:?}): expected Error::InvalidEmail, got {r:?}"
+        );
     }
 }
 
@@ -117,16 +138,19 @@ pub async fn password_policy<F: StoreFactory>(factory: &F) {
     let short = auth.set_password(user.id, "seven77").await;
     assert!(
         matches!(short, Err(Error::PasswordTooShort { min: 8 })),
-        "{short:?}"
+        "set_password: expected Error::PasswordTooShort, got {short:?}"
     );
     let long = "x".repeat(1025);
     let r = auth.set_password(user.id, &long).await;
     assert!(
         matches!(r, Err(Error::PasswordTooLong { max: 1024 })),
-        "{r:?}"
+        "set_password: expected Error::PasswordTooLong, got {r:?}"
     );
     let r = auth.login_password("dave@example.com", &long).await;
-    assert!(matches!(r, Err(Error::PasswordTooLong { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::PasswordTooLong { .. })),
+        "login_password: expected Error::PasswordTooLong, got {r:?}"
+    );
     let emoji = "🔑🔑🔑🔑🔑🔑🔑🔑";
     auth.set_password(user.id, emoji)
         .await
@@ -138,7 +162,10 @@ pub async fn password_policy<F: StoreFactory>(factory: &F) {
         .await
         .expect("1024 bytes fit");
     let unknown = auth.set_password(authkit::UserId::new(), PASSWORD).await;
-    assert!(matches!(unknown, Err(Error::UserNotFound)), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(Error::UserNotFound)),
+        "set_password: expected Error::UserNotFound, got {unknown:?}"
+    );
 }
 
 /// A hash made with older parameters is replaced on the next successful login.
@@ -160,7 +187,10 @@ pub async fn outdated_hash_upgraded<F: StoreFactory>(factory: &F) {
         .expect("user")
         .password_hash
         .expect("hash");
-    assert!(hash.contains("m=2048"), "hash not upgraded: {hash}");
+    assert!(
+        hash.contains("m=2048"),
+        "login_password must upgrade a hash with outdated parameters: {hash}"
+    );
     new.login_password("erin@example.com", PASSWORD)
         .await
         .expect("login after upgrade");
@@ -212,8 +242,16 @@ pub async fn login_hook<F: StoreFactory>(factory: &F) {
     let _ = auth
         .login_password("frank@example.com", "wrong password")
         .await;
-    assert_eq!(hook.successes.load(Ordering::SeqCst), 1);
-    assert_eq!(hook.failures.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        hook.successes.load(Ordering::SeqCst),
+        1,
+        "the login hook sees exactly one success"
+    );
+    assert_eq!(
+        hook.failures.load(Ordering::SeqCst),
+        1,
+        "the login hook sees exactly one failure"
+    );
 
     let refusing = Arc::new(CountingHook {
         refuse: true,
@@ -222,7 +260,10 @@ pub async fn login_hook<F: StoreFactory>(factory: &F) {
     let auth = with_hook(factory, refusing).await;
     user_with_password(&auth, "frank@example.com").await;
     let r = auth.login_password("frank@example.com", PASSWORD).await;
-    assert!(matches!(r, Err(Error::LoginRefused(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::LoginRefused(_))),
+        "login_password: expected Error::LoginRefused, got {r:?}"
+    );
 
     let panicking = Arc::new(CountingHook {
         panic: true,
@@ -231,7 +272,10 @@ pub async fn login_hook<F: StoreFactory>(factory: &F) {
     let auth = with_hook(factory, panicking).await;
     user_with_password(&auth, "frank@example.com").await;
     let r = auth.login_password("frank@example.com", PASSWORD).await;
-    assert!(matches!(r, Err(Error::LoginHookPanicked)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::LoginHookPanicked)),
+        "login_password: expected Error::LoginHookPanicked, got {r:?}"
+    );
 }
 
 /// A session authenticates, slides its idle deadline, and dies when idle too long.
@@ -245,7 +289,8 @@ pub async fn session_slides_and_idles_out<F: StoreFactory>(factory: &F) {
     let secret = issued.secret.expose();
     assert_eq!(
         auth.authenticate_session(secret).await.expect("fresh").id,
-        issued.session.id
+        issued.session.id,
+        "authenticate_session of a fresh session returns it"
     );
     for _ in 0..3 {
         clock.advance(Duration::minutes(59));
@@ -253,7 +298,10 @@ pub async fn session_slides_and_idles_out<F: StoreFactory>(factory: &F) {
     }
     clock.advance(Duration::hours(1));
     let r = auth.authenticate_session(secret).await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "authenticate_session: expected Error::SessionInvalid, got {r:?}"
+    );
 }
 
 /// Sliding never carries a session past its absolute deadline, even with a touch step.
@@ -271,11 +319,17 @@ pub async fn session_absolute_cap<F: StoreFactory>(factory: &F) {
             .authenticate_session(issued.secret.expose())
             .await
             .expect("live");
-        assert!(s.idle_expires_at <= deadline);
+        assert!(
+            s.idle_expires_at <= deadline,
+            "authenticate_session must never slide past the absolute deadline"
+        );
     }
     clock.set(deadline);
     let r = auth.authenticate_session(issued.secret.expose()).await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "authenticate_session: expected Error::SessionInvalid, got {r:?}"
+    );
 }
 
 /// Malformed session secrets never reach the store; unknown ones are invalid.
@@ -292,13 +346,22 @@ pub async fn session_bad_input<F: StoreFactory>(factory: &F) {
         &oversize,
     ] {
         let r = auth.authenticate_session(bad).await;
-        assert!(matches!(r, Err(Error::MalformedToken)), "{bad:?}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::MalformedToken)),
+            "authenticate_session({bad:?}): expected Error::MalformedToken, got {r:?}"
+        );
     }
     let unknown = format!("ses_{}", "A".repeat(43));
     let r = auth.authenticate_session(&unknown).await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "authenticate_session: expected Error::SessionInvalid, got {r:?}"
+    );
     let r = auth.issue_session(authkit::UserId::new()).await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "issue_session: expected Error::UserNotFound, got {r:?}"
+    );
 }
 
 /// Logout, logout everywhere else, and the list of live sessions.
@@ -308,18 +371,35 @@ pub async fn session_revocation<F: StoreFactory>(factory: &F) {
     let a = auth.issue_session(user.id).await.expect("a");
     let b = auth.issue_session(user.id).await.expect("b");
     let c = auth.issue_session(user.id).await.expect("c");
-    assert_eq!(auth.list_sessions(user.id).await.expect("list").len(), 3);
-    assert!(auth.revoke_session(a.session.id).await.expect("revoke"));
-    assert!(!auth.revoke_session(a.session.id).await.expect("again"));
+    assert_eq!(
+        auth.list_sessions(user.id).await.expect("list").len(),
+        3,
+        "list_sessions: the three sessions issued"
+    );
+    assert!(
+        auth.revoke_session(a.session.id).await.expect("revoke"),
+        "revoke_session of a live session returns true"
+    );
+    assert!(
+        !auth.revoke_session(a.session.id).await.expect("again"),
+        "a second revoke_session returns false"
+    );
     let r = auth.authenticate_session(a.secret.expose()).await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "authenticate_session: expected Error::SessionInvalid, got {r:?}"
+    );
     assert_eq!(
         auth.revoke_other_sessions(user.id, Some(c.session.id))
             .await
             .expect("others"),
-        1
+        1,
+        "revoke_other_sessions keeps the one named and counts the other live one"
     );
-    assert!(auth.authenticate_session(b.secret.expose()).await.is_err());
+    assert!(
+        auth.authenticate_session(b.secret.expose()).await.is_err(),
+        "authenticate_session of a session ended by revoke_other_sessions must fail"
+    );
     auth.authenticate_session(c.secret.expose())
         .await
         .expect("kept");
@@ -330,7 +410,11 @@ pub async fn session_revocation<F: StoreFactory>(factory: &F) {
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(live, vec![c.session.id]);
+    assert_eq!(
+        live,
+        vec![c.session.id],
+        "list_sessions after revoke_other_sessions: the kept session only"
+    );
 }
 
 /// The cookie carries the configured attributes.
@@ -344,14 +428,18 @@ pub async fn session_cookie<F: StoreFactory>(factory: &F) {
         "authkit_session={}; Path=/; Max-Age=2592000; HttpOnly; Secure; SameSite=Lax",
         issued.secret.expose()
     );
-    assert_eq!(cookie, expected);
+    assert_eq!(
+        cookie, expected,
+        "session_cookie must carry the configured attributes"
+    );
     config.session.cookie.same_site = SameSite::Strict;
     config.session.cookie.http_only = false;
     config.session.cookie.domain = Some("example.com".into());
     let (auth, _) = auth_with(factory, config).await;
     assert_eq!(
         auth.clear_session_cookie(),
-        "authkit_session=; Path=/; Max-Age=0; Domain=example.com; Secure; SameSite=Strict"
+        "authkit_session=; Path=/; Max-Age=0; Domain=example.com; Secure; SameSite=Strict",
+        "clear_session_cookie must carry the configured attributes and Max-Age=0"
     );
 }
 
@@ -363,32 +451,57 @@ pub async fn access_token_checks<F: StoreFactory>(factory: &F) {
     let claims = auth
         .verify_access(&pair.access_token, Audience::Bff)
         .expect("verifies");
-    assert_eq!(claims.user_id().expect("sub"), user.id);
-    assert_eq!(claims.iss, "https://auth.test");
+    assert_eq!(
+        claims.user_id().expect("sub"),
+        user.id,
+        "verify_access: sub is the user"
+    );
+    assert_eq!(
+        claims.iss, "https://auth.test",
+        "verify_access: iss is the configured issuer"
+    );
     let r = auth.verify_access(&pair.access_token, Audience::Api);
-    assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::WrongAudience)),
+        "verify_access: expected Error::WrongAudience, got {r:?}"
+    );
     let oversize = format!("{}.{}", pair.access_token, "A".repeat(10_000));
     let r = auth.verify_access(&oversize, Audience::Bff);
-    assert!(matches!(r, Err(Error::MalformedToken)), "oversize: {r:?}");
+    assert!(
+        matches!(r, Err(Error::MalformedToken)),
+        "verify_access of an oversize token: expected Error::MalformedToken, got {r:?}"
+    );
     for bad in ["", "not.a.jwt", "a.b", pair.refresh_token.expose()] {
-        assert!(auth.verify_access(bad, Audience::Bff).is_err(), "{bad:?}");
+        assert!(
+            auth.verify_access(bad, Audience::Bff).is_err(),
+            "verify_access of {bad:?} must fail"
+        );
     }
     let mut other = test_config();
     other.tokens.signing_key = SigningKey::new([7u8; 32]);
     let (foreign, _) = auth_with(factory, other.clone()).await;
     let r = foreign.verify_access(&pair.access_token, Audience::Bff);
-    assert!(matches!(r, Err(Error::InvalidToken)), "other key: {r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidToken)),
+        "verify_access of a token signed with another key: expected Error::InvalidToken, got {r:?}"
+    );
     other.tokens.signing_key = SigningKey::new([42u8; 32]);
     other.tokens.issuer = "https://elsewhere.test".into();
     let (foreign, _) = auth_with(factory, other).await;
     let r = foreign.verify_access(&pair.access_token, Audience::Bff);
-    assert!(matches!(r, Err(Error::InvalidToken)), "other issuer: {r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidToken)),
+        "verify_access of a token from another issuer: expected Error::InvalidToken, got {r:?}"
+    );
     clock.set(pair.access_expires_at - Duration::seconds(1));
     auth.verify_access(&pair.access_token, Audience::Bff)
         .expect("still valid");
     clock.set(pair.access_expires_at);
     let r = auth.verify_access(&pair.access_token, Audience::Bff);
-    assert!(matches!(r, Err(Error::TokenExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::TokenExpired)),
+        "verify_access: expected Error::TokenExpired, got {r:?}"
+    );
 }
 
 /// A token signed with another algorithm, even with the right key, is refused.
@@ -403,12 +516,18 @@ pub async fn access_token_algorithm_pinned<F: StoreFactory>(factory: &F) {
     let key = jsonwebtoken::EncodingKey::from_secret(&[42u8; 32]);
     let hs512 = jsonwebtoken::encode(&header, &claims, &key).expect("sign");
     let r = auth.verify_access(&hs512, Audience::Bff);
-    assert!(matches!(r, Err(Error::InvalidToken)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidToken)),
+        "verify_access: expected Error::InvalidToken, got {r:?}"
+    );
     let unsigned = format!(
         "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
         pair.access_token.split('.').nth(1).expect("payload")
     );
-    assert!(auth.verify_access(&unsigned, Audience::Bff).is_err());
+    assert!(
+        auth.verify_access(&unsigned, Audience::Bff).is_err(),
+        "verify_access must refuse an unsigned (alg none) token"
+    );
 }
 
 /// Refresh rotates; presenting a used token revokes the family.
@@ -422,19 +541,25 @@ pub async fn refresh_rotation_and_reuse<F: StoreFactory>(factory: &F) {
         .refresh(first.refresh_token.expose())
         .await
         .expect("rotates");
-    assert_eq!(second.family_id, first.family_id);
-    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_eq!(
+        second.family_id, first.family_id,
+        "refresh must keep the family"
+    );
+    assert_ne!(
+        second.refresh_token, first.refresh_token,
+        "refresh must issue a new refresh token"
+    );
     auth.verify_access(&second.access_token, Audience::Bff)
         .expect("new access verifies");
     let reused = auth.refresh(first.refresh_token.expose()).await;
     assert!(
         matches!(reused, Err(Error::RefreshReused { family, user: u }) if family == first.family_id && u == user.id),
-        "{reused:?}"
+        "refresh: expected Error::RefreshReused, got {reused:?}"
     );
     let r = auth.refresh(second.refresh_token.expose()).await;
     assert!(
         matches!(r, Err(Error::RefreshExpired)),
-        "successor revoked with its family: {r:?}"
+        "refresh of the successor of a reused token (family revoked): expected Error::RefreshExpired, got {r:?}"
     );
     auth.refresh(other.refresh_token.expose())
         .await
@@ -448,12 +573,21 @@ pub async fn refresh_bad_input<F: StoreFactory>(factory: &F) {
     let session = auth.issue_session(user.id).await.expect("session");
     for bad in ["", "rft_", "rft_x", session.secret.expose()] {
         let r = auth.refresh(bad).await;
-        assert!(matches!(r, Err(Error::MalformedToken)), "{bad:?}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::MalformedToken)),
+            "refresh({bad:?}): expected Error::MalformedToken, got {r:?}"
+        );
     }
     let r = auth.refresh(&format!("rft_{}", "A".repeat(43))).await;
-    assert!(matches!(r, Err(Error::RefreshUnknown)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::RefreshUnknown)),
+        "refresh: expected Error::RefreshUnknown, got {r:?}"
+    );
     let r = auth.issue_token_pair(authkit::UserId::new()).await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "issue_token_pair: expected Error::UserNotFound, got {r:?}"
+    );
 }
 
 /// A refresh token dies at its expiry; a chain dies at its absolute deadline.
@@ -466,7 +600,10 @@ pub async fn refresh_expiry_and_chain_cap<F: StoreFactory>(factory: &F) {
     let pair = auth.issue_token_pair(user.id).await.expect("pair");
     clock.advance(Duration::days(10));
     let r = auth.refresh(pair.refresh_token.expose()).await;
-    assert!(matches!(r, Err(Error::RefreshExpired)), "at expiry: {r:?}");
+    assert!(
+        matches!(r, Err(Error::RefreshExpired)),
+        "refresh at the token's expiry: expected Error::RefreshExpired, got {r:?}"
+    );
 
     let start = auth.now();
     let pair = auth.issue_token_pair(user.id).await.expect("pair");
@@ -478,13 +615,13 @@ pub async fn refresh_expiry_and_chain_cap<F: StoreFactory>(factory: &F) {
     assert_eq!(
         next.refresh_expires_at,
         start + Duration::days(15),
-        "capped by the chain"
+        "refresh: the successor's expiry is capped by the chain deadline"
     );
     clock.set(start + Duration::days(15));
     let r = auth.refresh(next.refresh_token.expose()).await;
     assert!(
         matches!(r, Err(Error::RefreshChainExpired)),
-        "at chain deadline: {r:?}"
+        "refresh at the chain deadline: expected Error::RefreshChainExpired, got {r:?}"
     );
 }
 
@@ -505,7 +642,7 @@ pub async fn refresh_reuse_grace<F: StoreFactory>(factory: &F) {
     let r = auth.refresh(pair.refresh_token.expose()).await;
     assert!(
         matches!(r, Err(Error::RefreshReused { .. })),
-        "third use: {r:?}"
+        "refresh used a third time inside the grace: expected Error::RefreshReused, got {r:?}"
     );
 
     let pair = auth.issue_token_pair(user.id).await.expect("pair");
@@ -516,7 +653,7 @@ pub async fn refresh_reuse_grace<F: StoreFactory>(factory: &F) {
     let r = auth.refresh(pair.refresh_token.expose()).await;
     assert!(
         matches!(r, Err(Error::RefreshReused { .. })),
-        "after grace: {r:?}"
+        "refresh used again after the grace: expected Error::RefreshReused, got {r:?}"
     );
 }
 
@@ -546,9 +683,16 @@ pub async fn refresh_concurrent<F: StoreFactory>(factory: &F) {
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
-    assert_eq!((rotated.len(), reused), (1, 31));
+    assert_eq!(
+        (rotated.len(), reused),
+        (1, 31),
+        "refresh raced 32 times on one token: one rotates, 31 see reuse"
+    );
     let r = auth.refresh(rotated[0].refresh_token.expose()).await;
-    assert!(r.is_err(), "the family is revoked: {r:?}");
+    assert!(
+        r.is_err(),
+        "refresh of the winner's token after the reuse revoked the family must fail: {r:?}"
+    );
 }
 
 /// Revoking a family or all of a user's refresh tokens ends them.
@@ -558,11 +702,18 @@ pub async fn refresh_revocation<F: StoreFactory>(factory: &F) {
     let a = auth.issue_token_pair(user.id).await.expect("a");
     let b = auth.issue_token_pair(user.id).await.expect("b");
     let c = auth.issue_token_pair(user.id).await.expect("c");
-    assert_eq!(auth.revoke_family(a.family_id).await.expect("revoke"), 1);
-    assert!(matches!(
-        auth.refresh(a.refresh_token.expose()).await,
-        Err(Error::RefreshExpired)
-    ));
+    assert_eq!(
+        auth.revoke_family(a.family_id).await.expect("revoke"),
+        1,
+        "revoke_family counts the family's one unrevoked token"
+    );
+    assert!(
+        matches!(
+            auth.refresh(a.refresh_token.expose()).await,
+            Err(Error::RefreshExpired)
+        ),
+        "refresh of a token of a revoked family: expected Error::RefreshExpired"
+    );
     let b2 = auth
         .refresh(b.refresh_token.expose())
         .await
@@ -570,10 +721,16 @@ pub async fn refresh_revocation<F: StoreFactory>(factory: &F) {
     assert_eq!(
         auth.revoke_user_refresh(user.id).await.expect("all"),
         3,
-        "b (consumed), b2 and c"
+        "revoke_user_refresh counts the user's unrevoked tokens: b (consumed), b2 and c"
     );
-    assert!(auth.refresh(b2.refresh_token.expose()).await.is_err());
-    assert!(auth.refresh(c.refresh_token.expose()).await.is_err());
+    assert!(
+        auth.refresh(b2.refresh_token.expose()).await.is_err(),
+        "refresh after revoke_user_refresh must fail (the rotated token)"
+    );
+    assert!(
+        auth.refresh(c.refresh_token.expose()).await.is_err(),
+        "refresh after revoke_user_refresh must fail (another family)"
+    );
 }
 
 /// Deleting a user ends its sessions, refresh tokens and logins.
@@ -586,16 +743,26 @@ pub async fn delete_user_ends_everything<F: StoreFactory>(factory: &F) {
     assert!(
         auth.authenticate_session(session.secret.expose())
             .await
-            .is_err()
+            .is_err(),
+        "authenticate_session after delete_user must fail"
     );
-    assert!(auth.refresh(pair.refresh_token.expose()).await.is_err());
+    assert!(
+        auth.refresh(pair.refresh_token.expose()).await.is_err(),
+        "refresh after delete_user must fail"
+    );
     let r = auth.login_password("tess@example.com", PASSWORD).await;
-    assert!(matches!(r, Err(Error::InvalidCredentials)), "{r:?}");
-    assert!(matches!(
-        auth.delete_user(user.id).await,
-        Err(Error::UserNotFound)
-    ));
-    assert!(matches!(auth.user(user.id).await, Err(Error::UserNotFound)));
+    assert!(
+        matches!(r, Err(Error::InvalidCredentials)),
+        "login_password: expected Error::InvalidCredentials, got {r:?}"
+    );
+    assert!(
+        matches!(auth.delete_user(user.id).await, Err(Error::UserNotFound)),
+        "a second delete_user: expected Error::UserNotFound"
+    );
+    assert!(
+        matches!(auth.user(user.id).await, Err(Error::UserNotFound)),
+        "user after delete_user: expected Error::UserNotFound"
+    );
 }
 
 /// Purge removes expired rows in batches and counts them.
@@ -608,11 +775,19 @@ pub async fn purge_counts<F: StoreFactory>(factory: &F) {
         auth.issue_session(user.id).await.expect("session");
         auth.issue_token_pair(user.id).await.expect("pair");
     }
-    assert_eq!(auth.purge_expired().await.expect("purge").total(), 0);
+    assert_eq!(
+        auth.purge_expired().await.expect("purge").total(),
+        0,
+        "purge_expired with nothing expired purges nothing"
+    );
     clock.advance(Duration::days(31));
     let live = auth.issue_session(user.id).await.expect("live session");
     let report = auth.purge_expired().await.expect("purge");
-    assert_eq!((report.sessions, report.refresh_tokens), (5, 5));
+    assert_eq!(
+        (report.sessions, report.refresh_tokens),
+        (5, 5),
+        "purge_expired after 31 days: every session and refresh token, in batches of 2"
+    );
     auth.authenticate_session(live.secret.expose())
         .await
         .expect("live one kept");
@@ -655,7 +830,10 @@ pub async fn invalid_config_refused<F: StoreFactory>(factory: &F) {
         let mut config = test_config();
         breaker(&mut config);
         let r = Auth::builder(stores.clone(), config).build();
-        assert!(matches!(r, Err(Error::InvalidConfig(_))), "{what}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::InvalidConfig(_))),
+            "builder({what}): expected Error::InvalidConfig, got {r:?}"
+        );
     }
 }
 

@@ -32,27 +32,40 @@ async fn otp_for(auth: &Auth, user: &User) -> String {
 pub async fn verify_email_once<F: StoreFactory>(factory: &F) {
     let (auth, _) = auth_with(factory, test_config()).await;
     let user = auth.create_user("ann@example.com").await.expect("create");
-    assert_eq!(user.email_verified_at, None);
+    assert_eq!(
+        user.email_verified_at, None,
+        "create_user: a new user's email is not verified"
+    );
     let issue = auth
         .request_email_verification(user.id)
         .await
         .expect("request");
-    assert_eq!(issue.user.id, user.id);
+    assert_eq!(
+        issue.user.id, user.id,
+        "request_email_verification issues a token for the user"
+    );
     let verified = auth
         .verify_email(issue.secret.expose())
         .await
         .expect("verify");
-    assert_eq!(verified.id, user.id);
-    assert_eq!(verified.email_verified_at, Some(auth.now()));
+    assert_eq!(verified.id, user.id, "verify_email returns the user");
+    assert_eq!(
+        verified.email_verified_at,
+        Some(auth.now()),
+        "verify_email must set email_verified_at = now"
+    );
     let again = auth.verify_email(issue.secret.expose()).await;
     assert!(
         matches!(again, Err(Error::OneTimeTokenInvalid)),
-        "{again:?}"
+        "verify_email: expected Error::OneTimeTokenInvalid, got {again:?}"
     );
     let r = auth
         .request_email_verification(authkit::UserId::new())
         .await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "request_email_verification: expected Error::UserNotFound, got {r:?}"
+    );
 }
 
 /// A reset sets the new password and ends every session and refresh token of the user.
@@ -67,22 +80,31 @@ pub async fn reset_password_revokes_credentials<F: StoreFactory>(factory: &F) {
         .reset_password(issue.secret.expose(), new_password)
         .await
         .expect("reset");
-    assert_eq!(reset.id, user.id);
+    assert_eq!(reset.id, user.id, "reset_password returns the user");
     let old = auth.login_password("ben@example.com", PASSWORD).await;
-    assert!(matches!(old, Err(Error::InvalidCredentials)), "{old:?}");
+    assert!(
+        matches!(old, Err(Error::InvalidCredentials)),
+        "login_password: expected Error::InvalidCredentials, got {old:?}"
+    );
     auth.login_password("ben@example.com", new_password)
         .await
         .expect("new password logs in");
     let r = auth.authenticate_session(session.secret.expose()).await;
-    assert!(matches!(r, Err(Error::SessionInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::SessionInvalid)),
+        "authenticate_session: expected Error::SessionInvalid, got {r:?}"
+    );
     let r = auth.refresh(pair.refresh_token.expose()).await;
-    assert!(matches!(r, Err(Error::RefreshExpired)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::RefreshExpired)),
+        "refresh: expected Error::RefreshExpired, got {r:?}"
+    );
     let again = auth
         .reset_password(issue.secret.expose(), "yet another passphrase")
         .await;
     assert!(
         matches!(again, Err(Error::OneTimeTokenInvalid)),
-        "{again:?}"
+        "reset_password: expected Error::OneTimeTokenInvalid, got {again:?}"
     );
 }
 
@@ -92,11 +114,17 @@ pub async fn reset_password_weak_keeps_link<F: StoreFactory>(factory: &F) {
     let user = user_with_password(&auth, "cleo@example.com").await;
     let issue = issued(auth.request_password_reset(&user.email).await);
     let r = auth.reset_password(issue.secret.expose(), "short").await;
-    assert!(matches!(r, Err(Error::PasswordTooShort { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::PasswordTooShort { .. })),
+        "reset_password: expected Error::PasswordTooShort, got {r:?}"
+    );
     let r = auth
         .reset_password(issue.secret.expose(), &"x".repeat(1025))
         .await;
-    assert!(matches!(r, Err(Error::PasswordTooLong { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::PasswordTooLong { .. })),
+        "reset_password: expected Error::PasswordTooLong, got {r:?}"
+    );
     auth.login_password(&user.email, PASSWORD)
         .await
         .expect("old password still set");
@@ -119,7 +147,10 @@ pub async fn new_request_replaces_same_purpose<F: StoreFactory>(factory: &F) {
     let r = auth
         .reset_password(first.secret.expose(), "replaced link try")
         .await;
-    assert!(matches!(r, Err(Error::OneTimeTokenInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::OneTimeTokenInvalid)),
+        "reset_password: expected Error::OneTimeTokenInvalid, got {r:?}"
+    );
     auth.reset_password(second.secret.expose(), "latest link works")
         .await
         .expect("latest reset link");
@@ -142,17 +173,32 @@ pub async fn purposes_never_cross<F: StoreFactory>(factory: &F) {
     let reset = issued(auth.request_password_reset(&user.email).await);
     let (vfy, rst) = (verification.secret.expose(), reset.secret.expose());
     let r = auth.reset_password(vfy, "new password here").await;
-    assert!(matches!(r, Err(Error::MalformedToken)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::MalformedToken)),
+        "reset_password: expected Error::MalformedToken, got {r:?}"
+    );
     let r = auth.login_magic_link(vfy).await;
-    assert!(matches!(r, Err(Error::MalformedToken)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::MalformedToken)),
+        "login_magic_link: expected Error::MalformedToken, got {r:?}"
+    );
     let r = auth.verify_email(rst).await;
-    assert!(matches!(r, Err(Error::MalformedToken)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::MalformedToken)),
+        "verify_email: expected Error::MalformedToken, got {r:?}"
+    );
     let r = auth.authenticate_session(rst).await;
-    assert!(matches!(r, Err(Error::MalformedToken)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::MalformedToken)),
+        "authenticate_session: expected Error::MalformedToken, got {r:?}"
+    );
     // The verification secret relabelled as a reset token: well formed, never issued.
     let relabelled = format!("rst_{}", &vfy[4..]);
     let r = auth.reset_password(&relabelled, "new password here").await;
-    assert!(matches!(r, Err(Error::OneTimeTokenInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::OneTimeTokenInvalid)),
+        "reset_password: expected Error::OneTimeTokenInvalid, got {r:?}"
+    );
     auth.verify_email(vfy)
         .await
         .expect("verification still works");
@@ -179,10 +225,26 @@ pub async fn links_expire_at_ttl<F: StoreFactory>(factory: &F) {
     let reset = issued(auth.request_password_reset(&user.email).await);
     let magic = issued(auth.request_magic_link(&user.email).await);
     let otp = issued(auth.request_email_otp(&user.email).await);
-    assert_eq!(verification.expires_at, start + Duration::hours(3));
-    assert_eq!(reset.expires_at, start + Duration::hours(2));
-    assert_eq!(magic.expires_at, start + Duration::minutes(5));
-    assert_eq!(otp.expires_at, start + Duration::minutes(7));
+    assert_eq!(
+        verification.expires_at,
+        start + Duration::hours(3),
+        "request_email_verification: the token expires after the configured TTL"
+    );
+    assert_eq!(
+        reset.expires_at,
+        start + Duration::hours(2),
+        "request_password_reset: the token expires after the configured TTL"
+    );
+    assert_eq!(
+        magic.expires_at,
+        start + Duration::minutes(5),
+        "request_magic_link: the token expires after the configured TTL"
+    );
+    assert_eq!(
+        otp.expires_at,
+        start + Duration::minutes(7),
+        "request_email_otp: the code expires after the configured TTL"
+    );
 
     clock.set(magic.expires_at - MICRO);
     auth.login_magic_link(magic.secret.expose())
@@ -190,12 +252,18 @@ pub async fn links_expire_at_ttl<F: StoreFactory>(factory: &F) {
         .expect("a microsecond before expiry");
     clock.set(otp.expires_at);
     let r = auth.login_email_otp(&user.email, otp.secret.expose()).await;
-    assert!(matches!(r, Err(Error::OneTimeTokenInvalid)), "otp: {r:?}");
+    assert!(
+        matches!(r, Err(Error::OneTimeTokenInvalid)),
+        "request_email_otp for an unknown email, revealed: expected Error::UserNotFound, got {r:?}"
+    );
     clock.set(reset.expires_at);
     let r = auth
         .reset_password(reset.secret.expose(), "new password here")
         .await;
-    assert!(matches!(r, Err(Error::OneTimeTokenInvalid)), "reset: {r:?}");
+    assert!(
+        matches!(r, Err(Error::OneTimeTokenInvalid)),
+        "request_password_reset for an unknown email, revealed: expected Error::UserNotFound, got {r:?}"
+    );
     clock.set(verification.expires_at);
     let r = auth.verify_email(verification.secret.expose()).await;
     assert!(
@@ -213,8 +281,12 @@ pub async fn magic_link_login<F: StoreFactory>(factory: &F) {
         .login_magic_link(issue.secret.expose())
         .await
         .expect("login");
-    assert_eq!(logged.id, user.id);
-    assert_eq!(logged.email_verified_at, Some(auth.now()));
+    assert_eq!(logged.id, user.id, "login_magic_link logs the user in");
+    assert_eq!(
+        logged.email_verified_at,
+        Some(auth.now()),
+        "login_magic_link must mark the email verified (now)"
+    );
     let session = auth.issue_session(logged.id).await.expect("session");
     auth.authenticate_session(session.secret.expose())
         .await
@@ -222,7 +294,7 @@ pub async fn magic_link_login<F: StoreFactory>(factory: &F) {
     let again = auth.login_magic_link(issue.secret.expose()).await;
     assert!(
         matches!(again, Err(Error::OneTimeTokenInvalid)),
-        "{again:?}"
+        "login_magic_link: expected Error::OneTimeTokenInvalid, got {again:?}"
     );
 }
 
@@ -231,28 +303,43 @@ pub async fn otp_digits_and_login<F: StoreFactory>(factory: &F) {
     let (auth, _) = auth_with(factory, test_config()).await;
     let user = auth.create_user("hal@example.com").await.expect("create");
     let code = otp_for(&auth, &user).await;
-    assert_eq!(code.len(), 6, "default digits: {code}");
+    assert_eq!(
+        code.len(),
+        6,
+        "request_email_otp: the code has the default 6 digits: {code}"
+    );
 
     let mut config = test_config();
     config.one_time.otp_digits = 8;
     let (auth, _) = auth_with(factory, config).await;
     let user = auth.create_user("hal@example.com").await.expect("create");
     let code = otp_for(&auth, &user).await;
-    assert_eq!(code.len(), 8, "{code}");
-    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    assert_eq!(
+        code.len(),
+        8,
+        "request_email_otp: the code has the configured 8 digits: {code}"
+    );
+    assert!(
+        code.bytes().all(|b| b.is_ascii_digit()),
+        "request_email_otp: the code is digits only: {code}"
+    );
     let logged = auth
         .login_email_otp("HAL@example.com", &code)
         .await
         .expect("right code");
-    assert_eq!(logged.id, user.id);
-    assert_eq!(logged.email_verified_at, Some(auth.now()));
+    assert_eq!(logged.id, user.id, "login_email_otp logs the user in");
+    assert_eq!(
+        logged.email_verified_at,
+        Some(auth.now()),
+        "login_email_otp must mark the email verified (now)"
+    );
     let pair = auth.issue_token_pair(logged.id).await.expect("pair");
     auth.verify_access(&pair.access_token, Audience::Bff)
         .expect("pair works");
     let again = auth.login_email_otp(&user.email, &code).await;
     assert!(
         matches!(again, Err(Error::OneTimeTokenInvalid)),
-        "{again:?}"
+        "login_email_otp: expected Error::OneTimeTokenInvalid, got {again:?}"
     );
 }
 
@@ -266,17 +353,23 @@ pub async fn otp_wrong_codes_lock<F: StoreFactory>(factory: &F) {
         let r = auth.login_email_otp(&user.email, &wrong).await;
         assert!(
             matches!(r, Err(Error::OtpInvalid { attempts_left }) if attempts_left == left),
-            "expected {left} left: {r:?}"
+            "login_email_otp with a wrong code: expected Error::OtpInvalid with {left} attempts left, got {r:?}"
         );
     }
     let r = auth.login_email_otp(&user.email, &code).await;
-    assert!(matches!(r, Err(Error::OtpLocked)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::OtpLocked)),
+        "login_email_otp: expected Error::OtpLocked, got {r:?}"
+    );
     let fresh = otp_for(&auth, &user).await;
     let logged = auth
         .login_email_otp(&user.email, &fresh)
         .await
         .expect("a new code works");
-    assert_eq!(logged.id, user.id);
+    assert_eq!(
+        logged.id, user.id,
+        "login_email_otp with a new code after a lock-out logs in"
+    );
 }
 
 /// 32 concurrent wrong codes through `Auth` are each counted exactly once.
@@ -303,12 +396,12 @@ pub async fn otp_concurrent_failures_counted<F: StoreFactory>(factory: &F) {
     assert_eq!(
         left,
         (68..=99).collect::<Vec<u32>>(),
-        "each failure counted once"
+        "login_email_otp raced 32 times with a wrong code: each failure counted once (attempts left 99 down to 68)"
     );
     let r = auth.login_email_otp(&user.email, &wrong).await;
     assert!(
         matches!(r, Err(Error::OtpInvalid { attempts_left: 67 })),
-        "{r:?}"
+        "login_email_otp: expected Error::OtpInvalid, got {r:?}"
     );
 }
 
@@ -320,29 +413,49 @@ pub async fn unknown_email_requests<F: StoreFactory>(factory: &F) {
         auth.request_password_reset(nobody)
             .await
             .expect("reset")
-            .is_none()
+            .is_none(),
+        "request_password_reset for an unknown email succeeds silently (None)"
     );
     assert!(
         auth.request_magic_link(nobody)
             .await
             .expect("magic")
-            .is_none()
+            .is_none(),
+        "request_magic_link for an unknown email succeeds silently (None)"
     );
-    assert!(auth.request_email_otp(nobody).await.expect("otp").is_none());
+    assert!(
+        auth.request_email_otp(nobody).await.expect("otp").is_none(),
+        "request_email_otp for an unknown email succeeds silently (None)"
+    );
     let r = auth.login_email_otp(nobody, "123456").await;
-    assert!(matches!(r, Err(Error::OneTimeTokenInvalid)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::OneTimeTokenInvalid)),
+        "login_email_otp: expected Error::OneTimeTokenInvalid, got {r:?}"
+    );
     let r = auth.request_password_reset("not an email").await;
-    assert!(matches!(r, Err(Error::InvalidEmail(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidEmail(_))),
+        "request_password_reset: expected Error::InvalidEmail, got {r:?}"
+    );
 
     let mut config = test_config();
     config.one_time.reveal_unknown_email = true;
     let (auth, _) = auth_with(factory, config).await;
     let r = auth.request_password_reset(nobody).await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "reset: {r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "request_password_reset for an unknown email, revealed: expected Error::UserNotFound, got {r:?}"
+    );
     let r = auth.request_magic_link(nobody).await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "magic: {r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "request_magic_link for an unknown email, revealed: expected Error::UserNotFound, got {r:?}"
+    );
     let r = auth.request_email_otp(nobody).await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "otp: {r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "request_email_otp for an unknown email, revealed: expected Error::UserNotFound, got {r:?}"
+    );
 }
 
 /// 32 concurrent uses of one magic link: exactly one logs in.
@@ -360,12 +473,15 @@ pub async fn magic_link_concurrent_once<F: StoreFactory>(factory: &F) {
     for r in results {
         match r {
             Ok(u) => {
-                assert_eq!(u.id, user.id);
+                assert_eq!(u.id, user.id, "login_magic_link logs the link's user in");
                 logged_in += 1;
             }
             Err(Error::OneTimeTokenInvalid) => {}
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
-    assert_eq!(logged_in, 1);
+    assert_eq!(
+        logged_in, 1,
+        "login_magic_link raced 32 times on one link: exactly one logs in"
+    );
 }

@@ -30,26 +30,46 @@ pub async fn audiences_refuse_each_other<F: StoreFactory>(factory: &F) {
     let (auth, _, user) = with_user(factory, test_config()).await;
     let pair = auth.issue_token_pair(user).await.expect("pair");
     let r = auth.verify_api_token(&pair.access_token, None);
-    assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::WrongAudience)),
+        "verify_api_token: expected Error::WrongAudience, got {r:?}"
+    );
     let next = auth
         .refresh(pair.refresh_token.expose())
         .await
         .expect("refresh");
     let r = auth.verify_api_token(&next.access_token, None);
-    assert!(matches!(r, Err(Error::WrongAudience)), "refreshed: {r:?}");
+    assert!(
+        matches!(r, Err(Error::WrongAudience)),
+        "verify_api_token of a refreshed browser access token: expected Error::WrongAudience, got {r:?}"
+    );
 
     let api = auth
         .issue_api_token(user, &scopes(&["reports:read"]), None)
         .await
         .expect("api token");
     let r = auth.verify_access(&api.token, Audience::Bff);
-    assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::WrongAudience)),
+        "verify_access: expected Error::WrongAudience, got {r:?}"
+    );
     let claims = auth
         .verify_api_token(&api.token, None)
         .expect("api verifies");
-    assert_eq!(claims.aud, "api");
-    assert_eq!(claims.user_id().expect("sub"), user);
-    assert_eq!(claims.scope.as_deref(), Some("reports:read"));
+    assert_eq!(
+        claims.aud, "api",
+        "issue_api_token: the token's audience is api"
+    );
+    assert_eq!(
+        claims.user_id().expect("sub"),
+        user,
+        "issue_api_token: sub is the user"
+    );
+    assert_eq!(
+        claims.scope.as_deref(),
+        Some("reports:read"),
+        "issue_api_token: the token carries the scopes asked for"
+    );
 }
 
 /// An `api` token covers its scopes, wildcards included, and nothing else.
@@ -68,20 +88,29 @@ pub async fn api_token_scopes<F: StoreFactory>(factory: &F) {
         let r = auth.verify_api_token(&token, Some(missing));
         assert!(
             matches!(&r, Err(Error::ScopeMissing(s)) if s == missing),
-            "{missing}: {r:?}"
+            "verify_api_token({missing}): expected Error::ScopeMissing, got {r:?}"
         );
     }
     let none = auth.issue_api_token(user, &[], None).await.expect("token");
     let r = auth.verify_api_token(&none.token, Some("billing:read"));
-    assert!(matches!(r, Err(Error::ScopeMissing(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::ScopeMissing(_))),
+        "verify_api_token: expected Error::ScopeMissing, got {r:?}"
+    );
     auth.verify_api_token(&none.token, None)
         .expect("no scope needed");
     let r = auth
         .issue_api_token(user, &scopes(&["Bad Scope"]), None)
         .await;
-    assert!(matches!(r, Err(Error::InvalidScope(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidScope(_))),
+        "issue_api_token: expected Error::InvalidScope, got {r:?}"
+    );
     let r = auth.issue_api_token(UserId::new(), &[], None).await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "issue_api_token: expected Error::UserNotFound, got {r:?}"
+    );
 }
 
 /// Each profile gives its lifetimes, for pairs and for `api` tokens.
@@ -99,10 +128,22 @@ pub async fn profiles_set_lifetimes<F: StoreFactory>(factory: &F) {
             .issue_token_pair_with(user, profile)
             .await
             .expect("pair");
-        assert_eq!(pair.access_expires_at, now + access, "{profile:?}");
-        assert_eq!(pair.refresh_expires_at, now + refresh, "{profile:?}");
+        assert_eq!(
+            pair.access_expires_at,
+            now + access,
+            "issue_token_pair_with {profile:?}: access lifetime from the profile"
+        );
+        assert_eq!(
+            pair.refresh_expires_at,
+            now + refresh,
+            "issue_token_pair_with {profile:?}: refresh lifetime from the profile"
+        );
         let api = auth.issue_api_token(user, &[], profile).await.expect("api");
-        assert_eq!(api.expires_at, now + access, "{profile:?}");
+        assert_eq!(
+            api.expires_at,
+            now + access,
+            "issue_api_token with {profile:?}: lifetime from the profile"
+        );
     }
     let long = auth
         .issue_token_pair_with(user, Some("long"))
@@ -113,11 +154,15 @@ pub async fn profiles_set_lifetimes<F: StoreFactory>(factory: &F) {
         .refresh(long.refresh_token.expose())
         .await
         .expect("refresh");
-    assert_eq!(next.access_expires_at, auth.now() + Duration::hours(24));
+    assert_eq!(
+        next.access_expires_at,
+        auth.now() + Duration::hours(24),
+        "refresh of a token issued with a profile: access lifetime from that profile"
+    );
     assert_eq!(
         next.refresh_expires_at,
         now + Duration::days(90),
-        "capped by the long chain"
+        "refresh: the successor's expiry is capped by the long profile's chain"
     );
 }
 
@@ -127,10 +172,13 @@ pub async fn unknown_profile_stores_nothing<F: StoreFactory>(factory: &F) {
     let r = auth.issue_token_pair_with(user, Some("forever")).await;
     assert!(
         matches!(&r, Err(Error::UnknownProfile(name)) if name == "forever"),
-        "{r:?}"
+        "issue_token_pair_with: expected Error::UnknownProfile, got {r:?}"
     );
     let r = auth.issue_api_token(user, &[], Some("forever")).await;
-    assert!(matches!(r, Err(Error::UnknownProfile(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UnknownProfile(_))),
+        "issue_api_token: expected Error::UnknownProfile, got {r:?}"
+    );
     assert_eq!(
         auth.revoke_user_refresh(user).await.expect("revoke"),
         0,
@@ -156,8 +204,16 @@ pub async fn changed_profile_applies_on_refresh<F: StoreFactory>(factory: &F) {
         .refresh(pair.refresh_token.expose())
         .await
         .expect("refresh");
-    assert_eq!(next.access_expires_at, changed.now() + Duration::minutes(5));
-    assert_eq!(next.refresh_expires_at, changed.now() + Duration::days(2));
+    assert_eq!(
+        next.access_expires_at,
+        changed.now() + Duration::minutes(5),
+        "refresh after a profile changed: access lifetime from the new profile"
+    );
+    assert_eq!(
+        next.refresh_expires_at,
+        changed.now() + Duration::days(2),
+        "refresh after a profile changed: refresh lifetime from the new profile"
+    );
 }
 
 /// A profile removed from the configuration: refresh fails rather than fall back, and
@@ -174,7 +230,7 @@ pub async fn removed_profile_refuses_refresh<F: StoreFactory>(factory: &F) {
     let r = without.refresh(pair.refresh_token.expose()).await;
     assert!(
         matches!(&r, Err(Error::UnknownProfile(name)) if name == "long"),
-        "{r:?}"
+        "refresh: expected Error::UnknownProfile, got {r:?}"
     );
     auth.refresh(pair.refresh_token.expose())
         .await
@@ -200,7 +256,7 @@ pub async fn profile_over_cap_refused<F: StoreFactory>(factory: &F) {
         let r = Auth::builder(stores.clone(), config).build();
         assert!(
             matches!(r, Err(Error::InvalidConfig(_))),
-            "{name} {p:?}: {r:?}"
+            "builder({name} {p:?}): expected Error::InvalidConfig, got {r:?}"
         );
     }
     let mut config = test_config();

@@ -28,13 +28,23 @@ async fn editor_setup<F: StoreFactory>(factory: &F) -> (Auth, UserId) {
     assert!(
         grant(GrantKind::Permission, "posts:write")
             .await
-            .expect("grant")
+            .expect("grant"),
+        "grant_to_role of a new grant returns true"
     );
-    assert!(grant(GrantKind::Ability, "export").await.expect("grant"));
-    assert!(auth.assign_role(user, "editor").await.expect("assign"));
+    assert!(
+        grant(GrantKind::Ability, "export").await.expect("grant"),
+        "grant_to_role of a new grant returns true"
+    );
+    assert!(
+        auth.assign_role(user, "editor").await.expect("assign"),
+        "assign_role of a new assignment returns true"
+    );
     for slug in ["posts:read", "posts:write"] {
         let r = auth.grant_to_user(user, GrantKind::Permission, slug).await;
-        assert!(r.expect("grant to user"));
+        assert!(
+            r.expect("grant to user"),
+            "grant_to_user of a new grant returns true"
+        );
     }
     (auth, user)
 }
@@ -58,16 +68,19 @@ pub async fn define_refuses_bad_slugs<F: StoreFactory>(factory: &F) {
             let r = auth.define(kind, bad, "label").await;
             assert!(
                 matches!(r, Err(Error::InvalidSlug(_))),
-                "{kind:?} {bad:?}: {r:?}"
+                "define({kind:?} {bad:?}): expected Error::InvalidSlug, got {r:?}"
             );
         }
         let r = auth.define(kind, "fine", " ").await;
         assert!(
             matches!(r, Err(Error::InvalidInput(_))),
-            "blank label: {r:?}"
+            "define with a blank label: expected Error::InvalidInput, got {r:?}"
         );
         let items = auth.stores().rbac.list_items(kind).await.expect("list");
-        assert!(items.is_empty(), "{items:?}");
+        assert!(
+            items.is_empty(),
+            "define refused must store nothing: {items:?}"
+        );
     }
     auth.define(SlugKind::Role, &"a".repeat(64), "label")
         .await
@@ -83,7 +96,7 @@ pub async fn define_duplicate_slug_taken<F: StoreFactory>(factory: &F) {
     let r = auth.define(SlugKind::Role, "admin", "Second").await;
     assert!(
         matches!(&r, Err(Error::SlugTaken { kind: "role", slug }) if slug == "admin"),
-        "{r:?}"
+        "define: expected Error::SlugTaken, got {r:?}"
     );
     auth.define(SlugKind::Permission, "admin", "Other kind")
         .await
@@ -94,17 +107,28 @@ pub async fn define_duplicate_slug_taken<F: StoreFactory>(factory: &F) {
         .list_items(SlugKind::Role)
         .await
         .expect("list");
-    assert_eq!(roles.len(), 1);
-    assert_eq!(roles[0].label, "First");
+    assert_eq!(roles.len(), 1, "define of a taken slug must not add a role");
+    assert_eq!(
+        roles[0].label, "First",
+        "define of a taken slug must keep the first label"
+    );
 }
 
 /// A user's grants are the union of its roles' and its own, without duplicates.
 pub async fn grants_union<F: StoreFactory>(factory: &F) {
     let (auth, user) = editor_setup(factory).await;
     let grants = auth.user_grants(user).await.expect("grants");
-    assert_eq!(grants.roles, ["editor"]);
-    assert_eq!(grants.permissions, ["posts:read", "posts:write"]);
-    assert_eq!(grants.abilities, ["export"]);
+    assert_eq!(grants.roles, ["editor"], "user_grants: the roles assigned");
+    assert_eq!(
+        grants.permissions,
+        ["posts:read", "posts:write"],
+        "user_grants: permissions through roles and directly, sorted, no duplicates"
+    );
+    assert_eq!(
+        grants.abilities,
+        ["export"],
+        "user_grants: abilities through roles"
+    );
 }
 
 /// Grants naming unknown slugs, users or kinds are refused with the right error.
@@ -113,23 +137,26 @@ pub async fn grant_errors<F: StoreFactory>(factory: &F) {
     let r = auth.assign_role(user, "ghost").await;
     assert!(
         matches!(r, Err(Error::UnknownSlug { kind: "role", .. })),
-        "{r:?}"
+        "assign_role: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth.assign_role(UserId::new(), "editor").await;
-    assert!(matches!(r, Err(Error::UserNotFound)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::UserNotFound)),
+        "assign_role: expected Error::UserNotFound, got {r:?}"
+    );
     let r = auth
         .grant_to_role("ghost", GrantKind::Permission, "posts:read")
         .await;
     assert!(
         matches!(r, Err(Error::UnknownSlug { kind: "role", .. })),
-        "{r:?}"
+        "grant_to_role: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth
         .grant_to_role("editor", GrantKind::Permission, "ghost")
         .await;
     assert!(
         matches!(&r, Err(Error::UnknownSlug { kind: "permission", slugs }) if slugs == &["ghost"]),
-        "{r:?}"
+        "grant_to_role: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth
         .grant_to_user(user, GrantKind::Ability, "posts:read")
@@ -142,15 +169,19 @@ pub async fn grant_errors<F: StoreFactory>(factory: &F) {
                 ..
             })
         ),
-        "{r:?}"
+        "grant_to_user: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth.assign_role(user, "Editor").await;
-    assert!(matches!(r, Err(Error::InvalidSlug(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidSlug(_))),
+        "assign_role: expected Error::InvalidSlug, got {r:?}"
+    );
     assert!(
         !auth
             .assign_role(user, "editor")
             .await
-            .expect("again is not new")
+            .expect("again is not new"),
+        "assign_role of an assignment already held returns false"
     );
 }
 
@@ -200,18 +231,21 @@ pub async fn user_predicates<F: StoreFactory>(factory: &F) {
         assert_eq!(
             allowed(&auth, user, &check).await,
             expected,
-            "{predicate:?}"
+            "is_allowed of {predicate:?} for the editor"
         );
         let vacuous = matches!(&predicate, P::All(ps) if ps.is_empty());
         assert_eq!(
             allowed(&auth, nobody, &check).await,
             vacuous,
-            "{predicate:?}"
+            "is_allowed of {predicate:?} for a user without grants"
         );
     }
     let admin = checked(&auth, P::has_role("admin")).await;
     let r = auth.authorize(Subject::User(user), &admin).await;
-    assert!(matches!(r, Err(Error::Forbidden)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::Forbidden)),
+        "authorize: expected Error::Forbidden, got {r:?}"
+    );
     let editor = checked(&auth, P::has_role("editor")).await;
     auth.authorize(Subject::User(user), &editor)
         .await
@@ -233,20 +267,35 @@ pub async fn service_key_predicates<F: StoreFactory>(factory: &F) {
         .expect("verify");
     let subject = Subject::ServiceKey(&key);
     let can = checked(&auth, Predicate::has_ability("reports:export")).await;
-    assert!(auth.is_allowed(subject, &can).await.expect("check"));
+    assert!(
+        auth.is_allowed(subject, &can).await.expect("check"),
+        "is_allowed of a service key with the ability in its scopes"
+    );
     let both = Predicate::all([
         Predicate::has_ability("reports:export"),
         Predicate::has_ability("export"),
     ]);
     let both = checked(&auth, both).await;
-    assert!(auth.is_allowed(subject, &both).await.expect("check"));
+    assert!(
+        auth.is_allowed(subject, &both).await.expect("check"),
+        "is_allowed of a service key with every ability of all(..) in its scopes"
+    );
     let cannot = checked(&auth, Predicate::has_ability("delete")).await;
     let r = auth.authorize(subject, &cannot).await;
-    assert!(matches!(r, Err(Error::Forbidden)), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::Forbidden)),
+        "authorize: expected Error::Forbidden, got {r:?}"
+    );
     let role = checked(&auth, Predicate::has_role("editor")).await;
-    assert!(!auth.is_allowed(subject, &role).await.expect("check"));
+    assert!(
+        !auth.is_allowed(subject, &role).await.expect("check"),
+        "is_allowed of a service key: a service key holds no role"
+    );
     let permission = checked(&auth, Predicate::has_permission("posts:write")).await;
-    assert!(!auth.is_allowed(subject, &permission).await.expect("check"));
+    assert!(
+        !auth.is_allowed(subject, &permission).await.expect("check"),
+        "is_allowed of a service key: a service key holds no permission"
+    );
 
     let mut owned = NewApiKey::new(KeyType::Secret, Environment::Live, Some(user), "mine");
     owned.scopes = Some(vec!["reports:export".into()]);
@@ -255,7 +304,8 @@ pub async fn service_key_predicates<F: StoreFactory>(factory: &F) {
         !auth
             .is_allowed(Subject::ServiceKey(&owned), &can)
             .await
-            .expect("check")
+            .expect("check"),
+        "is_allowed of a user's key as a service key: only service keys hold abilities through scopes"
     );
 }
 
@@ -267,7 +317,7 @@ pub async fn check_predicate_refuses_unknown<F: StoreFactory>(factory: &F) {
         .await;
     assert!(
         matches!(&r, Err(Error::UnknownSlug { kind: "permission", slugs }) if slugs == &["ghost"]),
-        "{r:?}"
+        "check_predicate: expected Error::UnknownSlug, got {r:?}"
     );
     let nested = Predicate::any([
         Predicate::has_role("zeta"),
@@ -276,7 +326,7 @@ pub async fn check_predicate_refuses_unknown<F: StoreFactory>(factory: &F) {
     let r = auth.check_predicate(nested).await;
     assert!(
         matches!(&r, Err(Error::UnknownSlug { kind: "role", slugs }) if slugs == &["alpha", "zeta"]),
-        "{r:?}"
+        "check_predicate: expected Error::UnknownSlug, got {r:?}"
     );
     // A registered slug of another kind does not count.
     let r = auth
@@ -284,12 +334,15 @@ pub async fn check_predicate_refuses_unknown<F: StoreFactory>(factory: &F) {
         .await;
     assert!(
         matches!(&r, Err(Error::UnknownSlug { kind: "ability", slugs }) if slugs == &["posts:read"]),
-        "{r:?}"
+        "check_predicate: expected Error::UnknownSlug, got {r:?}"
     );
     let r = auth
         .check_predicate(Predicate::any([Predicate::has_role("Editor")]))
         .await;
-    assert!(matches!(r, Err(Error::InvalidSlug(_))), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::InvalidSlug(_))),
+        "check_predicate: expected Error::InvalidSlug, got {r:?}"
+    );
 }
 
 /// Revoking a grant or unassigning a role takes effect on the next check.
@@ -298,22 +351,55 @@ pub async fn revocations_take_effect<F: StoreFactory>(factory: &F) {
     let export = checked(&auth, Predicate::has_ability("export")).await;
     let write = checked(&auth, Predicate::has_permission("posts:write")).await;
     let read = checked(&auth, Predicate::has_permission("posts:read")).await;
-    assert!(allowed(&auth, user, &export).await);
+    assert!(
+        allowed(&auth, user, &export).await,
+        "is_allowed of a user with the ability through a role"
+    );
     let revoke = auth.revoke_from_role("editor", GrantKind::Ability, "export");
-    assert!(revoke.await.expect("revoke"));
-    assert!(!allowed(&auth, user, &export).await, "revoked from role");
+    assert!(
+        revoke.await.expect("revoke"),
+        "revoke_from_role of a held grant returns true"
+    );
+    assert!(
+        !allowed(&auth, user, &export).await,
+        "is_allowed after revoke_from_role: the ability is gone"
+    );
     let again = auth.revoke_from_role("editor", GrantKind::Ability, "export");
-    assert!(!again.await.expect("again"));
+    assert!(
+        !again.await.expect("again"),
+        "a second revoke_from_role returns false"
+    );
 
-    assert!(auth.unassign_role(user, "editor").await.expect("unassign"));
-    assert!(allowed(&auth, user, &write).await, "still held directly");
+    assert!(
+        auth.unassign_role(user, "editor").await.expect("unassign"),
+        "unassign_role of an assigned role returns true"
+    );
+    assert!(
+        allowed(&auth, user, &write).await,
+        "is_allowed after unassign_role: a permission also held directly stays"
+    );
     let revoke = auth.revoke_from_user(user, GrantKind::Permission, "posts:write");
-    assert!(revoke.await.expect("revoke"));
-    assert!(!allowed(&auth, user, &write).await, "no path left");
+    assert!(
+        revoke.await.expect("revoke"),
+        "revoke_from_user of a held grant returns true"
+    );
+    assert!(
+        !allowed(&auth, user, &write).await,
+        "is_allowed after revoke_from_user: no path to the permission left"
+    );
     let revoke = auth.revoke_from_user(user, GrantKind::Permission, "posts:read");
-    assert!(revoke.await.expect("revoke"));
-    assert!(!allowed(&auth, user, &read).await);
-    assert!(!auth.unassign_role(user, "editor").await.expect("again"));
+    assert!(
+        revoke.await.expect("revoke"),
+        "revoke_from_user of a held grant returns true"
+    );
+    assert!(
+        !allowed(&auth, user, &read).await,
+        "is_allowed after revoke_from_user: no path to the permission left"
+    );
+    assert!(
+        !auth.unassign_role(user, "editor").await.expect("again"),
+        "a second unassign_role returns false"
+    );
 }
 
 /// Deleting a user removes its roles and grants.
@@ -327,7 +413,15 @@ pub async fn delete_user_removes_grants<F: StoreFactory>(factory: &F) {
     auth.assign_role(other, "editor").await.expect("assign");
     auth.delete_user(user).await.expect("delete");
     let grants = auth.user_grants(user).await.expect("grants");
-    assert_eq!(grants, UserGrants::default());
+    assert_eq!(
+        grants,
+        UserGrants::default(),
+        "delete_user must remove the user's roles and grants"
+    );
     let others = auth.user_grants(other).await.expect("grants");
-    assert_eq!(others.roles, ["editor"], "other users keep theirs");
+    assert_eq!(
+        others.roles,
+        ["editor"],
+        "delete_user must not touch another user's roles"
+    );
 }

@@ -10,6 +10,8 @@ use authkit::{
     RotationOutcome, StoreError, Stores, Timestamp, TokenHash, UserId,
 };
 
+use time::macros::datetime;
+
 use crate::StoreFactory;
 use crate::fixtures::{
     BASE, MICRO, at, create_user, fresh_hash, one_time, peek_refresh, refresh, secs, successor,
@@ -34,7 +36,7 @@ async fn rotate_into(
         .tokens
         .rotate_refresh(&presented.token_hash, now, &rule)
         .await
-        .unwrap();
+        .expect("rotate_refresh");
     assert_eq!(
         calls.load(Ordering::SeqCst),
         1,
@@ -42,7 +44,11 @@ async fn rotate_into(
     );
     match outcome {
         RotationOutcome::Decided { decision, .. } => {
-            assert_eq!(decision, RotationDecision::Rotate(next.clone()), "decision")
+            assert_eq!(
+                decision,
+                RotationDecision::Rotate(next.clone()),
+                "rotate_refresh must report the decision the rule returned"
+            )
         }
         RotationOutcome::Unknown => panic!("rotate_refresh: a stored token is Unknown"),
     }
@@ -55,11 +61,15 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let first = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&first).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&first)
+        .await
+        .expect("create_refresh");
     assert_eq!(
         peek_refresh(&stores, &first.token_hash).await.as_ref(),
         Some(&first),
-        "created token reads back as given"
+        "create_refresh then rotate_refresh (read): the token reads back as given"
     );
 
     let next = successor(&first, at(10), secs(HOUR));
@@ -74,12 +84,16 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
         .tokens
         .rotate_refresh(&first.token_hash, at(10), &rule)
         .await
-        .unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "rule calls");
+        .expect("rotate_refresh");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "rotate_refresh must call the rule exactly once"
+    );
     assert_eq!(
         seen.lock().unwrap().as_ref(),
         Some(&first),
-        "the row the rule saw"
+        "rotate_refresh must call the rule with the row as stored"
     );
     assert_eq!(
         outcome,
@@ -87,7 +101,7 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
             presented: first.clone(),
             decision: RotationDecision::Rotate(next.clone()),
         },
-        "outcome"
+        "rotate_refresh must report the row the rule saw and the decision it returned"
     );
 
     let mut consumed = first.clone();
@@ -96,12 +110,12 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
     assert_eq!(
         peek_refresh(&stores, &first.token_hash).await.as_ref(),
         Some(&consumed),
-        "presented token after rotation"
+        "rotate_refresh with Rotate must set consumed_at = now and rotations = 1 on the presented token"
     );
     assert_eq!(
         peek_refresh(&stores, &next.token_hash).await.as_ref(),
         Some(&next),
-        "successor as stored"
+        "rotate_refresh with Rotate must store the successor as given"
     );
 
     let third = successor(&next, at(20), secs(HOUR));
@@ -109,7 +123,7 @@ pub async fn refresh_rotate_applies_rotation<F: StoreFactory>(factory: &F) {
     assert_eq!(
         peek_refresh(&stores, &third.token_hash).await.as_ref(),
         Some(&third),
-        "successor of the successor"
+        "rotate_refresh of the successor must store its own successor"
     );
 }
 
@@ -119,26 +133,37 @@ pub async fn refresh_second_rotation_keeps_first_consumed_at<F: StoreFactory>(fa
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let first = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&first).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&first)
+        .await
+        .expect("create_refresh");
     let a = successor(&first, at(10), secs(HOUR));
     let b = successor(&first, at(15), secs(HOUR));
     rotate_into(&stores, &first, &a, at(10)).await;
     rotate_into(&stores, &first, &b, at(15)).await;
 
-    let row = peek_refresh(&stores, &first.token_hash).await.unwrap();
+    let row = peek_refresh(&stores, &first.token_hash)
+        .await
+        .expect("rotate_refresh (read): the token is stored");
     assert_eq!(
         row.consumed_at,
         Some(at(10)),
-        "consumed_at after a second rotation"
+        "rotate_refresh: a second Rotate of a consumed token must keep the first consumed_at"
     );
-    assert_eq!(row.rotations, 2, "rotations after a second rotation");
+    assert_eq!(
+        row.rotations, 2,
+        "rotate_refresh: a second Rotate of a consumed token must count rotations = 2"
+    );
     assert_eq!(
         peek_refresh(&stores, &a.token_hash).await.as_ref(),
-        Some(&a)
+        Some(&a),
+        "rotate_refresh stores the first successor as given"
     );
     assert_eq!(
         peek_refresh(&stores, &b.token_hash).await.as_ref(),
-        Some(&b)
+        Some(&b),
+        "rotate_refresh in the grace interval stores the second successor as given"
     );
 }
 
@@ -147,41 +172,53 @@ pub async fn refresh_create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let first = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&first).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&first)
+        .await
+        .expect("create_refresh");
 
     let mut same_id = refresh(u.id, BASE, secs(HOUR));
     same_id.id = first.id;
-    let err = stores.tokens.create_refresh(&same_id).await.unwrap_err();
+    let err = stores
+        .tokens
+        .create_refresh(&same_id)
+        .await
+        .expect_err("create_refresh (duplicate id) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate id: expected Conflict, got {err:?}"
+        "create_refresh: duplicate id: expected Conflict, got {err:?}"
     );
     assert_eq!(
         peek_refresh(&stores, &same_id.token_hash).await,
         None,
-        "the losing token (duplicate id) was written"
+        "a create_refresh refused with Conflict (duplicate id) must write nothing"
     );
 
     let mut same_hash = refresh(u.id, BASE, secs(2 * HOUR));
     same_hash.token_hash = first.token_hash;
-    let err = stores.tokens.create_refresh(&same_hash).await.unwrap_err();
+    let err = stores
+        .tokens
+        .create_refresh(&same_hash)
+        .await
+        .expect_err("create_refresh (duplicate hash) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate hash: expected Conflict, got {err:?}"
+        "create_refresh: duplicate hash: expected Conflict, got {err:?}"
     );
     assert_eq!(
         peek_refresh(&stores, &first.token_hash).await.as_ref(),
         Some(&first),
-        "the first token changed"
+        "a create_refresh refused with Conflict must not change the first token"
     );
     assert_eq!(
         stores
             .tokens
             .revoke_family(same_hash.family_id, at(1))
             .await
-            .unwrap(),
+            .expect("revoke_family"),
         0,
-        "the losing token (duplicate hash) was written"
+        "a create_refresh refused with Conflict (duplicate hash) must write nothing (revoke_family finds no token of its family)"
     );
 }
 
@@ -189,15 +226,19 @@ pub async fn refresh_create_duplicate_conflicts<F: StoreFactory>(factory: &F) {
 pub async fn refresh_create_unknown_user_not_found<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let t = refresh(UserId::new(), BASE, secs(HOUR));
-    let err = stores.tokens.create_refresh(&t).await.unwrap_err();
+    let err = stores
+        .tokens
+        .create_refresh(&t)
+        .await
+        .expect_err("create_refresh (unknown user) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown user: expected NotFound, got {err:?}"
+        "create_refresh: unknown user: expected NotFound, got {err:?}"
     );
     assert_eq!(
         peek_refresh(&stores, &t.token_hash).await,
         None,
-        "the failed create wrote"
+        "a create_refresh refused with NotFound (unknown user) must write nothing"
     );
 }
 
@@ -206,7 +247,11 @@ pub async fn refresh_rotate_unknown_skips_rule<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&t).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&t)
+        .await
+        .expect("create_refresh");
 
     let calls = AtomicUsize::new(0);
     let rule = |_: &RefreshToken| {
@@ -217,16 +262,21 @@ pub async fn refresh_rotate_unknown_skips_rule<F: StoreFactory>(factory: &F) {
         .tokens
         .rotate_refresh(&fresh_hash(), at(1), &rule)
         .await
-        .unwrap();
-    assert_eq!(outcome, RotationOutcome::Unknown, "outcome");
+        .expect("rotate_refresh");
+    assert_eq!(
+        outcome,
+        RotationOutcome::Unknown,
+        "rotate_refresh of an unknown hash must be Unknown"
+    );
     assert_eq!(
         calls.load(Ordering::SeqCst),
         0,
-        "rule called for an unknown token"
+        "rotate_refresh of an unknown hash must not call the rule"
     );
     assert_eq!(
         peek_refresh(&stores, &t.token_hash).await.as_ref(),
-        Some(&t)
+        Some(&t),
+        "rotate_refresh of an unknown hash changed another token"
     );
 }
 
@@ -235,7 +285,11 @@ pub async fn refresh_reject_changes_nothing<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&t).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&t)
+        .await
+        .expect("create_refresh");
 
     let calls = AtomicUsize::new(0);
     let rule = |_: &RefreshToken| {
@@ -246,19 +300,24 @@ pub async fn refresh_reject_changes_nothing<F: StoreFactory>(factory: &F) {
         .tokens
         .rotate_refresh(&t.token_hash, at(5), &rule)
         .await
-        .unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "rule calls");
+        .expect("rotate_refresh");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "rotate_refresh must call the rule exactly once"
+    );
     assert_eq!(
         outcome,
         RotationOutcome::Decided {
             presented: t.clone(),
             decision: RotationDecision::Reject
-        }
+        },
+        "rotate_refresh with Reject reports the row as stored and the decision as given"
     );
     assert_eq!(
         peek_refresh(&stores, &t.token_hash).await.as_ref(),
         Some(&t),
-        "after Reject"
+        "rotate_refresh with Reject must change nothing"
     );
     // Still rotatable.
     let next = successor(&t, at(6), secs(HOUR));
@@ -275,24 +334,31 @@ pub async fn refresh_revoke_family_decision<F: StoreFactory>(factory: &F) {
     let b1 = refresh(u.id, BASE, secs(HOUR));
     let c1 = refresh(other.id, BASE, secs(HOUR));
     for t in [&a1, &b1, &c1] {
-        stores.tokens.create_refresh(t).await.unwrap();
+        stores
+            .tokens
+            .create_refresh(t)
+            .await
+            .expect("create_refresh");
     }
     let a2 = successor(&a1, at(10), secs(HOUR));
     rotate_into(&stores, &a1, &a2, at(10)).await;
-    let a1_consumed = peek_refresh(&stores, &a1.token_hash).await.unwrap();
+    let a1_consumed = peek_refresh(&stores, &a1.token_hash)
+        .await
+        .expect("rotate_refresh (read): the token is stored");
 
     let revoke = |_: &RefreshToken| RotationDecision::RevokeFamily;
     let outcome = stores
         .tokens
         .rotate_refresh(&a1.token_hash, at(30), &revoke)
         .await
-        .unwrap();
+        .expect("rotate_refresh");
     assert_eq!(
         outcome,
         RotationOutcome::Decided {
             presented: a1_consumed.clone(),
             decision: RotationDecision::RevokeFamily
-        }
+        },
+        "rotate_refresh with RevokeFamily reports the row as the rule saw it and the decision"
     );
     let mut expected_a1 = a1_consumed;
     expected_a1.revoked_at = Some(at(30));
@@ -300,21 +366,23 @@ pub async fn refresh_revoke_family_decision<F: StoreFactory>(factory: &F) {
     expected_a2.revoked_at = Some(at(30));
     assert_eq!(
         peek_refresh(&stores, &a1.token_hash).await,
-        Some(expected_a1.clone())
+        Some(expected_a1.clone()),
+        "rotate_refresh with RevokeFamily sets revoked_at = now on the presented token"
     );
     assert_eq!(
         peek_refresh(&stores, &a2.token_hash).await,
-        Some(expected_a2.clone())
+        Some(expected_a2.clone()),
+        "rotate_refresh with RevokeFamily sets revoked_at = now on every token of the family"
     );
     assert_eq!(
         peek_refresh(&stores, &b1.token_hash).await,
         Some(b1),
-        "another family"
+        "rotate_refresh with RevokeFamily must not touch another family of the user"
     );
     assert_eq!(
         peek_refresh(&stores, &c1.token_hash).await,
         Some(c1),
-        "another user"
+        "rotate_refresh with RevokeFamily must not touch another user's family"
     );
 
     // Revoking again keeps the first revocation time.
@@ -322,14 +390,16 @@ pub async fn refresh_revoke_family_decision<F: StoreFactory>(factory: &F) {
         .tokens
         .rotate_refresh(&a2.token_hash, at(40), &revoke)
         .await
-        .unwrap();
+        .expect("rotate_refresh");
     assert_eq!(
         peek_refresh(&stores, &a1.token_hash).await,
-        Some(expected_a1)
+        Some(expected_a1),
+        "rotate_refresh: a second RevokeFamily keeps the first revocation time of the presented token"
     );
     assert_eq!(
         peek_refresh(&stores, &a2.token_hash).await,
-        Some(expected_a2)
+        Some(expected_a2),
+        "rotate_refresh: a second RevokeFamily keeps the first revocation time of every token of the family"
     );
 }
 
@@ -340,7 +410,11 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&t).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&t)
+        .await
+        .expect("create_refresh");
     let nexts: Vec<_> = (0..32).map(|_| successor(&t, at(10), secs(HOUR))).collect();
 
     let outcomes = together(nexts.len(), |i| {
@@ -359,7 +433,7 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
                 .tokens
                 .rotate_refresh(&hash, at(10), &rule)
                 .await
-                .unwrap()
+                .expect("rotate_refresh")
         }
     })
     .await;
@@ -373,7 +447,7 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
             } => {
                 assert_eq!(
                     presented.consumed_at, None,
-                    "the winner saw a consumed token"
+                    "rotate_refresh: the winner of a race must have seen the token unconsumed"
                 );
                 winners.push(i);
             }
@@ -382,35 +456,49 @@ pub async fn refresh_concurrent_rotation_rotates_once<F: StoreFactory>(factory: 
                 decision: RotationDecision::RevokeFamily,
             } => assert!(
                 presented.consumed_at.is_some(),
-                "call {i} revoked after seeing an unconsumed token"
+                "rotate_refresh: call {i} revoked the family after seeing an unconsumed token"
             ),
             other => panic!("call {i}: unexpected outcome {other:?}"),
         }
     }
-    assert_eq!(winners.len(), 1, "rotations applied: {winners:?}");
+    assert_eq!(
+        winners.len(),
+        1,
+        "rotate_refresh: exactly one of 32 concurrent rotations of one token rotates, got {winners:?}"
+    );
     let winner = winners[0];
 
-    let row = peek_refresh(&stores, &t.token_hash).await.unwrap();
+    let row = peek_refresh(&stores, &t.token_hash)
+        .await
+        .expect("rotate_refresh (read): the token is stored");
     assert_eq!(
         row.rotations, 1,
-        "the presented token was rotated more than once"
+        "rotate_refresh: the presented token of a race was rotated more than once"
     );
-    assert_eq!(row.consumed_at, Some(at(10)));
-    assert_eq!(row.revoked_at, Some(at(10)), "family revoked by the reuse");
+    assert_eq!(
+        row.consumed_at,
+        Some(at(10)),
+        "rotate_refresh keeps the first consumed_at of the presented token"
+    );
+    assert_eq!(
+        row.revoked_at,
+        Some(at(10)),
+        "rotate_refresh: the reuse in the race must revoke the family (the presented token)"
+    );
     let stored_next = peek_refresh(&stores, &nexts[winner].token_hash)
         .await
-        .unwrap();
+        .expect("rotate_refresh (read): the token is stored");
     assert_eq!(
         stored_next.revoked_at,
         Some(at(10)),
-        "the winner's successor revoked"
+        "rotate_refresh: the reuse in the race must revoke the winner's successor"
     );
     for (i, next) in nexts.iter().enumerate() {
         if i != winner {
             assert_eq!(
                 peek_refresh(&stores, &next.token_hash).await,
                 None,
-                "loser {i}'s successor was stored"
+                "rotate_refresh: loser {i}'s successor must not be stored"
             );
         }
     }
@@ -423,8 +511,16 @@ pub async fn refresh_revoke_family_counts<F: StoreFactory>(factory: &F) {
     let u = create_user(&stores).await;
     let t1 = refresh(u.id, BASE, secs(HOUR));
     let other = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&t1).await.unwrap();
-    stores.tokens.create_refresh(&other).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&t1)
+        .await
+        .expect("create_refresh");
+    stores
+        .tokens
+        .create_refresh(&other)
+        .await
+        .expect("create_refresh");
     let t2 = successor(&t1, at(1), secs(HOUR));
     let t3 = successor(&t2, at(2), secs(HOUR));
     rotate_into(&stores, &t1, &t2, at(1)).await;
@@ -434,39 +530,46 @@ pub async fn refresh_revoke_family_counts<F: StoreFactory>(factory: &F) {
         .tokens
         .revoke_family(t1.family_id, at(30))
         .await
-        .unwrap();
-    assert_eq!(n, 3, "tokens revoked in the family");
+        .expect("revoke_family");
+    assert_eq!(
+        n, 3,
+        "revoke_family counts the unrevoked tokens of the family"
+    );
     for t in [&t1, &t2, &t3] {
-        let row = peek_refresh(&stores, &t.token_hash).await.unwrap();
+        let row = peek_refresh(&stores, &t.token_hash)
+            .await
+            .expect("rotate_refresh (read): the token is stored");
         assert_eq!(
             row.revoked_at,
             Some(at(30)),
-            "revoked_at of a family member"
+            "revoke_family must set revoked_at = now on every token of the family"
         );
     }
     let n = stores
         .tokens
         .revoke_family(t1.family_id, at(40))
         .await
-        .unwrap();
+        .expect("revoke_family");
     assert_eq!(n, 0, "second revoke_family");
-    let row = peek_refresh(&stores, &t3.token_hash).await.unwrap();
+    let row = peek_refresh(&stores, &t3.token_hash)
+        .await
+        .expect("rotate_refresh (read): the token is stored");
     assert_eq!(
         row.revoked_at,
         Some(at(30)),
-        "the first revocation time stays"
+        "a second revoke_family must keep the first revocation time"
     );
     assert_eq!(
         peek_refresh(&stores, &other.token_hash).await,
         Some(other),
-        "another family"
+        "revoke_family must not touch another family"
     );
     let n = stores
         .tokens
         .revoke_family(FamilyId::new(), at(40))
         .await
-        .unwrap();
-    assert_eq!(n, 0, "unknown family");
+        .expect("revoke_family");
+    assert_eq!(n, 0, "revoke_family of an unknown family counts 0");
 }
 
 /// `revoke_user_refresh` revokes every unrevoked token of the user, across families,
@@ -479,7 +582,11 @@ pub async fn refresh_revoke_user_counts<F: StoreFactory>(factory: &F) {
     let b1 = refresh(u.id, BASE, secs(HOUR));
     let c1 = refresh(someone.id, BASE, secs(HOUR));
     for t in [&a1, &b1, &c1] {
-        stores.tokens.create_refresh(t).await.unwrap();
+        stores
+            .tokens
+            .create_refresh(t)
+            .await
+            .expect("create_refresh");
     }
     let a2 = successor(&a1, at(1), secs(HOUR));
     rotate_into(&stores, &a1, &a2, at(1)).await;
@@ -487,42 +594,55 @@ pub async fn refresh_revoke_user_counts<F: StoreFactory>(factory: &F) {
         .tokens
         .revoke_family(b1.family_id, at(2))
         .await
-        .unwrap();
+        .expect("revoke_family");
     let b2_unrevoked = refresh(u.id, at(3), secs(HOUR));
-    stores.tokens.create_refresh(&b2_unrevoked).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&b2_unrevoked)
+        .await
+        .expect("create_refresh");
 
     let n = stores
         .tokens
         .revoke_user_refresh(u.id, at(30))
         .await
-        .unwrap();
-    assert_eq!(n, 3, "unrevoked tokens of the user");
+        .expect("revoke_user_refresh");
+    assert_eq!(
+        n, 3,
+        "revoke_user_refresh counts the user's unrevoked tokens, across families"
+    );
     for (t, when) in [
         (&a1, at(30)),
         (&a2, at(30)),
         (&b1, at(2)),
         (&b2_unrevoked, at(30)),
     ] {
-        let row = peek_refresh(&stores, &t.token_hash).await.unwrap();
-        assert_eq!(row.revoked_at, Some(when), "revoked_at");
+        let row = peek_refresh(&stores, &t.token_hash)
+            .await
+            .expect("rotate_refresh (read): the token is stored");
+        assert_eq!(
+            row.revoked_at,
+            Some(when),
+            "revoke_user_refresh must set revoked_at = now on unrevoked tokens and keep earlier revocation times"
+        );
     }
     assert_eq!(
         peek_refresh(&stores, &c1.token_hash).await,
         Some(c1),
-        "another user"
+        "revoke_user_refresh must not touch another user's token"
     );
     let n = stores
         .tokens
         .revoke_user_refresh(u.id, at(40))
         .await
-        .unwrap();
+        .expect("revoke_user_refresh");
     assert_eq!(n, 0, "second revoke_user_refresh");
     let n = stores
         .tokens
         .revoke_user_refresh(UserId::new(), at(40))
         .await
-        .unwrap();
-    assert_eq!(n, 0, "unknown user");
+        .expect("revoke_user_refresh");
+    assert_eq!(n, 0, "revoke_user_refresh of an unknown user counts 0");
 }
 
 /// `purge_refresh` deletes tokens with `expires_at <= now` and keeps consumed or revoked
@@ -536,7 +656,11 @@ pub async fn refresh_purge_keeps_unexpired<F: StoreFactory>(factory: &F) {
     let revoked = refresh(u.id, BASE, secs(HOUR));
     let live = refresh(u.id, BASE, secs(HOUR));
     for t in [&expired, &expires_now, &consumed, &revoked, &live] {
-        stores.tokens.create_refresh(t).await.unwrap();
+        stores
+            .tokens
+            .create_refresh(t)
+            .await
+            .expect("create_refresh");
     }
     let consumed_next = successor(&consumed, at(5), secs(HOUR));
     rotate_into(&stores, &consumed, &consumed_next, at(5)).await;
@@ -544,26 +668,41 @@ pub async fn refresh_purge_keeps_unexpired<F: StoreFactory>(factory: &F) {
         .tokens
         .revoke_family(revoked.family_id, at(6))
         .await
-        .unwrap();
+        .expect("revoke_family");
 
-    let n = stores.tokens.purge_refresh(at(30), 100).await.unwrap();
-    assert_eq!(n, 2, "expired tokens purged");
-    assert_eq!(peek_refresh(&stores, &expired.token_hash).await, None);
+    let n = stores
+        .tokens
+        .purge_refresh(at(30), 100)
+        .await
+        .expect("purge_refresh");
+    assert_eq!(
+        n, 2,
+        "purge_refresh counts the tokens with expires_at <= now"
+    );
+    assert_eq!(
+        peek_refresh(&stores, &expired.token_hash).await,
+        None,
+        "purge_refresh deletes a token whose expires_at is before now"
+    );
     assert_eq!(
         peek_refresh(&stores, &expires_now.token_hash).await,
         None,
-        "expires_at == now"
+        "purge_refresh must delete a token with expires_at == now"
     );
     for kept in [&consumed, &consumed_next, &revoked, &live] {
         assert!(
             peek_refresh(&stores, &kept.token_hash).await.is_some(),
-            "an unexpired token was purged"
+            "purge_refresh must keep consumed, revoked and live tokens that have not expired"
         );
     }
     assert_eq!(
-        stores.tokens.purge_refresh(at(30), 100).await.unwrap(),
+        stores
+            .tokens
+            .purge_refresh(at(30), 100)
+            .await
+            .expect("purge_refresh"),
         0,
-        "second purge"
+        "a second purge_refresh finds nothing"
     );
 }
 
@@ -573,18 +712,36 @@ pub async fn refresh_purge_respects_limit<F: StoreFactory>(factory: &F) {
     let u = create_user(&stores).await;
     for _ in 0..5 {
         let t = refresh(u.id, BASE, secs(10));
-        stores.tokens.create_refresh(&t).await.unwrap();
+        stores
+            .tokens
+            .create_refresh(&t)
+            .await
+            .expect("create_refresh");
     }
     let live = refresh(u.id, BASE, secs(HOUR));
-    stores.tokens.create_refresh(&live).await.unwrap();
+    stores
+        .tokens
+        .create_refresh(&live)
+        .await
+        .expect("create_refresh");
     let mut counts = Vec::new();
     for _ in 0..4 {
-        counts.push(stores.tokens.purge_refresh(at(20), 2).await.unwrap());
+        counts.push(
+            stores
+                .tokens
+                .purge_refresh(at(20), 2)
+                .await
+                .expect("purge_refresh"),
+        );
     }
-    assert_eq!(counts, vec![2, 2, 1, 0], "purge counts with limit 2");
+    assert_eq!(
+        counts,
+        vec![2, 2, 1, 0],
+        "purge_refresh deletes at most limit per call: counts with limit 2"
+    );
     assert!(
         peek_refresh(&stores, &live.token_hash).await.is_some(),
-        "the live token"
+        "purge_refresh must keep a live token"
     );
 }
 
@@ -593,7 +750,7 @@ async fn consume(stores: &Stores, t: &OneTimeToken, now: Timestamp) -> Option<On
         .tokens
         .consume_one_time(&t.token_hash, t.purpose, now)
         .await
-        .unwrap()
+        .expect("consume_one_time")
 }
 
 /// An issued token is consumed once: the result carries `consumed_at = now`, a second
@@ -602,19 +759,34 @@ pub async fn one_time_issue_then_consume<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = one_time(u.id, Purpose::PasswordReset, BASE, secs(HOUR));
-    stores.tokens.issue_one_time(&t).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&t)
+        .await
+        .expect("issue_one_time");
 
     let got = consume(&stores, &t, at(10)).await;
     let mut expected = t.clone();
     expected.consumed_at = Some(at(10));
-    assert_eq!(got, Some(expected), "first consume");
-    assert_eq!(consume(&stores, &t, at(11)).await, None, "second consume");
+    assert_eq!(
+        got,
+        Some(expected),
+        "consume_one_time must return the token with consumed_at = now"
+    );
+    assert_eq!(
+        consume(&stores, &t, at(11)).await,
+        None,
+        "a second consume_one_time of one token must be None"
+    );
     let unknown = stores
         .tokens
         .consume_one_time(&fresh_hash(), Purpose::PasswordReset, at(11))
         .await
-        .unwrap();
-    assert_eq!(unknown, None, "unknown hash");
+        .expect("consume_one_time");
+    assert_eq!(
+        unknown, None,
+        "consume_one_time of an unknown hash must be None"
+    );
 }
 
 /// A duplicate hash is `Conflict`, and the failed issue changes nothing: not even the
@@ -625,26 +797,38 @@ pub async fn one_time_issue_duplicate_hash_conflicts<F: StoreFactory>(factory: &
     let b = create_user(&stores).await;
     let earlier = one_time(a.id, Purpose::MagicLink, BASE, secs(HOUR));
     let taken = one_time(b.id, Purpose::MagicLink, BASE, secs(HOUR));
-    stores.tokens.issue_one_time(&earlier).await.unwrap();
-    stores.tokens.issue_one_time(&taken).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&earlier)
+        .await
+        .expect("issue_one_time");
+    stores
+        .tokens
+        .issue_one_time(&taken)
+        .await
+        .expect("issue_one_time");
 
     let mut clash = one_time(a.id, Purpose::MagicLink, at(1), secs(HOUR));
     clash.token_hash = taken.token_hash;
-    let err = stores.tokens.issue_one_time(&clash).await.unwrap_err();
+    let err = stores
+        .tokens
+        .issue_one_time(&clash)
+        .await
+        .expect_err("issue_one_time (duplicate hash) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate hash: expected Conflict, got {err:?}"
+        "issue_one_time: duplicate hash: expected Conflict, got {err:?}"
     );
     let got = consume(&stores, &earlier, at(2)).await;
     assert!(
         got.is_some(),
-        "the failed issue invalidated the user's earlier token"
+        "an issue_one_time refused with Conflict must not invalidate the user's earlier token"
     );
     let got = consume(&stores, &taken, at(2)).await;
     assert_eq!(
         got.map(|t| t.id),
         Some(taken.id),
-        "the hash still belongs to the first token"
+        "an issue_one_time refused with Conflict must leave the hash to the first token"
     );
 }
 
@@ -652,15 +836,19 @@ pub async fn one_time_issue_duplicate_hash_conflicts<F: StoreFactory>(factory: &
 pub async fn one_time_issue_unknown_user_not_found<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let t = one_time(UserId::new(), Purpose::EmailVerification, BASE, secs(HOUR));
-    let err = stores.tokens.issue_one_time(&t).await.unwrap_err();
+    let err = stores
+        .tokens
+        .issue_one_time(&t)
+        .await
+        .expect_err("issue_one_time (unknown user) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown user: expected NotFound, got {err:?}"
+        "issue_one_time: unknown user: expected NotFound, got {err:?}"
     );
     assert_eq!(
         consume(&stores, &t, at(1)).await,
         None,
-        "the failed issue wrote"
+        "an issue_one_time refused with NotFound (unknown user) must write nothing"
     );
 }
 
@@ -675,33 +863,45 @@ pub async fn one_time_issue_invalidates_earlier<F: StoreFactory>(factory: &F) {
     let other_purpose = one_time(a.id, Purpose::EmailVerification, BASE, secs(HOUR));
     let other_user = one_time(b.id, Purpose::PasswordReset, BASE, secs(HOUR));
     for t in [&earlier, &other_purpose, &other_user] {
-        stores.tokens.issue_one_time(t).await.unwrap();
+        stores
+            .tokens
+            .issue_one_time(t)
+            .await
+            .expect("issue_one_time");
     }
-    stores.tokens.issue_one_time(&earlier2).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&earlier2)
+        .await
+        .expect("issue_one_time");
     assert_eq!(
         consume(&stores, &earlier, at(2)).await,
         None,
-        "first token after a second issue"
+        "issue_one_time must invalidate the earlier unconsumed token of the user and purpose"
     );
     let newest = one_time(a.id, Purpose::PasswordReset, at(3), secs(HOUR));
-    stores.tokens.issue_one_time(&newest).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&newest)
+        .await
+        .expect("issue_one_time");
 
     assert_eq!(
         consume(&stores, &earlier2, at(4)).await,
         None,
-        "earlier token of the purpose"
+        "issue_one_time must invalidate every earlier unconsumed token of the user and purpose"
     );
     assert!(
         consume(&stores, &newest, at(4)).await.is_some(),
-        "the newest token"
+        "consume_one_time of the newest token after issue_one_time"
     );
     assert!(
         consume(&stores, &other_purpose, at(4)).await.is_some(),
-        "another purpose"
+        "issue_one_time must not invalidate a token of another purpose"
     );
     assert!(
         consume(&stores, &other_user, at(4)).await.is_some(),
-        "another user"
+        "issue_one_time must not invalidate another user's token"
     );
 }
 
@@ -710,20 +910,31 @@ pub async fn one_time_wrong_purpose_is_none<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = one_time(u.id, Purpose::MagicLink, BASE, secs(HOUR));
-    stores.tokens.issue_one_time(&t).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&t)
+        .await
+        .expect("issue_one_time");
 
     for wrong in Purpose::ALL.into_iter().filter(|p| *p != t.purpose) {
         let got = stores
             .tokens
             .consume_one_time(&t.token_hash, wrong, at(1))
             .await
-            .unwrap();
-        assert_eq!(got, None, "consumed as {wrong:?}");
+            .expect("consume_one_time");
+        assert_eq!(
+            got, None,
+            "consume_one_time with the wrong purpose ({wrong:?}) must be None"
+        );
     }
     let got = consume(&stores, &t, at(2)).await;
     let mut expected = t.clone();
     expected.consumed_at = Some(at(2));
-    assert_eq!(got, Some(expected), "consume for its own purpose");
+    assert_eq!(
+        got,
+        Some(expected),
+        "consume_one_time with the right purpose after wrong ones: the token stays usable for its own"
+    );
 }
 
 /// A token is dead at its expiry: consuming at `expires_at` is `None`, one
@@ -734,16 +945,32 @@ pub async fn one_time_expiry_boundary<F: StoreFactory>(factory: &F) {
     let b = create_user(&stores).await;
     let t = one_time(a.id, Purpose::EmailVerification, BASE, secs(60));
     let s = one_time(b.id, Purpose::EmailVerification, BASE, secs(60));
-    stores.tokens.issue_one_time(&t).await.unwrap();
-    stores.tokens.issue_one_time(&s).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&t)
+        .await
+        .expect("issue_one_time");
+    stores
+        .tokens
+        .issue_one_time(&s)
+        .await
+        .expect("issue_one_time");
 
-    assert_eq!(consume(&stores, &t, at(60)).await, None, "at expires_at");
-    assert_eq!(consume(&stores, &t, at(61)).await, None, "after expires_at");
+    assert_eq!(
+        consume(&stores, &t, at(60)).await,
+        None,
+        "consume_one_time at expires_at must be None"
+    );
+    assert_eq!(
+        consume(&stores, &t, at(61)).await,
+        None,
+        "consume_one_time after expires_at must be None"
+    );
     let got = consume(&stores, &s, at(60) - MICRO).await;
     assert_eq!(
         got.and_then(|t| t.consumed_at),
         Some(at(60) - MICRO),
-        "just before expiry"
+        "consume_one_time one microsecond before expires_at must succeed with consumed_at = now"
     );
 }
 
@@ -752,7 +979,11 @@ pub async fn one_time_concurrent_consume_once<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let t = one_time(u.id, Purpose::MagicLink, BASE, secs(HOUR));
-    stores.tokens.issue_one_time(&t).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&t)
+        .await
+        .expect("issue_one_time");
 
     let results = together(32, |_| {
         let stores = stores.clone();
@@ -762,12 +993,15 @@ pub async fn one_time_concurrent_consume_once<F: StoreFactory>(factory: &F) {
                 .tokens
                 .consume_one_time(&hash, Purpose::MagicLink, at(1))
                 .await
-                .unwrap()
+                .expect("consume_one_time")
         }
     })
     .await;
     let winners = results.iter().filter(|r| r.is_some()).count();
-    assert_eq!(winners, 1, "concurrent consumes that succeeded");
+    assert_eq!(
+        winners, 1,
+        "consume_one_time: exactly one of 32 concurrent consumes of one token succeeds"
+    );
 }
 
 /// `purge_one_time` deletes consumed tokens and tokens with `expires_at <= now`, counts
@@ -784,20 +1018,38 @@ pub async fn one_time_purge<F: StoreFactory>(factory: &F) {
     let expires_now = one_time(users[2].id, purpose, BASE, secs(30));
     let live = one_time(users[3].id, purpose, BASE, secs(30) + MICRO);
     for t in [&consumed, &expired, &expires_now, &live] {
-        stores.tokens.issue_one_time(t).await.unwrap();
+        stores
+            .tokens
+            .issue_one_time(t)
+            .await
+            .expect("issue_one_time");
     }
-    assert!(consume(&stores, &consumed, at(1)).await.is_some());
+    assert!(
+        consume(&stores, &consumed, at(1)).await.is_some(),
+        "consume_one_time of a live token (setup of the purge)"
+    );
 
-    let n = stores.tokens.purge_one_time(at(30), 100).await.unwrap();
-    assert_eq!(n, 3, "consumed and expired tokens purged");
+    let n = stores
+        .tokens
+        .purge_one_time(at(30), 100)
+        .await
+        .expect("purge_one_time");
     assert_eq!(
-        stores.tokens.purge_one_time(at(30), 100).await.unwrap(),
+        n, 3,
+        "purge_one_time counts consumed tokens and tokens with expires_at <= now"
+    );
+    assert_eq!(
+        stores
+            .tokens
+            .purge_one_time(at(30), 100)
+            .await
+            .expect("purge_one_time"),
         0,
-        "second purge"
+        "a second purge_one_time finds nothing"
     );
     assert!(
         consume(&stores, &live, at(30)).await.is_some(),
-        "the live token"
+        "purge_one_time must keep a live token"
     );
 }
 
@@ -807,19 +1059,37 @@ pub async fn one_time_purge_respects_limit<F: StoreFactory>(factory: &F) {
     for _ in 0..5 {
         let u = create_user(&stores).await;
         let t = one_time(u.id, Purpose::MagicLink, BASE, secs(10));
-        stores.tokens.issue_one_time(&t).await.unwrap();
+        stores
+            .tokens
+            .issue_one_time(&t)
+            .await
+            .expect("issue_one_time");
     }
     let u = create_user(&stores).await;
     let live = one_time(u.id, Purpose::MagicLink, BASE, secs(HOUR));
-    stores.tokens.issue_one_time(&live).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&live)
+        .await
+        .expect("issue_one_time");
     let mut counts = Vec::new();
     for _ in 0..4 {
-        counts.push(stores.tokens.purge_one_time(at(20), 2).await.unwrap());
+        counts.push(
+            stores
+                .tokens
+                .purge_one_time(at(20), 2)
+                .await
+                .expect("purge_one_time"),
+        );
     }
-    assert_eq!(counts, vec![2, 2, 1, 0], "purge counts with limit 2");
+    assert_eq!(
+        counts,
+        vec![2, 2, 1, 0],
+        "purge_one_time deletes at most limit per call: counts with limit 2"
+    );
     assert!(
         consume(&stores, &live, at(20)).await.is_some(),
-        "the live token"
+        "purge_one_time must keep a live token"
     );
 }
 
@@ -834,7 +1104,7 @@ async fn attempt(
         .tokens
         .attempt_otp(user, Purpose::EmailOtp, now, rule)
         .await
-        .unwrap()
+        .expect("attempt_otp")
 }
 
 /// The decision the outcome reports, or a panic naming `what` when there was no code.
@@ -864,7 +1134,11 @@ pub async fn otp_no_code<F: StoreFactory>(factory: &F) {
     );
 
     let expiring = one_time(u.id, Purpose::EmailOtp, BASE, secs(60));
-    stores.tokens.issue_one_time(&expiring).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&expiring)
+        .await
+        .expect("issue_one_time");
     let got = attempt(&stores, u.id, at(60), &rule).await;
     assert_eq!(
         got,
@@ -873,8 +1147,15 @@ pub async fn otp_no_code<F: StoreFactory>(factory: &F) {
     );
 
     let used = one_time(u.id, Purpose::EmailOtp, at(61), secs(600));
-    stores.tokens.issue_one_time(&used).await.unwrap();
-    assert!(consume(&stores, &used, at(62)).await.is_some());
+    stores
+        .tokens
+        .issue_one_time(&used)
+        .await
+        .expect("issue_one_time");
+    assert!(
+        consume(&stores, &used, at(62)).await.is_some(),
+        "consume_one_time of a live code (setup: a consumed code)"
+    );
     let got = attempt(&stores, u.id, at(63), &rule).await;
     assert_eq!(
         got,
@@ -883,9 +1164,17 @@ pub async fn otp_no_code<F: StoreFactory>(factory: &F) {
     );
 
     let link = one_time(u.id, Purpose::MagicLink, at(64), secs(600));
-    stores.tokens.issue_one_time(&link).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&link)
+        .await
+        .expect("issue_one_time");
     let theirs = one_time(other.id, Purpose::EmailOtp, at(64), secs(600));
-    stores.tokens.issue_one_time(&theirs).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&theirs)
+        .await
+        .expect("issue_one_time");
     let got = attempt(&stores, u.id, at(65), &rule).await;
     assert_eq!(
         got,
@@ -907,7 +1196,11 @@ pub async fn otp_decisions_applied<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
-    stores.tokens.issue_one_time(&code).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&code)
+        .await
+        .expect("issue_one_time");
     let calls = AtomicUsize::new(0);
     let fail = |_: &OneTimeToken| {
         calls.fetch_add(1, Ordering::SeqCst);
@@ -949,7 +1242,11 @@ pub async fn otp_accepted_consumes<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
-    stores.tokens.issue_one_time(&code).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&code)
+        .await
+        .expect("issue_one_time");
     let expected_hash: TokenHash = code.token_hash;
 
     let seen = Mutex::new(None);
@@ -970,7 +1267,7 @@ pub async fn otp_accepted_consumes<F: StoreFactory>(factory: &F) {
     assert_eq!(
         seen.lock().unwrap().as_ref(),
         Some(&code),
-        "the token the rule saw"
+        "attempt_otp must call the rule with the code as stored"
     );
     assert_eq!(
         token, code,
@@ -996,7 +1293,11 @@ pub async fn otp_concurrent_failures_counted<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
-    stores.tokens.issue_one_time(&code).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&code)
+        .await
+        .expect("issue_one_time");
 
     let results = together(32, |_| {
         let stores = stores.clone();
@@ -1034,7 +1335,11 @@ pub async fn otp_cap_under_contention<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
-    stores.tokens.issue_one_time(&code).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&code)
+        .await
+        .expect("issue_one_time");
     let capped = |t: &OneTimeToken| {
         if t.failed_attempts >= 5 {
             OtpDecision::Leave
@@ -1070,7 +1375,11 @@ pub async fn otp_concurrent_accept_once<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let code = one_time(u.id, Purpose::EmailOtp, BASE, secs(600));
-    stores.tokens.issue_one_time(&code).await.unwrap();
+    stores
+        .tokens
+        .issue_one_time(&code)
+        .await
+        .expect("issue_one_time");
 
     let results = together(32, |_| {
         let stores = stores.clone();
@@ -1085,5 +1394,357 @@ pub async fn otp_concurrent_accept_once<F: StoreFactory>(factory: &F) {
     assert_eq!(
         consumed, 1,
         "attempt_otp: concurrent right codes that consumed the code"
+    );
+}
+
+/// `rotate_refresh` calls the rule once with every stored row, whatever its state: a
+/// consumed token, a revoked one, and an expired one (at and after `expires_at`) are
+/// `Decided` with the row as stored, never `Unknown`. Judging them is core's job.
+pub async fn refresh_rotate_sees_every_stored_row<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let consumed = refresh(u.id, BASE, secs(HOUR));
+    let revoked = refresh(u.id, BASE, secs(HOUR));
+    let expired = refresh(u.id, BASE, secs(10));
+    for t in [&consumed, &revoked, &expired] {
+        stores
+            .tokens
+            .create_refresh(t)
+            .await
+            .expect("create_refresh");
+    }
+    let next = successor(&consumed, at(1), secs(HOUR));
+    rotate_into(&stores, &consumed, &next, at(1)).await;
+    stores
+        .tokens
+        .revoke_family(revoked.family_id, at(2))
+        .await
+        .expect("revoke_family");
+
+    let consumed_row = RefreshToken {
+        consumed_at: Some(at(1)),
+        rotations: 1,
+        ..consumed.clone()
+    };
+    let revoked_row = RefreshToken {
+        revoked_at: Some(at(2)),
+        ..revoked.clone()
+    };
+    for (row, now, what) in [
+        (&consumed_row, at(3), "consumed"),
+        (&revoked_row, at(3), "revoked"),
+        (&expired, at(10), "expiring now"),
+        (&expired, at(11), "expired"),
+    ] {
+        let calls = AtomicUsize::new(0);
+        let rule = |_: &RefreshToken| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            RotationDecision::Reject
+        };
+        let outcome = stores
+            .tokens
+            .rotate_refresh(&row.token_hash, now, &rule)
+            .await
+            .expect("rotate_refresh");
+        assert_eq!(
+            outcome,
+            RotationOutcome::Decided {
+                presented: row.clone(),
+                decision: RotationDecision::Reject,
+            },
+            "rotate_refresh of a {what} token must call the rule with the row as stored, \
+             not report it Unknown"
+        );
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "rotate_refresh of a {what} token: rule calls"
+        );
+    }
+}
+
+/// A `Rotate` whose successor cannot be stored changes nothing: a successor with a
+/// taken hash or a taken id is `Conflict`, and each time the presented token stays
+/// unconsumed (`consumed_at` and `rotations` as before), no successor is stored, and the
+/// token can still rotate.
+pub async fn refresh_rotate_conflict_changes_nothing<F: StoreFactory>(factory: &F) {
+    rotate_into_unstorable(factory, false).await;
+}
+
+/// In a store that holds the users too, a successor naming an unknown user is
+/// `NotFound`, with the same guarantees as a conflicting one: nothing changes.
+pub async fn refresh_rotate_unknown_user_changes_nothing<F: StoreFactory>(factory: &F) {
+    rotate_into_unstorable(factory, true).await;
+}
+
+/// The successors that cannot be stored: a taken hash and a taken id, and with
+/// `unknown_user` one naming an unknown user.
+async fn rotate_into_unstorable<F: StoreFactory>(factory: &F, unknown_user: bool) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let other = refresh(u.id, BASE, secs(HOUR));
+    let t = refresh(u.id, BASE, secs(HOUR));
+    for token in [&other, &t] {
+        stores
+            .tokens
+            .create_refresh(token)
+            .await
+            .expect("create_refresh");
+    }
+    let taken_hash = RefreshToken {
+        token_hash: other.token_hash,
+        ..successor(&t, at(1), secs(HOUR))
+    };
+    let taken_id = RefreshToken {
+        id: other.id,
+        ..successor(&t, at(1), secs(HOUR))
+    };
+    let of_unknown_user = RefreshToken {
+        user_id: UserId::new(),
+        ..successor(&t, at(1), secs(HOUR))
+    };
+    let mut unstorable = vec![(&taken_hash, "a taken hash"), (&taken_id, "a taken id")];
+    if unknown_user {
+        unstorable.push((&of_unknown_user, "an unknown user"));
+    }
+    for (next, what) in unstorable {
+        let rule = |_: &RefreshToken| RotationDecision::Rotate(next.clone());
+        let err = stores
+            .tokens
+            .rotate_refresh(&t.token_hash, at(1), &rule)
+            .await
+            .expect_err("rotate_refresh into an unstorable successor must fail");
+        if what == "an unknown user" {
+            assert!(
+                matches!(err, StoreError::NotFound { .. }),
+                "rotate_refresh into a successor of {what}: expected NotFound, got {err:?}"
+            );
+        } else {
+            assert!(
+                matches!(err, StoreError::Conflict { .. }),
+                "rotate_refresh into a successor with {what}: expected Conflict, got {err:?}"
+            );
+        }
+        assert_eq!(
+            peek_refresh(&stores, &t.token_hash).await.as_ref(),
+            Some(&t),
+            "rotate_refresh into a successor with {what} failed: the presented token must \
+             stay unconsumed"
+        );
+        assert_eq!(
+            peek_refresh(&stores, &other.token_hash).await.as_ref(),
+            Some(&other),
+            "rotate_refresh into a successor with {what} changed the token it collided with"
+        );
+        if next.token_hash != other.token_hash {
+            assert_eq!(
+                peek_refresh(&stores, &next.token_hash).await,
+                None,
+                "rotate_refresh into a successor with {what} failed but stored it"
+            );
+        }
+    }
+
+    let next = successor(&t, at(2), secs(HOUR));
+    rotate_into(&stores, &t, &next, at(2)).await;
+    let revoked = stores
+        .tokens
+        .revoke_family(t.family_id, at(3))
+        .await
+        .expect("revoke_family");
+    assert_eq!(
+        revoked, 2,
+        "revoke_family after failed rotate_refresh calls and one good one: the token and its successor only"
+    );
+}
+
+/// `revoke_family` racing a chain of rotations of the family: once both are done, every
+/// token of the family is revoked, and `revoke_family` counted them all. A rotation is
+/// one atomic step, so it lands either before the revocation (and its successor is
+/// revoked with the family) or after it (and its rule sees the presented token revoked,
+/// so the chain stops).
+pub async fn refresh_revoke_family_races_rotation<F: StoreFactory>(factory: &F) {
+    const ROUNDS: usize = 100;
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let first = refresh(u.id, BASE, secs(HOUR));
+    stores
+        .tokens
+        .create_refresh(&first)
+        .await
+        .expect("create_refresh");
+
+    let rotator = {
+        let stores = stores.clone();
+        let first = first.clone();
+        tokio::spawn(async move {
+            let mut chain = vec![first];
+            for _ in 0..ROUNDS {
+                let current = chain[chain.len() - 1].clone();
+                let next = successor(&current, at(1), secs(HOUR));
+                let candidate = next.clone();
+                let rule = move |row: &RefreshToken| {
+                    if row.consumed_at.is_none() && row.revoked_at.is_none() {
+                        RotationDecision::Rotate(candidate.clone())
+                    } else {
+                        RotationDecision::Reject
+                    }
+                };
+                let outcome = stores
+                    .tokens
+                    .rotate_refresh(&current.token_hash, at(1), &rule)
+                    .await
+                    .expect("rotate_refresh");
+                match outcome {
+                    RotationOutcome::Decided {
+                        decision: RotationDecision::Rotate(_),
+                        ..
+                    } => chain.push(next),
+                    _ => break,
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            chain
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    let revoked = stores
+        .tokens
+        .revoke_family(first.family_id, at(2))
+        .await
+        .expect("revoke_family");
+    let chain = rotator.await.expect("the rotating task");
+
+    for (i, token) in chain.iter().enumerate() {
+        let row = peek_refresh(&stores, &token.token_hash)
+            .await
+            .expect("a token of the chain is stored");
+        assert!(
+            row.revoked_at.is_some(),
+            "revoke_family raced rotate_refresh: token {i} of the {} of the family is \
+             unrevoked after both returned",
+            chain.len()
+        );
+    }
+    assert_eq!(
+        revoked,
+        chain.len() as u64,
+        "revoke_family raced rotate_refresh: it must count every token of the family, \
+         which were all unrevoked before it"
+    );
+}
+
+/// A refresh token with an empty audience, an empty profile name (`Some("")`, not
+/// `None`), `rotations` one short of `u32::MAX` and times in years 1000 and 9999 reads
+/// back exactly; a rotation counts up to `u32::MAX` and copies the values forward.
+pub async fn refresh_edge_values_round_trip<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let earliest = datetime!(1000-01-01 00:00:00.000001 UTC);
+    let latest = datetime!(9999-12-31 23:59:59.999999 UTC);
+    let t = RefreshToken {
+        audience: String::new(),
+        profile: Some(String::new()),
+        chain_started_at: earliest,
+        created_at: earliest,
+        expires_at: latest,
+        consumed_at: Some(earliest),
+        rotations: u32::MAX - 1,
+        ..refresh(u.id, BASE, secs(HOUR))
+    };
+    let no_profile = RefreshToken {
+        profile: None,
+        ..refresh(u.id, BASE, secs(HOUR))
+    };
+    for token in [&t, &no_profile] {
+        stores
+            .tokens
+            .create_refresh(token)
+            .await
+            .expect("create_refresh");
+        assert_eq!(
+            peek_refresh(&stores, &token.token_hash).await.as_ref(),
+            Some(token),
+            "create_refresh then rotate_refresh (read): an empty audience, an empty or \
+             absent profile, rotations near u32::MAX and times in years 1000 and 9999 must \
+             read back exactly"
+        );
+    }
+
+    let next = successor(&t, BASE, secs(HOUR));
+    rotate_into(&stores, &t, &next, BASE).await;
+    let rotated = RefreshToken {
+        rotations: u32::MAX,
+        ..t.clone()
+    };
+    assert_eq!(
+        peek_refresh(&stores, &t.token_hash).await.as_ref(),
+        Some(&rotated),
+        "rotate_refresh adds one to rotations up to u32::MAX and keeps the first consumed_at"
+    );
+    assert_eq!(
+        peek_refresh(&stores, &next.token_hash).await.as_ref(),
+        Some(&next),
+        "rotate_refresh stores the successor as given (empty profile, chain started in \
+         year 1000)"
+    );
+}
+
+/// A one-time token with `failed_attempts` one short of `u32::MAX`, created in year
+/// 1000 and expiring at the end of year 9999, reads back exactly and is live: a failure
+/// counts up to `u32::MAX`, and `consume_one_time` one microsecond before the expiry
+/// succeeds.
+pub async fn one_time_edge_values_round_trip<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    let earliest = datetime!(1000-01-01 00:00:00.000001 UTC);
+    let latest = datetime!(9999-12-31 23:59:59.999999 UTC);
+    let code = OneTimeToken {
+        created_at: earliest,
+        expires_at: latest,
+        failed_attempts: u32::MAX - 1,
+        ..one_time(u.id, Purpose::EmailOtp, BASE, secs(HOUR))
+    };
+    let link = OneTimeToken {
+        created_at: earliest,
+        expires_at: latest,
+        ..one_time(u.id, Purpose::MagicLink, BASE, secs(HOUR))
+    };
+    for t in [&code, &link] {
+        stores
+            .tokens
+            .issue_one_time(t)
+            .await
+            .expect("issue_one_time");
+    }
+
+    let (seen, _) = decided(
+        attempt(&stores, u.id, BASE, &|_| OtpDecision::CountFailure).await,
+        "a code that lives until year 9999",
+    );
+    assert_eq!(
+        seen, code,
+        "issue_one_time then attempt_otp: failed_attempts near u32::MAX and times in years \
+         1000 and 9999 must read back exactly"
+    );
+    let (seen, _) = decided(
+        attempt(&stores, u.id, BASE, &|_| OtpDecision::Leave).await,
+        "after one more failure",
+    );
+    assert_eq!(
+        seen.failed_attempts,
+        u32::MAX,
+        "attempt_otp: CountFailure adds one to failed_attempts up to u32::MAX"
+    );
+
+    let got = consume(&stores, &link, latest - MICRO).await;
+    let expected = OneTimeToken {
+        consumed_at: Some(latest - MICRO),
+        ..link.clone()
+    };
+    assert_eq!(
+        got,
+        Some(expected),
+        "consume_one_time one microsecond before an expiry at the end of year 9999"
     );
 }

@@ -14,11 +14,15 @@ pub async fn create_then_read<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let mut alice = user("alice@example.com");
     alice.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned());
-    stores.users.create_user(&alice).await.unwrap();
+    stores.users.create_user(&alice).await.expect("create_user");
 
-    let by_id = stores.users.user_by_id(alice.id).await.unwrap();
+    let by_id = stores.users.user_by_id(alice.id).await.expect("user_by_id");
     assert_eq!(by_id.as_ref(), Some(&alice), "user_by_id");
-    let by_email = stores.users.user_by_email(&alice.email).await.unwrap();
+    let by_email = stores
+        .users
+        .user_by_email(&alice.email)
+        .await
+        .expect("user_by_email");
     assert_eq!(by_email.as_ref(), Some(&alice), "user_by_email");
 }
 
@@ -26,15 +30,19 @@ pub async fn create_then_read<F: StoreFactory>(factory: &F) {
 pub async fn missing_user_is_none<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     create_user(&stores).await;
-    let by_id = stores.users.user_by_id(UserId::new()).await.unwrap();
+    let by_id = stores
+        .users
+        .user_by_id(UserId::new())
+        .await
+        .expect("user_by_id");
     assert_eq!(by_id, None, "user_by_id of an unknown id");
     let by_email = stores
         .users
         .user_by_email("nobody@example.com")
         .await
-        .unwrap();
+        .expect("user_by_email");
     assert_eq!(by_email, None, "user_by_email of an unknown email");
-    let empty = stores.users.user_by_email("").await.unwrap();
+    let empty = stores.users.user_by_email("").await.expect("user_by_email");
     assert_eq!(empty, None, "user_by_email of the empty string");
 }
 
@@ -42,25 +50,33 @@ pub async fn missing_user_is_none<F: StoreFactory>(factory: &F) {
 pub async fn email_lookup_ignores_ascii_case<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let alice = user("alice@x.io");
-    stores.users.create_user(&alice).await.unwrap();
+    stores.users.create_user(&alice).await.expect("create_user");
     for probe in ["ALICE@x.io", "Alice@X.Io", "alice@X.IO"] {
-        let found = stores.users.user_by_email(probe).await.unwrap();
+        let found = stores
+            .users
+            .user_by_email(probe)
+            .await
+            .expect("user_by_email");
         assert_eq!(found.as_ref(), Some(&alice), "user_by_email({probe:?})");
     }
 
     // A caller that bypasses core may hand over mixed case: it is kept as given.
     let bob = user("Bob@X.io");
-    stores.users.create_user(&bob).await.unwrap();
-    let found = stores.users.user_by_email("bob@x.io").await.unwrap();
+    stores.users.create_user(&bob).await.expect("create_user");
+    let found = stores
+        .users
+        .user_by_email("bob@x.io")
+        .await
+        .expect("user_by_email");
     assert_eq!(
         found.as_ref(),
         Some(&bob),
-        "mixed-case email found by lowercase"
+        "user_by_email must find a user stored in mixed case by its lowercase email"
     );
     assert_eq!(
-        found.unwrap().email,
+        found.expect("user_by_email: the user is stored").email,
         "Bob@X.io",
-        "email not kept exactly as given"
+        "create_user must keep the email exactly as given (mixed case included)"
     );
 }
 
@@ -69,39 +85,66 @@ pub async fn email_lookup_ignores_ascii_case<F: StoreFactory>(factory: &F) {
 pub async fn duplicate_email_conflicts_ignoring_case<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let first = user("alice@x.io");
-    stores.users.create_user(&first).await.unwrap();
+    stores.users.create_user(&first).await.expect("create_user");
 
     for email in ["alice@x.io", "ALICE@x.io", "Alice@X.IO"] {
         let loser = user(email);
-        let err = stores.users.create_user(&loser).await.unwrap_err();
+        let err = stores.users.create_user(&loser).await.expect_err(
+            "create_user of an email taken in another ASCII case must fail with Conflict",
+        );
         assert!(
             matches!(err, StoreError::Conflict { .. }),
             "create_user({email:?}) over alice@x.io: expected Conflict, got {err:?}"
         );
-        let written = stores.users.user_by_id(loser.id).await.unwrap();
+        let written = stores.users.user_by_id(loser.id).await.expect("user_by_id");
         assert_eq!(
             written, None,
             "the losing create_user({email:?}) left a row"
         );
     }
-    let still = stores.users.user_by_email("alice@x.io").await.unwrap();
-    assert_eq!(still.as_ref(), Some(&first), "the first user changed");
+    let still = stores
+        .users
+        .user_by_email("alice@x.io")
+        .await
+        .expect("user_by_email");
+    assert_eq!(
+        still.as_ref(),
+        Some(&first),
+        "a create_user refused with Conflict must not change the first user"
+    );
 }
 
 /// Inserting a second user with an existing id is a `Conflict` and changes nothing.
 pub async fn duplicate_id_conflicts<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let first = create_user(&stores).await;
+    // Every field differs, so a failed create that wrote any of them shows.
     let mut clash = user("someone-else@example.com");
     clash.id = first.id;
-    let err = stores.users.create_user(&clash).await.unwrap_err();
+    clash.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$Y2xhc2g$Y2xhc2g".to_owned());
+    clash.email_verified_at = Some(at(5));
+    clash.created_at = at(5);
+    clash.updated_at = at(6);
+    let err = stores
+        .users
+        .create_user(&clash)
+        .await
+        .expect_err("create_user (duplicate id) must fail with Conflict");
     assert!(
         matches!(err, StoreError::Conflict { .. }),
-        "duplicate id: expected Conflict, got {err:?}"
+        "create_user: duplicate id: expected Conflict, got {err:?}"
     );
-    let by_id = stores.users.user_by_id(first.id).await.unwrap();
-    assert_eq!(by_id.as_ref(), Some(&first), "the first user changed");
-    let by_email = stores.users.user_by_email(&clash.email).await.unwrap();
+    let by_id = stores.users.user_by_id(first.id).await.expect("user_by_id");
+    assert_eq!(
+        by_id.as_ref(),
+        Some(&first),
+        "a create_user refused with Conflict (duplicate id) must not change the first user"
+    );
+    let by_email = stores
+        .users
+        .user_by_email(&clash.email)
+        .await
+        .expect("user_by_email");
     assert_eq!(by_email, None, "the losing create_user left a row");
 }
 
@@ -142,27 +185,46 @@ pub async fn concurrent_creates_one_wins<F: StoreFactory>(factory: &F) {
     assert_eq!(
         winners.len(),
         1,
-        "expected exactly one winner, got {winners:?}"
+        "create_user: exactly one of 32 concurrent creates with one email wins, got {winners:?}"
     );
     for (i, result) in results.iter().enumerate() {
         if let Err(err) = result {
             assert!(
                 matches!(err, StoreError::Conflict { .. }),
-                "loser {i}: expected Conflict, got {err:?}"
+                "create_user: loser {i} of a race on one email: expected Conflict, got {err:?}"
             );
         }
     }
     let winner = &candidates[winners[0]];
     for (i, candidate) in candidates.iter().enumerate() {
-        let row = stores.users.user_by_id(candidate.id).await.unwrap();
+        let row = stores
+            .users
+            .user_by_id(candidate.id)
+            .await
+            .expect("user_by_id");
         if i == winners[0] {
-            assert_eq!(row.as_ref(), Some(winner), "the winner's row");
+            assert_eq!(
+                row.as_ref(),
+                Some(winner),
+                "create_user: the winner of the race is stored as given"
+            );
         } else {
-            assert_eq!(row, None, "loser {i} left a row");
+            assert_eq!(
+                row, None,
+                "create_user: loser {i} of a race on one email left a row"
+            );
         }
     }
-    let found = stores.users.user_by_email("racer@x.io").await.unwrap();
-    assert_eq!(found.as_ref(), Some(winner), "lookup after the race");
+    let found = stores
+        .users
+        .user_by_email("racer@x.io")
+        .await
+        .expect("user_by_email");
+    assert_eq!(
+        found.as_ref(),
+        Some(winner),
+        "user_by_email after a race on one email must find the winner"
+    );
 }
 
 /// A non-ASCII email round-trips byte for byte and is found with its ASCII letters
@@ -170,42 +232,60 @@ pub async fn concurrent_creates_one_wins<F: StoreFactory>(factory: &F) {
 pub async fn unicode_email_round_trips<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let jurgen = user("jürgen@exämple.de");
-    stores.users.create_user(&jurgen).await.unwrap();
+    stores
+        .users
+        .create_user(&jurgen)
+        .await
+        .expect("create_user");
     let found = stores
         .users
         .user_by_email("jürgen@exämple.de")
         .await
-        .unwrap()
+        .expect("user_by_email")
         .expect("user_by_email of the exact unicode email");
     assert_eq!(
         found.email.as_bytes(),
         jurgen.email.as_bytes(),
-        "email bytes"
+        "create_user must keep a non-ASCII email byte for byte"
     );
-    assert_eq!(found, jurgen);
+    assert_eq!(
+        found, jurgen,
+        "user_by_email must return the unicode user exactly as stored"
+    );
     // Only the ASCII letters change case here: the lookup must still find it.
     let upper = stores
         .users
         .user_by_email("JüRGEN@EXäMPLE.DE")
         .await
-        .unwrap();
+        .expect("user_by_email");
     assert_eq!(
         upper.as_ref(),
         Some(&jurgen),
-        "ASCII-case variant of a unicode email"
+        "user_by_email must ignore ASCII case in a non-ASCII email"
     );
     // A different non-ASCII letter is a different email.
     let other = stores
         .users
         .user_by_email("jurgen@exämple.de")
         .await
-        .unwrap();
-    assert_eq!(other, None, "ü and u are different letters");
+        .expect("user_by_email");
+    assert_eq!(
+        other, None,
+        "user_by_email must not fold non-ASCII letters: ü and u differ"
+    );
 
     let emoji = user("😀+tag@例え.jp");
-    stores.users.create_user(&emoji).await.unwrap();
-    let found = stores.users.user_by_email("😀+tag@例え.jp").await.unwrap();
-    assert_eq!(found.as_ref(), Some(&emoji), "four-byte UTF-8 email");
+    stores.users.create_user(&emoji).await.expect("create_user");
+    let found = stores
+        .users
+        .user_by_email("😀+tag@例え.jp")
+        .await
+        .expect("user_by_email");
+    assert_eq!(
+        found.as_ref(),
+        Some(&emoji),
+        "create_user then user_by_email of a four-byte UTF-8 email"
+    );
 }
 
 /// An email of the maximum length ([`MAX_EMAIL_BYTES`], 254 bytes) round-trips.
@@ -215,19 +295,39 @@ pub async fn longest_email_round_trips<F: StoreFactory>(factory: &F) {
     let domain_len = MAX_EMAIL_BYTES - local.len() - 1;
     let labels = "d".repeat(domain_len - 3);
     let email = format!("{local}@{labels}.io");
-    assert_eq!(email.len(), MAX_EMAIL_BYTES);
+    assert_eq!(
+        email.len(),
+        MAX_EMAIL_BYTES,
+        "fixture: the email is exactly MAX_EMAIL_BYTES long"
+    );
     let long = user(&email);
-    stores.users.create_user(&long).await.unwrap();
-    let found = stores.users.user_by_email(&email).await.unwrap();
-    assert_eq!(found.as_ref(), Some(&long), "254-byte email by email");
-    let found = stores.users.user_by_id(long.id).await.unwrap();
-    assert_eq!(found.as_ref(), Some(&long), "254-byte email by id");
+    stores.users.create_user(&long).await.expect("create_user");
+    let found = stores
+        .users
+        .user_by_email(&email)
+        .await
+        .expect("user_by_email");
+    assert_eq!(
+        found.as_ref(),
+        Some(&long),
+        "create_user then user_by_email of a 254-byte email"
+    );
+    let found = stores.users.user_by_id(long.id).await.expect("user_by_id");
+    assert_eq!(
+        found.as_ref(),
+        Some(&long),
+        "create_user then user_by_id of a 254-byte email"
+    );
     let upper = stores
         .users
         .user_by_email(&email.to_ascii_uppercase())
         .await
-        .unwrap();
-    assert_eq!(upper.as_ref(), Some(&long), "254-byte email, upper case");
+        .expect("user_by_email");
+    assert_eq!(
+        upper.as_ref(),
+        Some(&long),
+        "user_by_email of a 254-byte email in upper case"
+    );
 }
 
 /// `set_password_hash` sets and clears the hash and stamps `updated_at`; an unknown id
@@ -241,31 +341,47 @@ pub async fn password_hash_set_and_cleared<F: StoreFactory>(factory: &F) {
         .users
         .set_password_hash(u.id, Some(phc), at(10))
         .await
-        .unwrap();
-    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+        .expect("set_password_hash");
+    let after = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
     let mut expected = u.clone();
     expected.password_hash = Some(phc.to_owned());
     expected.updated_at = at(10);
-    assert_eq!(after, expected, "after setting the hash");
+    assert_eq!(
+        after, expected,
+        "set_password_hash must set the hash and updated_at = now, nothing else"
+    );
 
     stores
         .users
         .set_password_hash(u.id, None, at(20))
         .await
-        .unwrap();
-    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+        .expect("set_password_hash");
+    let after = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
     expected.password_hash = None;
     expected.updated_at = at(20);
-    assert_eq!(after, expected, "after clearing the hash");
+    assert_eq!(
+        after, expected,
+        "set_password_hash(None) must remove the hash and set updated_at = now"
+    );
 
     let err = stores
         .users
         .set_password_hash(UserId::new(), Some(phc), at(30))
         .await
-        .unwrap_err();
+        .expect_err("set_password_hash (unknown user) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown user: expected NotFound, got {err:?}"
+        "set_password_hash: unknown user: expected NotFound, got {err:?}"
     );
 }
 
@@ -279,29 +395,45 @@ pub async fn mark_email_verified_keeps_first_time<F: StoreFactory>(factory: &F) 
         .users
         .mark_email_verified(u.id, at(10))
         .await
-        .unwrap();
+        .expect("mark_email_verified");
     let mut expected = u.clone();
     expected.email_verified_at = Some(at(10));
     expected.updated_at = at(10);
-    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
-    assert_eq!(after, expected, "after the first verification");
+    let after = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
+    assert_eq!(
+        after, expected,
+        "mark_email_verified must set email_verified_at and updated_at to now"
+    );
 
     stores
         .users
         .mark_email_verified(u.id, at(20))
         .await
-        .unwrap();
-    let after = stores.users.user_by_id(u.id).await.unwrap().unwrap();
-    assert_eq!(after, expected, "a second verification changed the row");
+        .expect("mark_email_verified");
+    let after = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
+    assert_eq!(
+        after, expected,
+        "a second mark_email_verified must keep the first time (and updated_at)"
+    );
 
     let err = stores
         .users
         .mark_email_verified(UserId::new(), at(30))
         .await
-        .unwrap_err();
+        .expect_err("mark_email_verified (unknown user) must fail with NotFound");
     assert!(
         matches!(err, StoreError::NotFound { .. }),
-        "unknown user: expected NotFound, got {err:?}"
+        "mark_email_verified: unknown user: expected NotFound, got {err:?}"
     );
 }
 
@@ -318,30 +450,46 @@ pub async fn timestamps_round_trip_exactly<F: StoreFactory>(factory: &F) {
     u.created_at = truncate_to_micros(datetime!(1999-12-31 23:59:59.999999 UTC));
     u.updated_at = odd;
     u.email_verified_at = Some(datetime!(2099-12-31 23:59:59.000001 UTC));
-    stores.users.create_user(&u).await.unwrap();
-    let found = stores.users.user_by_id(u.id).await.unwrap().unwrap();
-    assert_eq!(found.created_at, u.created_at, "created_at");
-    assert_eq!(found.updated_at, u.updated_at, "updated_at");
+    stores.users.create_user(&u).await.expect("create_user");
+    let found = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
+    assert_eq!(
+        found.created_at, u.created_at,
+        "create_user then user_by_id: created_at before 2000 must read back exactly"
+    );
+    assert_eq!(
+        found.updated_at, u.updated_at,
+        "create_user then user_by_id: updated_at with odd microseconds must read back exactly"
+    );
     assert_eq!(
         found.email_verified_at, u.email_verified_at,
-        "email_verified_at"
+        "create_user then user_by_id: email_verified_at after 2038 must read back exactly"
     );
     assert_eq!(
         found.created_at.offset(),
         time::UtcOffset::UTC,
-        "read back in UTC"
+        "user_by_id must read timestamps back in UTC"
     );
 
     stores
         .users
         .set_password_hash(u.id, None, odd + Duration::microseconds(1))
         .await
-        .unwrap();
-    let found = stores.users.user_by_id(u.id).await.unwrap().unwrap();
+        .expect("set_password_hash");
+    let found = stores
+        .users
+        .user_by_id(u.id)
+        .await
+        .expect("user_by_id")
+        .expect("user_by_id: the user is stored");
     assert_eq!(
         found.updated_at,
         odd + Duration::microseconds(1),
-        "updated_at after a write"
+        "set_password_hash must store updated_at = now to the microsecond"
     );
 }
 
@@ -353,36 +501,168 @@ pub async fn delete_user<F: StoreFactory>(factory: &F) {
     let other = create_user(&stores).await;
 
     assert!(
-        stores.users.delete_user(u.id).await.unwrap(),
-        "first delete"
+        stores.users.delete_user(u.id).await.expect("delete_user"),
+        "delete_user of an existing user returns true"
     );
     assert_eq!(
-        stores.users.user_by_id(u.id).await.unwrap(),
+        stores.users.user_by_id(u.id).await.expect("user_by_id"),
         None,
-        "by id after delete"
+        "user_by_id after delete_user must be None"
     );
     assert_eq!(
-        stores.users.user_by_email(&u.email).await.unwrap(),
+        stores
+            .users
+            .user_by_email(&u.email)
+            .await
+            .expect("user_by_email"),
         None,
-        "by email after delete"
+        "user_by_email after delete_user must be None"
     );
     assert!(
-        !stores.users.delete_user(u.id).await.unwrap(),
-        "second delete"
+        !stores.users.delete_user(u.id).await.expect("delete_user"),
+        "a second delete_user of one id returns false"
     );
     assert!(
-        !stores.users.delete_user(UserId::new()).await.unwrap(),
-        "delete of an unknown id"
+        !stores
+            .users
+            .delete_user(UserId::new())
+            .await
+            .expect("delete_user"),
+        "delete_user of an unknown id returns false"
     );
     assert_eq!(
-        stores.users.user_by_id(other.id).await.unwrap().as_ref(),
+        stores
+            .users
+            .user_by_id(other.id)
+            .await
+            .expect("user_by_id")
+            .as_ref(),
         Some(&other),
-        "another user was touched"
+        "delete_user must not touch another user"
     );
 
     // The email is free again.
     let again = user(&u.email.to_ascii_uppercase());
-    stores.users.create_user(&again).await.unwrap();
-    let found = stores.users.user_by_email(&u.email).await.unwrap();
-    assert_eq!(found.as_ref(), Some(&again), "re-registered email");
+    stores.users.create_user(&again).await.expect("create_user");
+    let found = stores
+        .users
+        .user_by_email(&u.email)
+        .await
+        .expect("user_by_email");
+    assert_eq!(
+        found.as_ref(),
+        Some(&again),
+        "delete_user frees the email: a new user may take it, in another case"
+    );
+}
+
+/// `user_by_email` compares the whole email for equality (ignoring ASCII case), never
+/// as a pattern: `_`, `%`, `*`, `?` and `\` are plain characters in the stored email and
+/// in the input, and a lookup never lands on another user's row.
+pub async fn email_lookup_is_not_a_pattern<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    // `axb` first: a pattern lookup that takes the first row that matches finds it.
+    let emails = [
+        "axb@x.io",
+        "a_b@x.io",
+        "100%real@x.io",
+        "back\\slash@x.io",
+        "a*b?c@x.io",
+    ];
+    let users: Vec<_> = emails.iter().map(|email| user(email)).collect();
+    for u in &users {
+        stores.users.create_user(u).await.expect("create_user");
+    }
+    for u in &users {
+        for probe in [u.email.clone(), u.email.to_ascii_uppercase()] {
+            let found = stores
+                .users
+                .user_by_email(&probe)
+                .await
+                .expect("user_by_email");
+            assert_eq!(
+                found.as_ref(),
+                Some(u),
+                "user_by_email({probe:?}) must find exactly the user with that email"
+            );
+        }
+    }
+    for probe in [
+        "%",
+        "_",
+        "%@x.io",
+        "a%",
+        "_xb@x.io",
+        "a%@x.io",
+        "100%@x.io",
+        "a\\_b@x.io",
+        "back_slash@x.io",
+        "backslash@x.io",
+        "a*@x.io",
+        "*@x.io",
+        "a?b?c@x.io",
+        "a[_]b@x.io",
+    ] {
+        let found = stores
+            .users
+            .user_by_email(probe)
+            .await
+            .expect("user_by_email");
+        assert_eq!(
+            found, None,
+            "user_by_email({probe:?}) must compare for equality, not match a pattern"
+        );
+    }
+}
+
+/// Timestamps at both ends of the range every supported database holds
+/// (`1000-01-01` to `9999-12-31T23:59:59.999999`, MariaDB's `DATETIME`), and just
+/// before the Unix epoch, read back exactly.
+pub async fn extreme_timestamps_round_trip<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let earliest = datetime!(1000-01-01 00:00:00.000001 UTC);
+    let pre_epoch = datetime!(1969-12-31 23:59:59.999999 UTC);
+    let latest = datetime!(9999-12-31 23:59:59.999999 UTC);
+
+    let mut old = user("old@example.com");
+    old.created_at = earliest;
+    old.updated_at = pre_epoch;
+    old.email_verified_at = Some(latest);
+    let mut new = user("new@example.com");
+    new.created_at = latest;
+    new.updated_at = latest;
+    new.email_verified_at = Some(earliest);
+    for u in [&old, &new] {
+        stores.users.create_user(u).await.expect("create_user");
+        let found = stores.users.user_by_id(u.id).await.expect("user_by_id");
+        assert_eq!(
+            found.as_ref(),
+            Some(u),
+            "create_user then user_by_id: timestamps in years 1000, 1969 and 9999 must read \
+             back exactly"
+        );
+    }
+
+    stores
+        .users
+        .set_password_hash(old.id, None, latest)
+        .await
+        .expect("set_password_hash");
+    stores
+        .users
+        .mark_email_verified(new.id, earliest)
+        .await
+        .expect("mark_email_verified");
+    let found = stores.users.user_by_id(old.id).await.expect("user_by_id");
+    assert_eq!(
+        found.map(|u| u.updated_at),
+        Some(latest),
+        "set_password_hash must stamp updated_at = now exactly, in year 9999"
+    );
+    let found = stores.users.user_by_id(new.id).await.expect("user_by_id");
+    assert_eq!(
+        found.and_then(|u| u.email_verified_at),
+        Some(earliest),
+        "mark_email_verified must keep the first verification time, in year 1000"
+    );
 }
