@@ -116,7 +116,10 @@ pub use async_trait::async_trait;
 /// Gives the suite a fresh store set per case.
 ///
 /// Every call must return stores that are empty and isolated from every other call's,
-/// since cases run in parallel and some (purges, service-key listings) see every row.
+/// since cases run in parallel and some (purges, service-key listings) see every row:
+/// a new database, schema or temporary file per call, or for a key-value store a random
+/// key prefix. The suite evaluates the factory once per case and drops it when the case
+/// ends; keep a [`Cleanup`] per call in it to remove what the call made.
 #[async_trait::async_trait]
 pub trait StoreFactory: Send + Sync + 'static {
     /// A fresh, empty store set, isolated from every other case's. May panic with a
