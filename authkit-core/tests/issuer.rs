@@ -86,6 +86,22 @@ async fn rfc7515_a3_token_through_an_issuer() {
 }
 
 #[tokio::test]
+async fn a_token_without_kid_needs_a_single_key() {
+    let a3 = VerifyingKey::from_jwk_json(A3_JWK).unwrap();
+    let other = VerifyingKey::es256_public_pem(&fixture("p256_public.pem")).unwrap();
+    let two = Issuer::from_keys("joe", vec![a3, other])
+        .clock(clock_at(1_300_819_379))
+        .build()
+        .await
+        .unwrap();
+    assert!(matches!(
+        two.dangerous_verify_signature_only::<StandardClaims>(A3_JWS)
+            .await,
+        Err(Error::InvalidToken)
+    ));
+}
+
+#[tokio::test]
 async fn issuers_refuse_hmac_keys() {
     let hs = VerifyingKey::hs256(&authkit::SigningKey::new([1u8; 32])).unwrap();
     assert!(matches!(

@@ -467,8 +467,8 @@ async fn discovery_over_http_checks_the_issuer_and_the_body_size() {
             None,
         ),
     );
+    // (With the `http` feature and no fetcher given, the default HttpFetcher is used.)
     let issuer = Issuer::from_oauth_metadata(format!("{}/tenant", server.issuer()))
-        .fetcher(Arc::new(HttpFetcher::new().unwrap()))
         .allow_loopback_http()
         .build()
         .await

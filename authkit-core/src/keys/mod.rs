@@ -11,6 +11,11 @@
 //! another algorithm is refused, so an RSA or EC public key can never be used as an HMAC
 //! secret, and an HMAC key never verifies an asymmetric signature.
 //!
+//! A ring may hold an HS256 key beside asymmetric ones, so a deployment can move from a
+//! shared secret to a public key without a failed verification; each key still verifies
+//! its own algorithm only. Tokens with no `kid` (signed before key rings) are verified by
+//! the ring's only key, or else by its only HS256 key, or refused.
+//!
 //! [`Auth::jwks_json`](crate::Auth::jwks_json) publishes the public half of every
 //! asymmetric key of the ring as a JWK Set (RFC 7517 §5), each with `kid`, `alg` and
 //! `use: "sig"`. HMAC keys are secrets and are never published.
