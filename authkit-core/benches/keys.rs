@@ -271,5 +271,72 @@ fn paired(_c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, paired, side_by_side, threads);
+/// Throughput at 2 threads over 1, in alternating short rounds (bare x1, `Auth` x1,
+/// `Issuer` x1, then the same at x2), so each round compares like with like under the
+/// same outside load. Prints the median scaling of each over all rounds, and over the
+/// rounds in which the machine had two free cores (bare decode, which shares nothing,
+/// scaled at least 1.8x).
+fn paired_threads(_c: &mut Criterion) {
+    const ROUNDS: usize = 61;
+    let validator = Validator::new("bff");
+    for case in cases() {
+        let iters = if case.name == "ES256" { 40 } else { 300 };
+        let bare = || {
+            jsonwebtoken::decode::<AccessClaims>(
+                black_box(&case.token),
+                &case.key,
+                &case.validation,
+            )
+            .unwrap();
+        };
+        let auth = || {
+            case.auth
+                .verify_access(black_box(&case.token), Audience::Bff)
+                .unwrap();
+        };
+        let issuer = || {
+            ready(
+                case.issuer
+                    .verify::<StandardClaims>(black_box(&case.token), &validator),
+            )
+            .unwrap();
+        };
+        let fs: [&(dyn Fn() + Sync); 3] = [&bare, &auth, &issuer];
+        let mut scaling: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+        for _ in 0..ROUNDS {
+            let one: Vec<f64> = fs
+                .iter()
+                .map(|f| parallel(1, iters, *f).as_secs_f64())
+                .collect();
+            let two: Vec<f64> = fs
+                .iter()
+                .map(|f| parallel(2, iters, *f).as_secs_f64())
+                .collect();
+            for k in 0..3 {
+                scaling[k].push(2.0 * one[k] / two[k]);
+            }
+        }
+        let median = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        };
+        let quiet: Vec<usize> = (0..ROUNDS).filter(|&r| scaling[0][r] >= 1.8).collect();
+        let pick = |k: usize| quiet.iter().map(|&r| scaling[k][r]).collect::<Vec<_>>();
+        println!(
+            "threads {}: x2/x1 throughput, all {ROUNDS} rounds: bare {:.2}, Auth {:.2}, Issuer {:.2}; \
+             {} quiet rounds: bare {:.2}, Auth {:.2}, Issuer {:.2}",
+            case.name,
+            median(&scaling[0]),
+            median(&scaling[1]),
+            median(&scaling[2]),
+            quiet.len(),
+            median(&pick(0)),
+            median(&pick(1)),
+            median(&pick(2)),
+        );
+    }
+}
+
+criterion_group!(benches, paired, paired_threads, side_by_side, threads);
 criterion_main!(benches);
