@@ -85,6 +85,7 @@ const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// One verifying key of the ring, with a validation per audience pinned to its algorithm.
 struct OwnKey {
     kid: std::sync::Arc<str>,
+    alg: JwsAlgorithm,
     decoding: DecodingKey,
     bff: Validation,
     api: Validation,
@@ -118,6 +119,7 @@ impl Jwt {
             .verifying_keys()
             .map(|k| OwnKey {
                 kid: k.kid.clone(),
+                alg: k.alg,
                 decoding: k.decoding.clone(),
                 bff: validation(&cfg.issuer, Audience::Bff, k.alg),
                 api: validation(&cfg.issuer, Audience::Api, k.alg),
@@ -159,8 +161,8 @@ impl Jwt {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Error::MalformedToken);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|e| map_decode_error(e.kind()))?;
-        if header.crit.is_some() {
+        let header = crate::keys::peek_header(token)?;
+        if header.crit {
             // RFC 7515 §4.1.11: we understand no extension, so none may be critical.
             return Err(Error::InvalidToken);
         }
@@ -169,6 +171,9 @@ impl Jwt {
             None => self.kidless.and_then(|i| self.keys.get(i)),
         }
         .ok_or(Error::InvalidToken)?;
+        if header.alg != Some(key.alg) {
+            return Err(Error::InvalidToken);
+        }
         // The key's validation admits its own algorithm only: a header naming another one
         // is refused by `decode` (RFC 8725 §3.1).
         let validation = match audience {

@@ -205,13 +205,13 @@ impl Issuer {
         if token.len() > inner.max_token_bytes {
             return Err(Error::MalformedToken);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|e| map_decode_error(e.kind()))?;
-        if header.crit.is_some() {
+        let header = crate::keys::peek_header(token)?;
+        if header.crit {
             // RFC 7515 §4.1.11: no extension is understood, so none may be critical.
             return Err(Error::InvalidToken);
         }
         let key = inner.cache.key_for(header.kid.as_deref()).await?;
-        if header.alg != key.alg.jwt() {
+        if header.alg != Some(key.alg) {
             return Err(Error::InvalidToken);
         }
         let claims = jsonwebtoken::decode::<T>(token, &key.decoding, &key.validation)

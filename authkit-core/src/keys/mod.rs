@@ -747,6 +747,52 @@ impl PartialEq for KeyRing {
 }
 impl Eq for KeyRing {}
 
+/// What key selection needs from a JWS header: `alg` (`None` when not one of ours), `kid`,
+/// and whether `crit` is present. Read without the full header type, on the hot path;
+/// `jsonwebtoken::decode` parses the header again and checks `alg` against the key's
+/// algorithm, so nothing here decides whether a token is valid.
+pub(crate) struct PeekedHeader {
+    pub(crate) alg: Option<JwsAlgorithm>,
+    pub(crate) kid: Option<String>,
+    pub(crate) crit: bool,
+}
+
+/// Reads the protected header of a compact JWS. Errors: [`Error::MalformedToken`].
+pub(crate) fn peek_header(token: &str) -> Result<PeekedHeader> {
+    #[derive(serde::Deserialize)]
+    struct Raw<'a> {
+        #[serde(borrow)]
+        alg: std::borrow::Cow<'a, str>,
+        #[serde(borrow, default)]
+        kid: Option<std::borrow::Cow<'a, str>>,
+        #[serde(default)]
+        crit: Option<serde::de::IgnoredAny>,
+    }
+    let encoded = token.split('.').next().unwrap_or("");
+    let json = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| Error::MalformedToken)?;
+    let raw: Raw<'_> = serde_json::from_slice(&json).map_err(|_| Error::MalformedToken)?;
+    let alg = match &*raw.alg {
+        "HS256" => Some(JwsAlgorithm::HS256),
+        "ES256" => Some(JwsAlgorithm::ES256),
+        "ES384" => Some(JwsAlgorithm::ES384),
+        "EdDSA" => Some(JwsAlgorithm::EdDSA),
+        "RS256" => Some(JwsAlgorithm::RS256),
+        "RS384" => Some(JwsAlgorithm::RS384),
+        "RS512" => Some(JwsAlgorithm::RS512),
+        "PS256" => Some(JwsAlgorithm::PS256),
+        "PS384" => Some(JwsAlgorithm::PS384),
+        "PS512" => Some(JwsAlgorithm::PS512),
+        _ => None,
+    };
+    Ok(PeekedHeader {
+        alg,
+        kid: raw.kid.map(std::borrow::Cow::into_owned),
+        crit: raw.crit.is_some(),
+    })
+}
+
 /// A minimal OpenID Connect Discovery 1.0 document (§3) for `issuer`: `issuer`,
 /// `jwks_uri`, `subject_types_supported` and `id_token_signing_alg_values_supported`.
 /// Enough for verifiers that discover the keys (such as
