@@ -101,6 +101,25 @@ async fn a_token_without_kid_needs_a_single_key() {
     ));
 }
 
+/// Handlers of multi-threaded servers need `Send` futures and shareable issuers.
+#[tokio::test]
+async fn issuer_and_its_futures_are_send_and_sync() {
+    fn send<T: Send>(_: &T) {}
+    fn send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
+    let issuer = Issuer::from_keys("joe", vec![VerifyingKey::from_jwk_json(A3_JWK).unwrap()])
+        .build()
+        .await
+        .unwrap();
+    send_sync(&issuer);
+    let validator = Validator::new("api");
+    let verify = issuer.verify::<StandardClaims>(A3_JWS, &validator);
+    send(&verify);
+    let _ = verify.await;
+    let refresh = issuer.refresh();
+    send(&refresh);
+    refresh.await.unwrap();
+}
+
 #[tokio::test]
 async fn issuers_refuse_hmac_keys() {
     let hs = VerifyingKey::hs256(&authkit::SigningKey::new([1u8; 32])).unwrap();
