@@ -216,7 +216,7 @@ fn threads(c: &mut Criterion) {
 /// median of the per-batch ratios, which drift affects far less than separate runs.
 fn paired(_c: &mut Criterion) {
     const BATCH: u32 = 50;
-    const ROUNDS: usize = 41;
+    const ROUNDS: usize = 101;
     let validator = Validator::new("bff");
     for case in cases() {
         let time = |f: &dyn Fn()| {
