@@ -25,6 +25,8 @@ struct Response {
     cache_control: Option<String>,
     body: String,
     delay: std::time::Duration,
+    /// When set, the response waits until the test opens the gate.
+    gate: Option<Arc<tokio::sync::Notify>>,
 }
 
 fn ok(body: serde_json::Value, cache_control: Option<&str>) -> Response {
@@ -33,6 +35,7 @@ fn ok(body: serde_json::Value, cache_control: Option<&str>) -> Response {
         cache_control: cache_control.map(str::to_owned),
         body: body.to_string(),
         delay: std::time::Duration::ZERO,
+        gate: None,
     }
 }
 
@@ -42,6 +45,7 @@ fn status(status: u16) -> Response {
         cache_control: None,
         body: "{}".into(),
         delay: std::time::Duration::ZERO,
+        gate: None,
     }
 }
 
@@ -86,6 +90,9 @@ impl Server {
                             .cloned()
                             .unwrap_or_else(|| status(404))
                     };
+                    if let Some(gate) = &response.gate {
+                        gate.notified().await;
+                    }
                     if !response.delay.is_zero() {
                         tokio::time::sleep(response.delay).await;
                     }
@@ -311,6 +318,62 @@ async fn concurrent_unknown_kids_share_one_refetch() {
         result.unwrap().unwrap();
     }
     assert_eq!(s.jwks_hits(), 2, "32 waiting requests, one refetch");
+}
+
+/// While a refetch hangs (the server holds it at a gate), verifications with a known
+/// `kid` go on: fresh keys never touch the refetch lock, and stale ones are served by
+/// every request but the one refreshing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_kids_never_wait_for_a_refetch_in_flight() {
+    let hang_guard = std::time::Duration::from_secs(20); // a deadlock fails, never a race
+    let (a, b) = (key(1, "a"), key(2, "b"));
+    let s = Arc::new(Setup::with_jwks(jwks(&[&a]), Some("max-age=600")).await);
+    let token_a = s.token(&a, "a");
+    s.verify(&token_a).await.unwrap();
+
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let mut held = ok(jwks(&[&a, &b]), Some("max-age=600"));
+    held.gate = Some(gate.clone());
+    s.server.serve("/jwks", held);
+    s.advance(60);
+    // An unknown kid starts a refetch, which the server holds.
+    let pending = {
+        let (s, token) = (s.clone(), s.token(&b, "b"));
+        tokio::spawn(async move { s.verify(&token).await })
+    };
+    while s.jwks_hits() < 2 {
+        tokio::task::yield_now().await;
+    }
+    // Known and fresh: answered while the refetch is held.
+    tokio::time::timeout(hang_guard, s.verify(&token_a))
+        .await
+        .expect("a fresh known kid waited for the refetch")
+        .unwrap();
+    gate.notify_one();
+    pending.await.unwrap().unwrap();
+    assert_eq!(s.jwks_hits(), 2);
+
+    // Past the lifetime: the first request refreshes (held again), the others are served
+    // the known key at once.
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let mut held = ok(jwks(&[&a, &b]), Some("max-age=600"));
+    held.gate = Some(gate.clone());
+    s.server.serve("/jwks", held);
+    s.advance(600);
+    let refreshing = {
+        let (s, token) = (s.clone(), token_a.clone());
+        tokio::spawn(async move { s.verify(&token).await })
+    };
+    while s.jwks_hits() < 3 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::timeout(hang_guard, s.verify(&token_a))
+        .await
+        .expect("a stale known kid waited for the refetch")
+        .unwrap();
+    gate.notify_one();
+    refreshing.await.unwrap().unwrap();
+    assert_eq!(s.jwks_hits(), 3);
 }
 
 #[tokio::test]
