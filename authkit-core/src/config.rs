@@ -8,6 +8,7 @@ use time::Duration;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::keys::KeyRing;
 
 /// The HS256 key for access tokens. `Debug` never prints it.
 #[derive(Clone)]
@@ -193,8 +194,12 @@ impl Default for SessionConfig {
 pub struct TokenConfig {
     /// `iss` of every access token, checked on verification.
     pub issuer: String,
-    /// The HS256 key.
+    /// The HS256 key; empty when [`TokenConfig::key_ring`] is set.
     pub signing_key: SigningKey,
+    /// The signing and verifying keys (ES256, EdDSA, RS256, HS256), replacing
+    /// `signing_key`; see [`Config::with_key_ring`]. Default none: `signing_key` is the
+    /// ring's only key.
+    pub key_ring: Option<KeyRing>,
     /// Access-token lifetime; default 15 min.
     pub access_ttl: Duration,
     /// Refresh-token lifetime; default 30 days.
@@ -418,6 +423,7 @@ impl Config {
             tokens: TokenConfig {
                 issuer: issuer.into(),
                 signing_key,
+                key_ring: None,
                 access_ttl: Duration::minutes(15),
                 refresh_ttl: Duration::days(30),
                 refresh_chain_ttl: Duration::days(30),
@@ -449,6 +455,14 @@ impl Config {
             payload_keys: Vec::new(),
             purge_batch: 1000,
         }
+    }
+
+    /// The defaults, with access tokens signed and verified by `key_ring` (its active key
+    /// signs; every key verifies) instead of one HS256 secret.
+    pub fn with_key_ring(issuer: impl Into<String>, key_ring: KeyRing) -> Self {
+        let mut config = Config::new(issuer, SigningKey::new(Vec::new()));
+        config.tokens.key_ring = Some(key_ring);
+        config
     }
 
     /// Checks every rule; [`Error::InvalidConfig`] lists every one broken, not only the
@@ -528,15 +542,26 @@ impl Config {
             self.check_profile(name, profile, p);
         }
         p.check(!t.issuer.is_empty(), || "tokens.issuer is empty".into());
-        p.check(
-            t.signing_key.as_bytes().len() >= SigningKey::MIN_BYTES,
-            || {
-                format!(
-                    "tokens.signing_key is shorter than {} bytes",
-                    SigningKey::MIN_BYTES
-                )
+        match &t.key_ring {
+            None => p.check(
+                t.signing_key.as_bytes().len() >= SigningKey::MIN_BYTES,
+                || {
+                    format!(
+                        "tokens.signing_key is shorter than {} bytes",
+                        SigningKey::MIN_BYTES
+                    )
+                },
+            ),
+            Some(_) if !t.signing_key.as_bytes().is_empty() => p.push(
+                "tokens.signing_key and tokens.key_ring are both set; put the HS256 key in the ring"
+                    .into(),
+            ),
+            Some(ring) => match ring.validate() {
+                Ok(()) => {}
+                Err(Error::InvalidConfig(problems)) => problems.into_iter().for_each(|e| p.push(e)),
+                Err(other) => p.push(other.to_string()),
             },
-        );
+        }
     }
 
     fn check_profile(&self, name: &str, profile: &Profile, p: &mut Problems) {

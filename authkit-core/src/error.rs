@@ -258,6 +258,35 @@ pub enum Error {
     /// An input is out of bounds (empty, oversize, too many entries); the text says which.
     #[error("invalid input: {0}")]
     InvalidInput(&'static str),
+    /// A signing or verifying key is unusable: malformed, too small, of an unsupported
+    /// type, curve or algorithm, or of the wrong kind (an HMAC secret where a public key
+    /// is needed, a JWK with private members or meant for another use than signatures).
+    #[error("unusable key: {0}")]
+    InvalidKey(String),
+    /// The token's `nbf` (not before) is still in the future, beyond the leeway.
+    #[error("token not yet valid")]
+    TokenNotYetValid,
+    /// A claim the [`Validator`](crate::issuer::Validator) requires is missing, malformed
+    /// or does not match; the name says which (`sub`, `exp`, `iat`, `jti`, `auth_time`,
+    /// `nonce`, `amr`, `azp`).
+    #[error("claim {0} missing or invalid")]
+    ClaimInvalid(&'static str),
+    /// A discovery or metadata document names another issuer than the one configured
+    /// (OpenID Connect Discovery 1.0 §4.3, RFC 8414 §3.3): the issuer is refused.
+    #[error("issuer mismatch: expected {expected:?}, the document says {found:?}")]
+    IssuerMismatch {
+        /// The configured issuer.
+        expected: String,
+        /// The issuer the document names.
+        found: String,
+    },
+    /// A discovery, metadata or JWKS document (or its URL) is malformed or unusable.
+    #[error("invalid issuer document: {0}")]
+    IssuerDocumentInvalid(String),
+    /// The issuer's keys could not be fetched, and no cached key may be used any more
+    /// (none yet, or past the maximum staleness): verification fails closed.
+    #[error("issuer keys unavailable")]
+    IssuerUnavailable(#[source] BoxError),
     /// The live database schema differs from the one the store expects.
     #[error("schema drift: {}", .0.join("; "))]
     SchemaDrift(Vec<String>),
@@ -318,12 +347,15 @@ impl Error {
             | Error::UnknownSlug { .. }
             | Error::UnknownProfile(_)
             | Error::InvalidKeyLength { .. }
+            | Error::InvalidKey(_)
             | Error::InvalidInput(_) => K::InvalidInput,
             Error::InvalidCredentials
             | Error::SessionInvalid
             | Error::InvalidToken
             | Error::TokenExpired
             | Error::WrongAudience
+            | Error::TokenNotYetValid
+            | Error::ClaimInvalid(_)
             | Error::RefreshUnknown
             | Error::RefreshReused { .. }
             | Error::RefreshExpired
@@ -342,10 +374,12 @@ impl Error {
             Error::EmailTaken | Error::SlugTaken { .. } => K::Conflict,
             Error::UserNotFound => K::NotFound,
             Error::LoginRefused(_) | Error::OtpLocked => K::RateLimited,
-            Error::SchemaDrift(_) | Error::Store(_) => K::Unavailable,
-            Error::InvalidConfig(_) | Error::LoginHookPanicked | Error::Internal { .. } => {
-                K::Internal
-            }
+            Error::SchemaDrift(_) | Error::Store(_) | Error::IssuerUnavailable(_) => K::Unavailable,
+            Error::InvalidConfig(_)
+            | Error::LoginHookPanicked
+            | Error::IssuerMismatch { .. }
+            | Error::IssuerDocumentInvalid(_)
+            | Error::Internal { .. } => K::Internal,
         }
     }
 

@@ -55,6 +55,8 @@ pub mod clock;
 pub mod config;
 mod email;
 pub mod error;
+pub mod issuer;
+pub mod keys;
 pub mod model;
 mod password;
 mod scope;
@@ -65,6 +67,8 @@ pub use clock::{Clock, ManualClock, OsRandomness, Randomness, SeededRandomness, 
 pub use config::{Config, PayloadKey, SigningKey};
 pub use email::{MAX_EMAIL_BYTES, normalize_email};
 pub use error::{BoxError, Entity, Error, ErrorKind, Result, StoreError};
+pub use issuer::{Issuer, Validator};
+pub use keys::{JwsAlgorithm, KeyRing, PrivateKey, VerifyingKey};
 pub use model::*;
 pub use scope::{
     MAX_SCOPE_BYTES, MAX_SLUG_BYTES, check_scope, check_slug, scope_covers, scopes_cover,

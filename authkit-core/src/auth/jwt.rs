@@ -1,4 +1,5 @@
-//! JWT access tokens (HS256).
+//! JWT access tokens, signed by the active key of the [`KeyRing`] (HS256, ES256, EdDSA or
+//! RS256) and verified by the key the token's `kid` names, with that key's algorithm.
 //!
 //! RFC 8725 (JWT Best Current Practices) §3.1 and §3.9: verification pins the algorithm
 //! and checks the audience; RFC 7519 §4.1.4: a token is refused on or after `exp`. The
@@ -10,13 +11,14 @@ use std::str::FromStr;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Auth;
 use crate::config::TokenConfig;
 use crate::error::{Error, Result};
+use crate::keys::{JwsAlgorithm, KeyRing, PrivateKey};
 use crate::model::{Timestamp, UserId};
 
 /// Who an access token is for. A token minted for one audience is refused by the other.
@@ -80,27 +82,69 @@ impl AccessClaims {
 /// larger input up front keeps a hostile header from costing a large decode.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// Signing and verification state, built once.
-pub(super) struct Jwt {
-    encoding: EncodingKey,
+/// One verifying key of the ring, with a validation per audience pinned to its algorithm.
+struct OwnKey {
+    kid: std::sync::Arc<str>,
+    alg: JwsAlgorithm,
     decoding: DecodingKey,
-    header: Header,
     bff: Validation,
     api: Validation,
+}
+
+/// Signing and verification state, built once from the key ring. Immutable: the hot path
+/// takes no lock.
+pub(super) struct Jwt {
+    encoding: EncodingKey,
+    header: Header,
+    keys: Vec<OwnKey>,
+    /// The key for tokens with no `kid` (signed before key rings): the ring's only key, or
+    /// else its only HS256 key.
+    kidless: Option<usize>,
     leeway: i64,
+    jwks: String,
+    public_algorithms: Vec<JwsAlgorithm>,
 }
 
 impl Jwt {
-    pub(super) fn new(cfg: &TokenConfig) -> Self {
-        let key = cfg.signing_key.as_bytes();
-        Jwt {
-            encoding: EncodingKey::from_secret(key),
-            decoding: DecodingKey::from_secret(key),
-            header: Header::new(Algorithm::HS256),
-            bff: validation(&cfg.issuer, Audience::Bff),
-            api: validation(&cfg.issuer, Audience::Api),
+    pub(super) fn new(cfg: &TokenConfig) -> Result<Self> {
+        let ring = match &cfg.key_ring {
+            Some(ring) => ring.clone(),
+            None => KeyRing::new(PrivateKey::hs256(&cfg.signing_key)?),
+        };
+        ring.validate()?;
+        let active = ring.active();
+        let mut header = Header::new(active.algorithm().jwt());
+        header.kid = Some(active.kid().to_owned());
+        let keys: Vec<OwnKey> = ring
+            .verifying_keys()
+            .map(|k| OwnKey {
+                kid: k.kid.clone(),
+                alg: k.alg,
+                decoding: k.decoding.clone(),
+                bff: validation(&cfg.issuer, Audience::Bff, k.alg),
+                api: validation(&cfg.issuer, Audience::Api, k.alg),
+            })
+            .collect();
+        let hs: Vec<usize> = ring
+            .verifying_keys()
+            .enumerate()
+            .filter(|(_, k)| k.alg.is_symmetric())
+            .map(|(i, _)| i)
+            .collect();
+        let kidless = match (keys.len(), hs.as_slice()) {
+            (1, _) => Some(0),
+            (_, [only]) => Some(*only),
+            _ => None,
+        };
+        Ok(Jwt {
+            encoding: active.encoding().clone(),
+            header,
+            keys,
+            kidless,
             leeway: cfg.leeway.whole_seconds(),
-        }
+            jwks: ring.jwks_json(),
+            public_algorithms: ring.public_algorithms(),
+        })
     }
 
     pub(super) fn sign(&self, claims: &AccessClaims) -> Result<String> {
@@ -117,11 +161,26 @@ impl Jwt {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Error::MalformedToken);
         }
+        let header = crate::keys::peek_header(token)?;
+        if header.crit {
+            // RFC 7515 §4.1.11: we understand no extension, so none may be critical.
+            return Err(Error::InvalidToken);
+        }
+        let key = match header.kid.as_deref() {
+            Some(kid) => self.keys.iter().find(|k| &*k.kid == kid),
+            None => self.kidless.and_then(|i| self.keys.get(i)),
+        }
+        .ok_or(Error::InvalidToken)?;
+        if header.alg != Some(key.alg) {
+            return Err(Error::InvalidToken);
+        }
+        // The key's validation admits its own algorithm only: a header naming another one
+        // is refused by `decode` (RFC 8725 §3.1).
         let validation = match audience {
-            Audience::Bff => &self.bff,
-            Audience::Api => &self.api,
+            Audience::Bff => &key.bff,
+            Audience::Api => &key.api,
         };
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, validation)
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, validation)
             .map_err(|e| map_decode_error(e.kind()))?
             .claims;
         if now.unix_timestamp() >= claims.exp.saturating_add(self.leeway) {
@@ -137,8 +196,8 @@ impl std::fmt::Debug for Jwt {
     }
 }
 
-fn validation(issuer: &str, audience: Audience) -> Validation {
-    let mut v = Validation::new(Algorithm::HS256);
+fn validation(issuer: &str, audience: Audience, alg: JwsAlgorithm) -> Validation {
+    let mut v = Validation::new(alg.jwt());
     v.validate_exp = false; // checked against the injected clock in `Jwt::verify`
     v.leeway = 0;
     v.set_issuer(&[issuer]);
@@ -160,11 +219,33 @@ fn map_decode_error(kind: &ErrorKind) -> Error {
 }
 
 impl Auth {
-    /// Verifies an access token for `audience`: signature with HS256 only, `iss`, `aud`,
+    /// The JWK Set of the key ring's public keys (RFC 7517 §5), ready to serve at the
+    /// issuer's `jwks_uri` with [`JWKS_CONTENT_TYPE`](crate::keys::JWKS_CONTENT_TYPE) and
+    /// [`JWKS_CACHE_CONTROL`](crate::keys::JWKS_CACHE_CONTROL). HS256 keys are never in
+    /// it: a ring of HS256 keys only publishes `{"keys":[]}`.
+    pub fn jwks_json(&self) -> &str {
+        &self.jwt.jwks
+    }
+
+    /// A minimal OpenID Connect Discovery document for the configured issuer (`issuer`,
+    /// `jwks_uri`, `subject_types_supported`, `id_token_signing_alg_values_supported`),
+    /// to serve at `{issuer}/.well-known/openid-configuration` (Discovery §4). It lets
+    /// verifiers such as [`Issuer::from_openid_discovery`](crate::Issuer::from_openid_discovery)
+    /// find the keys; authkit is not a full OpenID Provider, so it names no endpoints.
+    pub fn openid_configuration_json(&self, jwks_uri: &str) -> String {
+        crate::keys::discovery_json(
+            &self.config.tokens.issuer,
+            jwks_uri,
+            &self.jwt.public_algorithms,
+        )
+    }
+
+    /// Verifies an access token for `audience`: signature with the key named by `kid` and
+    /// that key's algorithm only (never the header's), `iss`, `aud`,
     /// and `exp` against the clock (with the configured leeway).
     ///
     /// Errors: [`Error::MalformedToken`] (not a JWT), [`Error::InvalidToken`] (signature,
-    /// algorithm, issuer, missing claim), [`Error::WrongAudience`], [`Error::TokenExpired`].
+    /// unknown `kid`, algorithm, issuer, missing claim, a `crit` header), [`Error::WrongAudience`], [`Error::TokenExpired`].
     pub fn verify_access(&self, token: &str, audience: Audience) -> Result<AccessClaims> {
         self.jwt.verify(token, audience, self.now())
     }

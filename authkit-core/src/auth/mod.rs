@@ -107,7 +107,7 @@ impl AuthBuilder {
         self.config.validate()?;
         Ok(Auth {
             passwords: Passwords::new(self.config.password.clone())?,
-            jwt: jwt::Jwt::new(&self.config.tokens),
+            jwt: jwt::Jwt::new(&self.config.tokens)?,
             stores: self.stores,
             config: self.config,
             clock: self.clock,
