@@ -10,7 +10,8 @@ use argon2::{
     ARGON2ID_IDENT, Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier,
     Version,
 };
-use tokio::sync::OnceCell;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 use zeroize::Zeroizing;
 
 use crate::clock::Randomness;
@@ -36,17 +37,18 @@ pub(crate) struct Verified {
 pub(crate) struct Passwords {
     policy: PasswordPolicy,
     params: Params,
-    dummy: OnceCell<String>,
+    /// A PHC string nobody can match, ready from construction (see [`dummy_phc`]).
+    dummy: String,
 }
 
 impl Passwords {
-    pub(crate) fn new(policy: PasswordPolicy) -> Result<Self> {
+    pub(crate) fn new(policy: PasswordPolicy, rng: &dyn Randomness) -> Result<Self> {
         let params = argon2_params(policy.params)
             .map_err(|e| Error::InvalidConfig(vec![format!("password.params: {e}")]))?;
         Ok(Passwords {
+            dummy: dummy_phc(&params, rng),
             policy,
             params,
-            dummy: OnceCell::new(),
         })
     }
 
@@ -106,17 +108,29 @@ impl Passwords {
 
     /// Spends the time of one verification against a hash nobody can match, for logins
     /// of unknown or passwordless accounts. Always a mismatch.
-    pub(crate) async fn verify_dummy(&self, password: &str, rng: &dyn Randomness) -> Result<()> {
-        let dummy = self
-            .dummy
-            .get_or_try_init(|| async {
-                let mut filler = [0u8; 32];
-                rng.fill(&mut filler);
-                self.hash(&format!("{filler:02x?}"), rng).await
-            })
-            .await?;
-        self.verify(password, dummy).await.map(|_| ())
+    pub(crate) async fn verify_dummy(&self, password: &str) -> Result<()> {
+        self.verify(password, &self.dummy).await.map(|_| ())
     }
+}
+
+/// An Argon2id PHC string with the configured parameters and a random salt and output.
+/// Verifying any password against it costs one real verification (Argon2 recomputes the
+/// hash with the parameters in the string) and never matches. Building it runs no
+/// Argon2 at all, so it is ready before the first request and the first unknown-email
+/// login costs what every other login costs.
+fn dummy_phc(params: &Params, rng: &dyn Randomness) -> String {
+    let mut salt = [0u8; 16];
+    let mut output = [0u8; 32];
+    rng.fill(&mut salt);
+    rng.fill(&mut output);
+    format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(output)
+    )
 }
 
 fn is_outdated(hash: &PasswordHash, want: &Params) -> bool {
@@ -138,4 +152,38 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::internal("blocking task", e))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SeededRandomness;
+
+    #[test]
+    fn dummy_parses_with_the_configured_parameters() {
+        let params =
+            argon2_params(PasswordParams::new(1024, 1, 1)).unwrap_or_else(|e| panic!("{e}"));
+        let phc = dummy_phc(&params, &SeededRandomness::new(1));
+        let parsed = PasswordHash::new(&phc).unwrap_or_else(|e| panic!("{phc}: {e}"));
+        assert!(!is_outdated(&parsed, &params), "{phc}");
+        assert_eq!(parsed.hash.map(|h| h.len()), Some(32));
+    }
+
+    #[tokio::test]
+    async fn dummy_never_matches() {
+        let policy = PasswordPolicy {
+            params: PasswordParams::new(1024, 1, 1),
+            ..PasswordPolicy::default()
+        };
+        let passwords =
+            Passwords::new(policy, &SeededRandomness::new(2)).unwrap_or_else(|e| panic!("{e}"));
+        let verified = passwords.verify("anything at all", &passwords.dummy).await;
+        assert!(matches!(
+            verified,
+            Ok(Verified {
+                ok: false,
+                outdated: false
+            })
+        ));
+    }
 }

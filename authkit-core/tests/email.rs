@@ -46,3 +46,45 @@ fn oversize_and_malformed_are_refused() {
         assert!(normalize_email(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn canonically_equivalent_spellings_are_one_address() {
+    let nfc = normalize_email("jos\u{e9}@caf\u{e9}.example").unwrap();
+    let nfd = normalize_email("Jose\u{301}@CAFE\u{301}.example").unwrap();
+    assert_eq!(nfd, nfc);
+    assert_eq!(nfc, "jos\u{e9}@caf\u{e9}.example", "stored composed (NFC)");
+    // A Hangul syllable written as its jamo composes too.
+    let jamo = normalize_email("\u{1100}\u{1161}@example.com").unwrap();
+    assert_eq!(jamo, "\u{ac00}@example.com");
+}
+
+#[test]
+fn invisible_format_characters_are_refused() {
+    for invisible in [
+        '\u{200b}', // zero-width space
+        '\u{200c}', // zero-width non-joiner
+        '\u{200d}', // zero-width joiner
+        '\u{2060}', // word joiner
+        '\u{202e}', // right-to-left override
+        '\u{2066}', // left-to-right isolate
+        '\u{00ad}', // soft hyphen
+        '\u{feff}', // byte-order mark
+    ] {
+        let raw = format!("ali{invisible}ce@example.com");
+        assert!(
+            matches!(normalize_email(&raw), Err(authkit::Error::InvalidEmail(_))),
+            "{:?} accepted",
+            invisible
+        );
+    }
+}
+
+#[test]
+fn look_alikes_and_punycode_stay_distinct() {
+    let latin = normalize_email("paypal@example.com").unwrap();
+    let cyrillic_a = normalize_email("p\u{430}yp\u{430}l@example.com").unwrap();
+    assert_ne!(latin, cyrillic_a, "confusables are not folded");
+    let unicode = normalize_email("user@b\u{fc}cher.example").unwrap();
+    let puny = normalize_email("user@xn--bcher-kva.example").unwrap();
+    assert_ne!(unicode, puny, "IDN and punycode are kept as typed");
+}

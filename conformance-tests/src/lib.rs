@@ -325,6 +325,7 @@ macro_rules! __cases {
             flows_password_login = flows::password_login [async];
             flows_email_rules = flows::email_rules [async];
             flows_password_policy = flows::password_policy [async];
+            flows_register_in_one_call = flows::register_in_one_call [async];
             flows_outdated_hash_upgraded = flows::outdated_hash_upgraded [async];
             flows_login_hook = flows::login_hook [async];
             flows_session_slides_and_idles_out = flows::session_slides_and_idles_out [async];

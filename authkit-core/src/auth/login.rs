@@ -10,17 +10,37 @@ use crate::error::{Error, Result, StoreError};
 use crate::model::{User, UserId};
 
 impl Auth {
-    /// Registers a user by email, with no password and the email unverified.
+    /// Signs a user up with a password, in one store call. The email and the password
+    /// policy are checked and the hash computed (off the executor) before anything is
+    /// written, so a refused password never leaves a password-less account behind that
+    /// would block a retry.
+    ///
+    /// Errors: [`Error::InvalidEmail`], [`Error::PasswordTooShort`],
+    /// [`Error::PasswordTooLong`], [`Error::EmailTaken`].
+    pub async fn register(&self, email: &str, password: &str) -> Result<User> {
+        let email = normalize_email(email)?;
+        self.passwords.check_policy(password)?;
+        let hash = self.passwords.hash(password, self.rng.as_ref()).await?;
+        self.insert_user(email, Some(hash)).await
+    }
+
+    /// Registers a user by email, with no password and the email unverified (invitations,
+    /// passwordless sign-up); see [`Auth::register`] for sign-up with a password.
     ///
     /// Errors: [`Error::InvalidEmail`] (empty, oversize, malformed),
     /// [`Error::EmailTaken`] when the normalized email is registered.
     pub async fn create_user(&self, email: &str) -> Result<User> {
         let email = normalize_email(email)?;
+        self.insert_user(email, None).await
+    }
+
+    /// Inserts a user with a normalized email and an optional password hash.
+    async fn insert_user(&self, email: String, password_hash: Option<String>) -> Result<User> {
         let now = self.now();
         let user = User {
             id: UserId(self.new_uuid(now)),
             email,
-            password_hash: None,
+            password_hash,
             email_verified_at: None,
             created_at: now,
             updated_at: now,
@@ -125,9 +145,7 @@ impl Auth {
     async fn check_password(&self, email: &str, password: &str) -> Result<User> {
         let user = self.stores.users.user_by_email(email).await?;
         let Some((user, hash)) = user.and_then(|u| u.password_hash.clone().map(|h| (u, h))) else {
-            self.passwords
-                .verify_dummy(password, self.rng.as_ref())
-                .await?;
+            self.passwords.verify_dummy(password).await?;
             return Err(Error::InvalidCredentials);
         };
         let verified = self.passwords.verify(password, &hash).await?;

@@ -106,7 +106,7 @@ impl AuthBuilder {
     pub fn build(self) -> Result<Auth> {
         self.config.validate()?;
         Ok(Auth {
-            passwords: Passwords::new(self.config.password.clone())?,
+            passwords: Passwords::new(self.config.password.clone(), self.rng.as_ref())?,
             jwt: jwt::Jwt::new(&self.config.tokens)?,
             stores: self.stores,
             config: self.config,

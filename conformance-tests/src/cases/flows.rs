@@ -113,6 +113,20 @@ pub async fn email_rules<F: StoreFactory>(factory: &F) {
         logged.id, user.id,
         "login_password with a non-ASCII email in another case logs the same user in"
     );
+    let nfc = user_with_password(&auth, "ren\u{e9}e@example.com").await;
+    let logged = auth
+        .login_password("Rene\u{301}e@example.com", PASSWORD)
+        .await
+        .expect("login with the NFD spelling");
+    assert_eq!(
+        logged.id, nfc.id,
+        "login_password: an NFD spelling of an address finds the NFC account"
+    );
+    let twin = auth.create_user("rene\u{301}e@EXAMPLE.com").await;
+    assert!(
+        matches!(twin, Err(Error::EmailTaken)),
+        "create_user: an NFD spelling of a registered address is taken, got {twin:?}"
+    );
     let too_long = format!("{}@example.com", "a".repeat(250));
     for bad in [
         "",
@@ -121,6 +135,8 @@ pub async fn email_rules<F: StoreFactory>(factory: &F) {
         "@example.com",
         "a@",
         "a b@example.com",
+        "car\u{200b}ol@example.com",
+        "carol\u{202e}@example.com",
         &too_long,
     ] {
         let r = auth.create_user(bad).await;
@@ -129,6 +145,46 @@ pub async fn email_rules<F: StoreFactory>(factory: &F) {
             "create_user({bad:?}): expected Error::InvalidEmail, got {r:?}"
         );
     }
+}
+
+/// `register` signs up with a password in one store call: a refused password writes
+/// nothing, so the same email can register right after; a taken email is refused.
+pub async fn register_in_one_call<F: StoreFactory>(factory: &F) {
+    let (auth, _) = auth_with(factory, test_config()).await;
+    let short = auth.register("dora@example.com", "short").await;
+    assert!(
+        matches!(short, Err(Error::PasswordTooShort { .. })),
+        "register: expected Error::PasswordTooShort, got {short:?}"
+    );
+    let lookup = auth.stores().users.user_by_email("dora@example.com").await;
+    assert!(
+        matches!(lookup, Ok(None)),
+        "register refused for its password must write nothing, found {lookup:?}"
+    );
+    let user = auth
+        .register("Dora@Example.com", PASSWORD)
+        .await
+        .expect("register after a refused password");
+    assert_eq!(
+        user.email, "dora@example.com",
+        "register normalizes the email"
+    );
+    assert!(user.password_hash.is_some(), "register stores the hash");
+    let logged = auth
+        .login_password("dora@example.com", PASSWORD)
+        .await
+        .expect("login after register");
+    assert_eq!(logged.id, user.id, "register: the new account logs in");
+    let again = auth.register("DORA@example.com", PASSWORD).await;
+    assert!(
+        matches!(again, Err(Error::EmailTaken)),
+        "register of a registered email: expected Error::EmailTaken, got {again:?}"
+    );
+    let bad = auth.register("no-at-sign", PASSWORD).await;
+    assert!(
+        matches!(bad, Err(Error::InvalidEmail(_))),
+        "register: expected Error::InvalidEmail, got {bad:?}"
+    );
 }
 
 /// Password length rules, counted in characters (minimum) and bytes (maximum).
