@@ -81,7 +81,8 @@ pub use store::{
 pub use uuid;
 mod auth;
 pub use auth::{
-    AccessClaims, AccessToken, Audience, Auth, AuthBuilder, CheckedPredicate, IssuedApiKey,
-    IssuedSession, LoginAttempt, LoginHook, LoginOutcome, NewApiKey, OneTimeIssue, Predicate,
-    PurgeReport, Subject, TokenPair, UpstreamTokens, parse_api_key,
+    AccessClaims, AccessToken, Audience, AuditEvent, AuditSink, Auth, AuthBuilder,
+    CheckedPredicate, IssuedApiKey, IssuedSession, LoginAttempt, LoginHook, LoginOutcome,
+    NewApiKey, OneTimeIssue, Predicate, PurgeReport, Subject, TokenPair, UpstreamTokens,
+    parse_api_key,
 };

@@ -326,6 +326,8 @@ macro_rules! __cases {
             flows_email_rules = flows::email_rules [async];
             flows_password_policy = flows::password_policy [async];
             flows_register_in_one_call = flows::register_in_one_call [async];
+            audit_flows_events_reach_the_sink = audit_flows::events_reach_the_sink [async];
+            audit_flows_panicking_sink_blocks_nothing = audit_flows::panicking_sink_blocks_nothing [async];
             flows_outdated_hash_upgraded = flows::outdated_hash_upgraded [async];
             flows_login_hook = flows::login_hook [async];
             flows_session_slides_and_idles_out = flows::session_slides_and_idles_out [async];
@@ -608,6 +610,7 @@ mod tests {
     const MODULES: &[(&str, &str)] = &[
         ("api_key_flows", include_str!("cases/api_key_flows.rs")),
         ("api_keys", include_str!("cases/api_keys.rs")),
+        ("audit_flows", include_str!("cases/audit_flows.rs")),
         ("bff_flows", include_str!("cases/bff_flows.rs")),
         ("cascade", include_str!("cases/cascade.rs")),
         ("flows", include_str!("cases/flows.rs")),

@@ -23,6 +23,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ipnet::IpNet;
 
+use super::audit::AuditEvent;
 use super::{Auth, user_missing};
 use crate::error::{Error, Result, StoreError};
 use crate::model::{
@@ -150,6 +151,10 @@ impl Auth {
             .create_api_key(&key)
             .await
             .map_err(user_missing)?;
+        self.audit(AuditEvent::KeyCreated {
+            key: key.id,
+            owner: key.owner,
+        });
         Ok(IssuedApiKey { secret, key })
     }
 
@@ -240,11 +245,17 @@ impl Auth {
     /// Unknown: [`Error::ApiKeyUnknown`].
     pub async fn revoke_api_key(&self, id: ApiKeyId, reason: &str) -> Result<bool> {
         check_text(reason, None, &BTreeMap::new())?;
-        self.stores
+        let revoked = self
+            .stores
             .api_keys
             .revoke_api_key(id, reason, self.now())
             .await
-            .map_err(key_missing)
+            .map_err(key_missing)?;
+        if revoked {
+            let reason = reason.to_owned();
+            self.audit(AuditEvent::KeyRevoked { key: id, reason });
+        }
+        Ok(revoked)
     }
 
     /// Rotates a key: a new secret with the same attributes (expiry included), and the
@@ -292,6 +303,10 @@ impl Auth {
             }
             other => other?,
         }
+        self.audit(AuditEvent::KeyRotated {
+            key: id,
+            new_key: key.id,
+        });
         Ok(IssuedApiKey { secret, key })
     }
 

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::audit::AuditEvent;
 use super::hook::{LoginAttempt, LoginHook, LoginOutcome};
 use super::{Auth, user_missing};
 use crate::email::normalize_email;
@@ -46,7 +47,13 @@ impl Auth {
             updated_at: now,
         };
         match self.stores.users.create_user(&user).await {
-            Ok(()) => Ok(user),
+            Ok(()) => {
+                self.audit(AuditEvent::SignUp {
+                    user: user.id,
+                    email: user.email.clone(),
+                });
+                Ok(user)
+            }
             Err(StoreError::Conflict { .. }) => Err(Error::EmailTaken),
             Err(e) => Err(e.into()),
         }
@@ -132,6 +139,18 @@ impl Auth {
             run_before_hook(hook.clone(), attempt.clone()).await?;
         }
         let result = self.check_password(&attempt.email, password).await;
+        match &result {
+            Ok(user) => self.audit(AuditEvent::LoginSucceeded {
+                user: user.id,
+                email: attempt.email.clone(),
+                client_ip: attempt.client_ip,
+            }),
+            Err(Error::InvalidCredentials) => self.audit(AuditEvent::LoginFailed {
+                email: attempt.email.clone(),
+                client_ip: attempt.client_ip,
+            }),
+            Err(_) => {}
+        }
         if let Some(hook) = &self.hook {
             let outcome = match &result {
                 Ok(user) => LoginOutcome::Succeeded(user.id),

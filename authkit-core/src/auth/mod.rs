@@ -1,6 +1,7 @@
 //! [`Auth`]: every flow, over the store traits.
 
 mod api_keys;
+mod audit;
 mod bff;
 mod hook;
 mod jwt;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use api_keys::{IssuedApiKey, NewApiKey, parse_api_key};
+pub use audit::{AuditEvent, AuditSink};
 pub use bff::UpstreamTokens;
 pub use hook::{LoginAttempt, LoginHook, LoginOutcome};
 pub use jwt::{AccessClaims, AccessToken, Audience};
@@ -59,6 +61,7 @@ pub struct Auth {
     passwords: Passwords,
     jwt: jwt::Jwt,
     hook: Option<Arc<dyn LoginHook>>,
+    audit: Option<Arc<dyn AuditSink>>,
     usage: Arc<usage::UsageBuffer>,
 }
 
@@ -69,6 +72,7 @@ impl fmt::Debug for Auth {
             .field("clock", &self.clock)
             .field("rng", &self.rng)
             .field("hook", &self.hook)
+            .field("audit", &self.audit)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +85,7 @@ pub struct AuthBuilder {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn Randomness>,
     hook: Option<Arc<dyn LoginHook>>,
+    audit: Option<Arc<dyn AuditSink>>,
 }
 
 impl AuthBuilder {
@@ -93,6 +98,12 @@ impl AuthBuilder {
     /// Replaces the OS CSPRNG (tests use [`SeededRandomness`](crate::SeededRandomness)).
     pub fn randomness(mut self, rng: Arc<dyn Randomness>) -> Self {
         self.rng = rng;
+        self
+    }
+
+    /// Hands every audit event to `sink` (they are `tracing` events in any case).
+    pub fn audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
         self
     }
 
@@ -113,6 +124,7 @@ impl AuthBuilder {
             clock: self.clock,
             rng: self.rng,
             hook: self.hook,
+            audit: self.audit,
             usage: Arc::default(),
         })
     }
@@ -128,6 +140,7 @@ impl Auth {
             clock: Arc::new(SystemClock),
             rng: Arc::new(OsRandomness),
             hook: None,
+            audit: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! unused tokens of the same purpose. The library delivers nothing itself: each request
 //! returns the secret for the application to send by email.
 
+use super::audit::AuditEvent;
 use super::{Auth, user_missing};
 use crate::email::normalize_email;
 use crate::error::{Error, Result};
@@ -69,6 +70,7 @@ impl Auth {
             .revoke_user_sessions(user, None)
             .await?;
         self.stores.tokens.revoke_user_refresh(user, now).await?;
+        self.audit(AuditEvent::PasswordReset { user });
         self.user(user).await
     }
 

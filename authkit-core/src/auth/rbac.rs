@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::Auth;
+use super::audit::AuditEvent;
 use crate::error::{Entity, Error, Result, StoreError};
 use crate::model::{ApiKey, GrantKind, RbacItem, RbacItemId, SlugKind, UserGrants, UserId};
 use crate::scope::check_slug;
@@ -141,14 +142,22 @@ impl Auth {
         check_slug(role)?;
         check_slug(slug)?;
         let granted = self.stores.rbac.grant_to_role(role, kind, slug).await;
-        granted.map_err(|e| unknown_slug(e, &[role, slug]))
+        let granted = granted.map_err(|e| unknown_slug(e, &[role, slug]))?;
+        if granted {
+            self.audit_role_grant(role, kind, slug, true);
+        }
+        Ok(granted)
     }
 
     /// Takes a permission or ability from a role; `true` if it was held.
     pub async fn revoke_from_role(&self, role: &str, kind: GrantKind, slug: &str) -> Result<bool> {
         check_slug(role)?;
         check_slug(slug)?;
-        Ok(self.stores.rbac.revoke_from_role(role, kind, slug).await?)
+        let revoked = self.stores.rbac.revoke_from_role(role, kind, slug).await?;
+        if revoked {
+            self.audit_role_grant(role, kind, slug, false);
+        }
+        Ok(revoked)
     }
 
     /// Assigns a role; `true` if new. Errors: [`Error::InvalidSlug`],
@@ -157,13 +166,21 @@ impl Auth {
         check_slug(role)?;
         self.user(user).await?;
         let assigned = self.stores.rbac.assign_role(user, role).await;
-        assigned.map_err(|e| unknown_slug(e, &[role]))
+        let assigned = assigned.map_err(|e| unknown_slug(e, &[role]))?;
+        if assigned {
+            self.audit_role(user, role, true);
+        }
+        Ok(assigned)
     }
 
     /// Unassigns a role; `true` if it was assigned.
     pub async fn unassign_role(&self, user: UserId, role: &str) -> Result<bool> {
         check_slug(role)?;
-        Ok(self.stores.rbac.unassign_role(user, role).await?)
+        let unassigned = self.stores.rbac.unassign_role(user, role).await?;
+        if unassigned {
+            self.audit_role(user, role, false);
+        }
+        Ok(unassigned)
     }
 
     /// Grants a permission or ability to a user directly; `true` if new. Errors:
@@ -172,7 +189,11 @@ impl Auth {
         check_slug(slug)?;
         self.user(user).await?;
         let granted = self.stores.rbac.grant_to_user(user, kind, slug).await;
-        granted.map_err(|e| unknown_slug(e, &[slug]))
+        let granted = granted.map_err(|e| unknown_slug(e, &[slug]))?;
+        if granted {
+            self.audit_user_grant(user, kind, slug, true);
+        }
+        Ok(granted)
     }
 
     /// Takes a direct grant from a user; `true` if it was held.
@@ -183,7 +204,11 @@ impl Auth {
         slug: &str,
     ) -> Result<bool> {
         check_slug(slug)?;
-        Ok(self.stores.rbac.revoke_from_user(user, kind, slug).await?)
+        let revoked = self.stores.rbac.revoke_from_user(user, kind, slug).await?;
+        if revoked {
+            self.audit_user_grant(user, kind, slug, false);
+        }
+        Ok(revoked)
     }
 
     /// The user's roles, permissions and abilities, each sorted, without duplicates.
@@ -225,6 +250,35 @@ impl Auth {
             self.require_items(kind, &slugs).await?;
         }
         Ok(CheckedPredicate(predicate))
+    }
+
+    fn audit_role(&self, user: UserId, role: &str, assigned: bool) {
+        let role = role.to_owned();
+        self.audit(AuditEvent::RoleChanged {
+            user,
+            role,
+            assigned,
+        });
+    }
+
+    fn audit_user_grant(&self, user: UserId, kind: GrantKind, slug: &str, granted: bool) {
+        let slug = slug.to_owned();
+        self.audit(AuditEvent::UserGrantChanged {
+            user,
+            kind,
+            slug,
+            granted,
+        });
+    }
+
+    fn audit_role_grant(&self, role: &str, kind: GrantKind, slug: &str, granted: bool) {
+        let (role, slug) = (role.to_owned(), slug.to_owned());
+        self.audit(AuditEvent::RoleGrantChanged {
+            role,
+            kind,
+            slug,
+            granted,
+        });
     }
 
     /// Takes every role and direct grant from a user (before deleting it, for stores

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use uuid::Uuid;
 
+use super::audit::AuditEvent;
 use super::jwt::Audience;
 use super::{Auth, user_missing};
 use crate::config::{Profile, STANDARD_PROFILE, TokenConfig};
@@ -124,7 +125,10 @@ impl Auth {
                 self.pair(next, secret, lifetimes, now)
             }
             (RotationDecision::RevokeFamily, _) => {
-                tracing::warn!(family = %presented.family_id, user = %presented.user_id, "refresh token reused; family revoked");
+                self.audit(AuditEvent::RefreshReused {
+                    user: presented.user_id,
+                    family: presented.family_id,
+                });
                 Err(Error::RefreshReused {
                     family: presented.family_id,
                     user: presented.user_id,
@@ -140,7 +144,9 @@ impl Auth {
 
     /// Revokes every token of a family (logout of one login); returns how many changed.
     pub async fn revoke_family(&self, family: FamilyId) -> Result<u64> {
-        Ok(self.stores.tokens.revoke_family(family, self.now()).await?)
+        let count = self.stores.tokens.revoke_family(family, self.now()).await?;
+        self.audit(AuditEvent::FamilyRevoked { family, count });
+        Ok(count)
     }
 
     /// Revokes every refresh token of a user; returns how many changed.

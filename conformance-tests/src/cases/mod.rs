@@ -9,6 +9,7 @@
 
 pub mod api_key_flows;
 pub mod api_keys;
+pub mod audit_flows;
 pub mod bff_flows;
 pub mod cascade;
 pub mod flows;
@@ -24,4 +25,4 @@ pub mod users;
 
 /// How many case modules there are (checked against the suite's own list of them).
 #[cfg(test)]
-pub(crate) const MODULE_COUNT: usize = 14;
+pub(crate) const MODULE_COUNT: usize = 15;
