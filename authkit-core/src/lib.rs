@@ -81,7 +81,7 @@ pub use store::{
 pub use uuid;
 mod auth;
 pub use auth::{
-    AccessClaims, AccessToken, Audience, Auth, AuthBuilder, CheckedPredicate, IssuedApiKey,
-    IssuedSession, LoginAttempt, LoginHook, LoginOutcome, NewApiKey, OneTimeIssue, Predicate,
-    PurgeReport, Subject, TokenPair, UpstreamTokens, parse_api_key,
+    ACCESS_TOKEN_TYP, AccessClaims, AccessToken, Audience, Auth, AuthBuilder, CheckedPredicate,
+    IssuedApiKey, IssuedSession, LoginAttempt, LoginHook, LoginOutcome, NewApiKey, OneTimeIssue,
+    Predicate, PurgeReport, Subject, TokenPair, UpstreamTokens, parse_api_key,
 };

@@ -1,18 +1,21 @@
 //! JWT access tokens, signed by the active key of the [`KeyRing`] (HS256, ES256, EdDSA or
 //! RS256) and verified by the key the token's `kid` names, with that key's algorithm.
 //!
-//! RFC 8725 (JWT Best Current Practices) §3.1 and §3.9: verification pins the algorithm
-//! and checks the audience; RFC 7519 §4.1.4: a token is refused on or after `exp`. The
-//! expiry is checked against the injected clock, after the signature, so a forged token
-//! learns nothing about time.
-
-use std::str::FromStr;
+//! A token signed with our own key is still refused when it is not one we would issue
+//! (RFC 8725, RFC 7519): the algorithm is pinned to the key (RFC 8725 §3.1), a `crit`
+//! header is refused (RFC 7515 §4.1.11), the type is explicit (`typ: at+jwt`, RFC 8725
+//! §3.11, RFC 9068 §2.1), every claim we write must be there with the type we write it
+//! with, `iss` and `aud` must match (RFC 7519 §4.1.1, §4.1.3), the token must be live
+//! (`exp`, `nbf`, `iat`; RFC 7519 §4.1.4, §4.1.5), its lifetime within the configured cap,
+//! and `sub` a user id. Every check on the claims runs after the signature, so a forged
+//! token learns nothing about them.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use super::Auth;
@@ -49,11 +52,16 @@ impl Audience {
     }
 }
 
-/// The claims of an access token.
+/// The claims of an access token, as [`Auth::verify_access`] returns them: every one
+/// checked, so they are always usable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
-    /// The user id.
-    pub sub: String,
+    /// The user id; a UUID string in the token.
+    #[serde(
+        serialize_with = "user_id_to_str",
+        deserialize_with = "user_id_from_str"
+    )]
+    pub sub: UserId,
     /// Issued at, Unix seconds.
     pub iat: i64,
     /// Expires at, Unix seconds: refused on or after it.
@@ -70,25 +78,89 @@ pub struct AccessClaims {
 }
 
 impl AccessClaims {
-    /// The user id in `sub`. Verified tokens always carry a valid one.
-    pub fn user_id(&self) -> Result<UserId> {
-        Uuid::from_str(&self.sub)
-            .map(UserId)
-            .map_err(|_| Error::InvalidToken)
+    /// The user id in `sub`.
+    pub fn user_id(&self) -> UserId {
+        self.sub
     }
+}
+
+fn user_id_to_str<S: Serializer>(id: &UserId, s: S) -> std::result::Result<S::Ok, S::Error> {
+    id.0.serialize(s)
+}
+
+fn user_id_from_str<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<UserId, D::Error> {
+    Uuid::deserialize(d).map(UserId)
+}
+
+/// The `typ` of the access tokens we write (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// One claim as the token carries it: absent, present with another JSON type than the one
+/// we write (a malformed claim), or a value. Never fails to deserialize, so that missing
+/// and malformed claims are both reported as [`Error::ClaimInvalid`] naming the claim.
+#[derive(Default)]
+enum Claim<T> {
+    #[default]
+    Missing,
+    Malformed,
+    Present(T),
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Claim<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(serde_json::from_value(value).map_or(Claim::Malformed, Claim::Present))
+    }
+}
+
+impl<T> Claim<T> {
+    fn required(self, name: &'static str) -> Result<T> {
+        match self {
+            Claim::Present(v) => Ok(v),
+            Claim::Missing | Claim::Malformed => Err(Error::ClaimInvalid(name)),
+        }
+    }
+
+    fn optional(self, name: &'static str) -> Result<Option<T>> {
+        match self {
+            Claim::Present(v) => Ok(Some(v)),
+            Claim::Missing => Ok(None),
+            Claim::Malformed => Err(Error::ClaimInvalid(name)),
+        }
+    }
+}
+
+/// The payload as found in a token whose signature verified, before any check.
+#[derive(Deserialize)]
+struct WireClaims {
+    #[serde(default)]
+    sub: Claim<String>,
+    #[serde(default)]
+    iat: Claim<i64>,
+    #[serde(default)]
+    exp: Claim<i64>,
+    #[serde(default)]
+    nbf: Claim<i64>,
+    #[serde(default)]
+    iss: Claim<String>,
+    #[serde(default)]
+    aud: Claim<String>,
+    #[serde(default)]
+    jti: Claim<String>,
+    #[serde(default)]
+    scope: Claim<String>,
 }
 
 /// The longest access token accepted, in bytes: ours are a few hundred, and refusing
 /// larger input up front keeps a hostile header from costing a large decode.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// One verifying key of the ring, with a validation per audience pinned to its algorithm.
+/// One verifying key of the ring, with a validation pinned to its algorithm.
 struct OwnKey {
     kid: std::sync::Arc<str>,
     alg: JwsAlgorithm,
     decoding: DecodingKey,
-    bff: Validation,
-    api: Validation,
+    validation: Validation,
 }
 
 /// Signing and verification state, built once from the key ring. Immutable: the hot path
@@ -101,6 +173,10 @@ pub(super) struct Jwt {
     /// else its only HS256 key.
     kidless: Option<usize>,
     leeway: i64,
+    /// `tokens.max_access_ttl` in whole seconds, rounded up.
+    max_ttl: i64,
+    accept_legacy_typ: bool,
+    issuer: String,
     jwks: String,
     public_algorithms: Vec<JwsAlgorithm>,
 }
@@ -115,14 +191,14 @@ impl Jwt {
         let active = ring.active();
         let mut header = Header::new(active.algorithm().jwt());
         header.kid = Some(active.kid().to_owned());
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
         let keys: Vec<OwnKey> = ring
             .verifying_keys()
             .map(|k| OwnKey {
                 kid: k.kid.clone(),
                 alg: k.alg,
                 decoding: k.decoding.clone(),
-                bff: validation(&cfg.issuer, Audience::Bff, k.alg),
-                api: validation(&cfg.issuer, Audience::Api, k.alg),
+                validation: validation(k.alg),
             })
             .collect();
         let hs: Vec<usize> = ring
@@ -142,6 +218,9 @@ impl Jwt {
             keys,
             kidless,
             leeway: cfg.leeway.whole_seconds(),
+            max_ttl: ceil_seconds(cfg.max_access_ttl),
+            accept_legacy_typ: cfg.accept_legacy_typ,
+            issuer: cfg.issuer.clone(),
             jwks: ring.jwks_json(),
             public_algorithms: ring.public_algorithms(),
         })
@@ -175,18 +254,69 @@ impl Jwt {
             return Err(Error::InvalidToken);
         }
         // The key's validation admits its own algorithm only: a header naming another one
-        // is refused by `decode` (RFC 8725 §3.1).
-        let validation = match audience {
-            Audience::Bff => &key.bff,
-            Audience::Api => &key.api,
-        };
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, validation)
-            .map_err(|e| map_decode_error(e.kind()))?
-            .claims;
-        if now.unix_timestamp() >= claims.exp.saturating_add(self.leeway) {
+        // is refused by `decode` (RFC 8725 §3.1). It checks the signature and nothing else.
+        let data = jsonwebtoken::decode::<WireClaims>(token, &key.decoding, &key.validation)
+            .map_err(|e| map_decode_error(e.kind()))?;
+        if !self.typ_accepted(data.header.typ.as_deref()) {
+            return Err(Error::InvalidToken);
+        }
+        self.check(data.claims, audience, now.unix_timestamp())
+    }
+
+    /// Explicit typing (RFC 8725 §3.11): `at+jwt`, or `application/at+jwt` (RFC 7515
+    /// §4.1.9: the prefix may be left out, and media types compare case-insensitively);
+    /// `JWT` only while [`TokenConfig::accept_legacy_typ`] is set.
+    fn typ_accepted(&self, typ: Option<&str>) -> bool {
+        typ.is_some_and(|t| {
+            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
+                || t.eq_ignore_ascii_case("application/at+jwt")
+                || (self.accept_legacy_typ && t.eq_ignore_ascii_case("JWT"))
+        })
+    }
+
+    /// The checks on the claims of a token whose signature and header passed, at `now`
+    /// (Unix seconds), in the order [`Auth::verify_access`] documents.
+    fn check(&self, c: WireClaims, audience: Audience, now: i64) -> Result<AccessClaims> {
+        let iss = c.iss.required("iss")?;
+        let aud = c.aud.required("aud")?;
+        let sub = c.sub.required("sub")?;
+        let iat = c.iat.required("iat")?;
+        let exp = c.exp.required("exp")?;
+        let jti = c.jti.required("jti")?;
+        if jti.is_empty() {
+            return Err(Error::ClaimInvalid("jti"));
+        }
+        let nbf = c.nbf.optional("nbf")?;
+        let scope = c.scope.optional("scope")?;
+        if iss != self.issuer {
+            return Err(Error::InvalidToken);
+        }
+        if aud != audience.as_str() {
+            return Err(Error::WrongAudience);
+        }
+        let skewed = now.saturating_add(self.leeway);
+        if now >= exp.saturating_add(self.leeway) {
             return Err(Error::TokenExpired);
         }
-        Ok(claims)
+        if iat > skewed || nbf.is_some_and(|nbf| nbf > skewed) {
+            return Err(Error::TokenNotYetValid);
+        }
+        if exp <= iat || exp - iat > self.max_ttl || exp > skewed.saturating_add(self.max_ttl) {
+            return Err(Error::ClaimInvalid("exp"));
+        }
+        let sub = Uuid::parse_str(&sub)
+            .ok()
+            .filter(|id| !id.is_nil())
+            .ok_or(Error::ClaimInvalid("sub"))?;
+        Ok(AccessClaims {
+            sub: UserId(sub),
+            iat,
+            exp,
+            iss,
+            aud,
+            jti,
+            scope,
+        })
     }
 }
 
@@ -196,20 +326,30 @@ impl std::fmt::Debug for Jwt {
     }
 }
 
-fn validation(issuer: &str, audience: Audience, alg: JwsAlgorithm) -> Validation {
+/// Checks the signature with `alg` only; `Jwt::check` checks every claim.
+fn validation(alg: JwsAlgorithm) -> Validation {
     let mut v = Validation::new(alg.jwt());
-    v.validate_exp = false; // checked against the injected clock in `Jwt::verify`
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
     v.leeway = 0;
-    v.set_issuer(&[issuer]);
-    v.set_audience(&[audience.as_str()]);
-    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v.required_spec_claims.clear();
     v
+}
+
+/// A duration in whole seconds, rounded up: a lifetime of at most `d` spans at most this
+/// many seconds between the whole-second `iat` and `exp` we write.
+fn ceil_seconds(d: time::Duration) -> i64 {
+    let whole = d.whole_seconds();
+    if d.subsec_nanoseconds() > 0 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    }
 }
 
 fn map_decode_error(kind: &ErrorKind) -> Error {
     match kind {
-        ErrorKind::InvalidAudience => Error::WrongAudience,
-        ErrorKind::ExpiredSignature => Error::TokenExpired,
         ErrorKind::InvalidToken
         | ErrorKind::Base64(_)
         | ErrorKind::Json(_)
@@ -240,12 +380,39 @@ impl Auth {
         )
     }
 
-    /// Verifies an access token for `audience`: signature with the key named by `kid` and
-    /// that key's algorithm only (never the header's), `iss`, `aud`,
-    /// and `exp` against the clock (with the configured leeway).
+    /// Verifies an access token for `audience` against the clock, and returns its claims.
+    /// A token is accepted only if it is one this `Auth` would issue; the returned claims
+    /// are therefore always usable (`sub` is a [`UserId`]).
     ///
-    /// Errors: [`Error::MalformedToken`] (not a JWT), [`Error::InvalidToken`] (signature,
-    /// unknown `kid`, algorithm, issuer, missing claim, a `crit` header), [`Error::WrongAudience`], [`Error::TokenExpired`].
+    /// Refused, in this order, with:
+    /// - [`Error::MalformedToken`]: longer than 8 KiB, or not a compact JWS with a JSON
+    ///   header and a JSON object as payload.
+    /// - [`Error::InvalidToken`]: the header is not ours or the signature does not verify:
+    ///   a `crit` header (we implement no extension, RFC 7515 §4.1.11); an unknown `kid`
+    ///   (or none, unless the ring has a key for kid-less tokens); an `alg` other than the
+    ///   key's (the key pins the algorithm, never the header, RFC 8725 §3.1); a bad
+    ///   signature; a `typ` other than `at+jwt` (RFC 9068 §2.1; `application/at+jwt` and
+    ///   any letter case allowed, RFC 7515 §4.1.9), or a missing `typ`. The `typ: JWT` of
+    ///   tokens issued before access tokens were typed is accepted while
+    ///   [`TokenConfig::accept_legacy_typ`] is set (the default, for upgrades with live
+    ///   tokens).
+    /// - [`Error::ClaimInvalid`] naming the claim: one of the claims we write (`iss`,
+    ///   `aud`, `sub`, `iat`, `exp` as integers, a non-empty `jti`) is missing, or any of
+    ///   them, `nbf` or `scope`, is not of the JSON type we write it with. A missing claim
+    ///   is always this variant, whichever claim it is.
+    /// - [`Error::InvalidToken`]: `iss` is not the configured issuer.
+    /// - [`Error::WrongAudience`]: `aud` is not `audience`.
+    /// - [`Error::TokenExpired`]: `now >= exp + leeway` (RFC 7519 §4.1.4).
+    /// - [`Error::TokenNotYetValid`]: `iat` or `nbf` later than `now + leeway` (RFC 7519
+    ///   §4.1.5; we write no `nbf`, a past one is accepted).
+    /// - [`Error::ClaimInvalid`]`("exp")`: a lifetime `exp - iat` that is not positive or
+    ///   longer than [`TokenConfig::max_access_ttl`], or `exp` past
+    ///   `now + max_access_ttl + leeway`. The cap is enforced at verification too, so
+    ///   lowering it cuts short live tokens issued under a higher one.
+    /// - [`Error::ClaimInvalid`]`("sub")`: `sub` is not a UUID, or is the nil UUID.
+    ///
+    /// Every check on the claims runs after the signature verified. `leeway` is
+    /// [`TokenConfig::leeway`].
     pub fn verify_access(&self, token: &str, audience: Audience) -> Result<AccessClaims> {
         self.jwt.verify(token, audience, self.now())
     }
@@ -263,7 +430,7 @@ impl Auth {
         let mut jti = [0u8; 16];
         self.rng.fill(&mut jti);
         let claims = AccessClaims {
-            sub: user.0.to_string(),
+            sub: user,
             iat: now.unix_timestamp(),
             exp: expires_at.unix_timestamp(),
             iss: self.config.tokens.issuer.clone(),
