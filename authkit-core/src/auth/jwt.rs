@@ -301,12 +301,14 @@ impl Jwt {
         if iat > skewed || nbf.is_some_and(|nbf| nbf > skewed) {
             return Err(Error::TokenNotYetValid);
         }
-        if exp <= iat || exp - iat > self.max_ttl || exp > skewed.saturating_add(self.max_ttl) {
+        // With `iat <= now + leeway` above, this also keeps `exp <= now + cap + leeway`.
+        if exp <= iat || exp - iat > self.max_ttl {
             return Err(Error::ClaimInvalid("exp"));
         }
+        // The hyphenated form we write (36 characters), not the other forms `Uuid` parses.
         let sub = Uuid::parse_str(&sub)
             .ok()
-            .filter(|id| !id.is_nil())
+            .filter(|id| sub.len() == 36 && !id.is_nil())
             .ok_or(Error::ClaimInvalid("sub"))?;
         Ok(AccessClaims {
             sub: UserId(sub),
@@ -406,10 +408,11 @@ impl Auth {
     /// - [`Error::TokenNotYetValid`]: `iat` or `nbf` later than `now + leeway` (RFC 7519
     ///   §4.1.5; we write no `nbf`, a past one is accepted).
     /// - [`Error::ClaimInvalid`]`("exp")`: a lifetime `exp - iat` that is not positive or
-    ///   longer than [`TokenConfig::max_access_ttl`], or `exp` past
-    ///   `now + max_access_ttl + leeway`. The cap is enforced at verification too, so
-    ///   lowering it cuts short live tokens issued under a higher one.
-    /// - [`Error::ClaimInvalid`]`("sub")`: `sub` is not a UUID, or is the nil UUID.
+    ///   longer than [`TokenConfig::max_access_ttl`]. With the `iat` check above, no `exp`
+    ///   past `now + max_access_ttl + leeway` is ever accepted. The cap is enforced at
+    ///   verification too, so lowering it cuts short live tokens issued under a higher one.
+    /// - [`Error::ClaimInvalid`]`("sub")`: `sub` is not a UUID in the hyphenated form we
+    ///   write, or is the nil UUID.
     ///
     /// Every check on the claims runs after the signature verified. `leeway` is
     /// [`TokenConfig::leeway`].
@@ -492,5 +495,328 @@ impl Auth {
             }
         }
         Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+    use jsonwebtoken::Algorithm;
+    use serde_json::{Value, json};
+    use time::Duration;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::config::{Config, SigningKey};
+
+    const ISSUER: &str = "https://auth.test";
+    const SECRET: [u8; 32] = [9u8; 32];
+    const NOW: Timestamp = datetime!(2030-01-01 00:00:00.25 UTC);
+    const SUB: &str = "0190b3a4-7c2e-7d4f-8a1b-2c3d4e5f6a7b";
+
+    fn config() -> TokenConfig {
+        Config::new(ISSUER, SigningKey::new(SECRET)).tokens
+    }
+
+    fn jwt(cfg: &TokenConfig) -> Jwt {
+        Jwt::new(cfg).unwrap()
+    }
+
+    fn now() -> i64 {
+        NOW.unix_timestamp()
+    }
+
+    /// The claims we would write at `NOW`, for `bff`, with the default 15 min lifetime.
+    fn claims() -> Value {
+        json!({
+            "sub": SUB, "iat": now(), "exp": now() + 900, "iss": ISSUER, "aud": "bff", "jti": "abc",
+        })
+    }
+
+    /// The header we would write: our algorithm, kid and typ.
+    fn header() -> Value {
+        let key = PrivateKey::hs256(&SigningKey::new(SECRET)).unwrap();
+        json!({ "alg": "HS256", "typ": "at+jwt", "kid": key.kid() })
+    }
+
+    /// A token with exactly this header and payload, signed with our own key.
+    fn signed(header: &Value, payload: &Value) -> String {
+        let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+        let message = format!("{}.{}", b64(header), b64(payload));
+        let key = EncodingKey::from_secret(&SECRET);
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+        format!("{message}.{signature}")
+    }
+
+    fn with(mut value: Value, key: &str, v: Value) -> Value {
+        value[key] = v;
+        value
+    }
+
+    fn without(mut value: Value, key: &str) -> Value {
+        value.as_object_mut().unwrap().remove(key);
+        value
+    }
+
+    fn verify(jwt: &Jwt, header: &Value, payload: &Value) -> Result<AccessClaims> {
+        jwt.verify(&signed(header, payload), Audience::Bff, NOW)
+    }
+
+    #[test]
+    fn our_tokens_are_typed_and_verify_into_usable_claims() {
+        let jwt = jwt(&config());
+        let claims = verify(&jwt, &header(), &claims()).unwrap();
+        assert_eq!(claims.user_id(), UserId(Uuid::parse_str(SUB).unwrap()));
+        let ours = AccessClaims {
+            sub: UserId::new(),
+            iat: now(),
+            exp: now() + 60,
+            iss: ISSUER.into(),
+            aud: "api".into(),
+            jti: "j".into(),
+            scope: Some("read".into()),
+        };
+        let token = jwt.sign(&ours).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some(ACCESS_TOKEN_TYP));
+        assert_eq!(jwt.verify(&token, Audience::Api, NOW).unwrap(), ours);
+    }
+
+    #[test]
+    fn a_crit_header_is_refused() {
+        let jwt = jwt(&config());
+        for crit in [json!(["exp"]), json!(["b64"]), json!([])] {
+            let r = verify(&jwt, &with(header(), "crit", crit), &claims());
+            assert!(matches!(r, Err(Error::InvalidToken)), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn typ_must_be_at_jwt_or_the_legacy_jwt_while_allowed() {
+        let mut cfg = config();
+        let lenient = jwt(&cfg);
+        cfg.accept_legacy_typ = false;
+        let strict = jwt(&cfg);
+        for typ in [
+            "at+jwt",
+            "application/at+jwt",
+            "AT+JWT",
+            "Application/At+Jwt",
+        ] {
+            let h = with(header(), "typ", json!(typ));
+            verify(&lenient, &h, &claims()).unwrap();
+            verify(&strict, &h, &claims()).unwrap();
+        }
+        for typ in ["JWT", "jwt"] {
+            let h = with(header(), "typ", json!(typ));
+            verify(&lenient, &h, &claims()).unwrap();
+            let r = verify(&strict, &h, &claims());
+            assert!(matches!(r, Err(Error::InvalidToken)), "{typ}: {r:?}");
+        }
+        for typ in [
+            "",
+            "JOSE",
+            "application/jwt",
+            "dpop+jwt",
+            "secevent+jwt",
+            "at+jwt ",
+        ] {
+            let h = with(header(), "typ", json!(typ));
+            for jwt in [&lenient, &strict] {
+                let r = verify(jwt, &h, &claims());
+                assert!(matches!(r, Err(Error::InvalidToken)), "{typ:?}: {r:?}");
+            }
+        }
+        for jwt in [&lenient, &strict] {
+            let r = verify(jwt, &without(header(), "typ"), &claims());
+            assert!(matches!(r, Err(Error::InvalidToken)), "no typ: {r:?}");
+        }
+    }
+
+    #[test]
+    fn every_claim_we_write_is_required_and_named_when_missing() {
+        let jwt = jwt(&config());
+        for name in ["iss", "aud", "sub", "iat", "exp", "jti"] {
+            let r = verify(&jwt, &header(), &without(claims(), name));
+            assert!(
+                matches!(r, Err(Error::ClaimInvalid(n)) if n == name),
+                "{name}: {r:?}"
+            );
+        }
+        // `scope` and `nbf` are optional.
+        verify(
+            &jwt,
+            &header(),
+            &with(claims(), "scope", json!("read write")),
+        )
+        .unwrap();
+        verify(&jwt, &header(), &with(claims(), "nbf", json!(now() - 5))).unwrap();
+    }
+
+    #[test]
+    fn a_claim_of_another_type_is_named() {
+        let jwt = jwt(&config());
+        let cases = [
+            ("iss", json!(["https://auth.test"])),
+            ("aud", json!(["bff"])),
+            ("sub", json!(42)),
+            ("iat", json!(now().to_string())),
+            ("exp", json!(now() as f64 + 900.5)),
+            ("exp", Value::Null),
+            ("jti", json!(7)),
+            ("jti", json!("")),
+            ("nbf", json!("soon")),
+            ("scope", json!(["read"])),
+        ];
+        for (name, value) in cases {
+            let r = verify(&jwt, &header(), &with(claims(), name, value.clone()));
+            assert!(
+                matches!(r, Err(Error::ClaimInvalid(n)) if n == name),
+                "{name} = {value}: {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn issuer_audience_and_expiry() {
+        let jwt = jwt(&config());
+        let r = verify(
+            &jwt,
+            &header(),
+            &with(claims(), "iss", json!("https://x.test")),
+        );
+        assert!(matches!(r, Err(Error::InvalidToken)), "{r:?}");
+        let r = verify(&jwt, &header(), &with(claims(), "aud", json!("api")));
+        assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+        let at = |exp: i64| with(with(claims(), "iat", json!(now() - 60)), "exp", json!(exp));
+        verify(&jwt, &header(), &at(now() + 1)).unwrap();
+        let r = verify(&jwt, &header(), &at(now()));
+        assert!(matches!(r, Err(Error::TokenExpired)), "{r:?}");
+    }
+
+    #[test]
+    fn nbf_and_iat_in_the_future_beyond_the_leeway_are_refused() {
+        let mut cfg = config();
+        let strict = jwt(&cfg);
+        for claim in ["nbf", "iat"] {
+            let r = verify(&strict, &header(), &with(claims(), claim, json!(now() + 1)));
+            assert!(matches!(r, Err(Error::TokenNotYetValid)), "{claim}: {r:?}");
+        }
+        cfg.leeway = Duration::seconds(30);
+        let skewed = jwt(&cfg);
+        for claim in ["nbf", "iat"] {
+            verify(
+                &skewed,
+                &header(),
+                &with(claims(), claim, json!(now() + 30)),
+            )
+            .unwrap();
+            let r = verify(
+                &skewed,
+                &header(),
+                &with(claims(), claim, json!(now() + 31)),
+            );
+            assert!(matches!(r, Err(Error::TokenNotYetValid)), "{claim}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn the_lifetime_cap_holds_at_verification() {
+        let mut cfg = config();
+        cfg.max_access_ttl = Duration::hours(1);
+        let capped = jwt(&cfg);
+        let lifetime =
+            |iat: i64, exp: i64| with(with(claims(), "iat", json!(iat)), "exp", json!(exp));
+        // Exactly the cap, issued a while ago: fine.
+        verify(
+            &capped,
+            &header(),
+            &lifetime(now() - 600, now() - 600 + 3600),
+        )
+        .unwrap();
+        // One second over the cap, whether issued now or a while ago.
+        for iat in [now(), now() - 600] {
+            let r = verify(&capped, &header(), &lifetime(iat, iat + 3601));
+            assert!(matches!(r, Err(Error::ClaimInvalid("exp"))), "{r:?}");
+        }
+        // `exp` past `now + cap`: refused whatever `iat` claims.
+        for iat in [now() - 600, now(), now() + 1] {
+            let r = verify(&capped, &header(), &lifetime(iat, now() + 3601));
+            assert!(
+                matches!(r, Err(Error::ClaimInvalid("exp") | Error::TokenNotYetValid)),
+                "iat {iat}: {r:?}"
+            );
+        }
+        // Not positive: `exp` at or before `iat` (within the leeway, so not expired).
+        cfg.leeway = Duration::seconds(60);
+        let skewed = jwt(&cfg);
+        for exp in [now() + 30, now() + 20] {
+            let r = verify(&skewed, &header(), &lifetime(now() + 30, exp));
+            assert!(matches!(r, Err(Error::ClaimInvalid("exp"))), "{r:?}");
+        }
+        // A fractional cap is rounded up: a 90.5 s lifetime spans 91 whole seconds.
+        cfg.leeway = Duration::ZERO;
+        cfg.max_access_ttl = Duration::milliseconds(90_500);
+        let fractional = jwt(&cfg);
+        verify(&fractional, &header(), &lifetime(now(), now() + 91)).unwrap();
+        let r = verify(&fractional, &header(), &lifetime(now(), now() + 92));
+        assert!(matches!(r, Err(Error::ClaimInvalid("exp"))), "{r:?}");
+    }
+
+    #[test]
+    fn sub_must_be_a_user_id() {
+        let jwt = jwt(&config());
+        let simple = SUB.replace('-', "");
+        let braced = format!("{{{SUB}}}");
+        let urn = format!("urn:uuid:{SUB}");
+        let nil = Uuid::nil().to_string();
+        let short = &SUB[..23];
+        for sub in ["", "alice", short, &simple, &braced, &urn, &nil] {
+            let r = verify(&jwt, &header(), &with(claims(), "sub", json!(sub)));
+            assert!(
+                matches!(r, Err(Error::ClaimInvalid("sub"))),
+                "{sub:?}: {r:?}"
+            );
+        }
+        let upper = SUB.to_uppercase();
+        let claims = verify(&jwt, &header(), &with(claims(), "sub", json!(upper))).unwrap();
+        assert_eq!(claims.sub.to_string(), SUB);
+    }
+
+    #[test]
+    fn claims_are_judged_only_after_the_signature() {
+        let jwt = jwt(&config());
+        let token = signed(&header(), &without(claims(), "sub"));
+        let (message, _) = token.rsplit_once('.').unwrap();
+        let other = EncodingKey::from_secret(&[8u8; 32]);
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &other, Algorithm::HS256).unwrap();
+        let r = jwt.verify(&format!("{message}.{signature}"), Audience::Bff, NOW);
+        assert!(matches!(r, Err(Error::InvalidToken)), "{r:?}");
+    }
+
+    #[test]
+    fn every_refusal_is_unauthenticated_but_malformed_input() {
+        use crate::error::ErrorKind as K;
+        let jwt = jwt(&config());
+        let refusals = [
+            verify(&jwt, &with(header(), "crit", json!(["exp"])), &claims()),
+            verify(&jwt, &without(header(), "typ"), &claims()),
+            verify(&jwt, &header(), &without(claims(), "jti")),
+            verify(&jwt, &header(), &with(claims(), "iat", json!(now() + 5))),
+            verify(
+                &jwt,
+                &header(),
+                &with(claims(), "exp", json!(now() + 90_000)),
+            ),
+            verify(&jwt, &header(), &with(claims(), "sub", json!("alice"))),
+        ];
+        for r in refusals {
+            assert_eq!(r.unwrap_err().kind(), K::Unauthenticated);
+        }
+        let r = jwt.verify("e30.e30.", Audience::Bff, NOW);
+        assert_eq!(r.unwrap_err().kind(), K::InvalidInput);
     }
 }
