@@ -212,10 +212,24 @@ pub struct TokenConfig {
     /// server read an earlier time (it waited behind the first use, or its clock is
     /// behind) is judged at that first use, so with zero every repeat is reuse.
     pub reuse_grace: Duration,
-    /// Tolerated clock skew when checking `exp`; default zero.
+    /// Tolerated clock skew when checking an access token's `exp`, `nbf` and `iat`, and
+    /// its `exp` against [`TokenConfig::max_access_ttl`]; default zero.
     pub leeway: Duration,
-    /// Hard cap on any access-token lifetime; default 24 h.
+    /// Hard cap on any access-token lifetime; default 24 h. A promise at verification
+    /// too: [`Auth::verify_access`](crate::Auth::verify_access) refuses a token whose
+    /// `exp - iat` is longer, or whose `exp` is past `now + max_access_ttl + leeway`, so
+    /// lowering the cap also cuts short the live tokens issued under a higher one.
     pub max_access_ttl: Duration,
+    /// Whether access tokens typed `JWT` are still accepted beside `at+jwt`; default
+    /// `true`.
+    ///
+    /// Access tokens are typed `at+jwt` (RFC 9068 §2.1, explicit typing of RFC 8725
+    /// §3.11). Releases before that wrote `typ: JWT`, so during a (rolling) upgrade live
+    /// tokens, and tokens minted by instances not yet upgraded, carry `JWT`. Set this to
+    /// `false` once every instance writes `at+jwt` and [`TokenConfig::max_access_ttl`]
+    /// has passed since; a later release will make `false` the default. A token with no
+    /// `typ`, or any other `typ`, is refused either way.
+    pub accept_legacy_typ: bool,
     /// Hard cap on any refresh-token or chain lifetime; default 90 days.
     pub max_refresh_ttl: Duration,
     /// Named lifetime profiles besides [`STANDARD_PROFILE`] (which is always the values
@@ -430,6 +444,7 @@ impl Config {
                 reuse_grace: Duration::ZERO,
                 leeway: Duration::ZERO,
                 max_access_ttl: Duration::hours(24),
+                accept_legacy_typ: true,
                 max_refresh_ttl: Duration::days(90),
                 profiles: BTreeMap::from([
                     (

@@ -142,16 +142,19 @@ pub enum Error {
     /// No user has this id.
     #[error("user not found")]
     UserNotFound,
-    /// The presented token is not one this library issued: wrong prefix, length or encoding.
+    /// The presented token is not one this library issued: wrong prefix, length or encoding
+    /// (for an access token: over 8 KiB, or not a compact JWS of JSON header and payload).
     #[error("malformed token")]
     MalformedToken,
     /// The session is unknown, revoked, or past its idle or absolute deadline.
     #[error("session invalid or expired")]
     SessionInvalid,
-    /// The access token's signature, algorithm or issuer does not verify.
+    /// The access token is not one we issued: its signature does not verify with the key
+    /// its `kid` names and that key's algorithm, its header is not ours (a `crit` member,
+    /// a missing or foreign `typ`), or its `iss` is another issuer.
     #[error("invalid access token")]
     InvalidToken,
-    /// The access token has expired.
+    /// The access token has expired: `now >= exp + leeway`.
     #[error("access token expired")]
     TokenExpired,
     /// The access token was minted for another audience.
@@ -263,12 +266,19 @@ pub enum Error {
     /// is needed, a JWK with private members or meant for another use than signatures).
     #[error("unusable key: {0}")]
     InvalidKey(String),
-    /// The token's `nbf` (not before) is still in the future, beyond the leeway.
+    /// The token's `nbf` (not before) is still in the future, beyond the leeway; for our
+    /// own access tokens, also an `iat` (issued at) in the future beyond the leeway.
     #[error("token not yet valid")]
     TokenNotYetValid,
     /// A claim the [`Validator`](crate::issuer::Validator) requires is missing, malformed
     /// or does not match; the name says which (`sub`, `exp`, `iat`, `jti`, `auth_time`,
-    /// `nonce`, `amr`, `azp`).
+    /// `nonce`, `amr`, `azp`). For our own access tokens
+    /// ([`Auth::verify_access`](crate::Auth::verify_access)): a claim we write (`iss`,
+    /// `aud`, `sub`, `iat`, `exp`, `jti`) is missing, or a claim is not of the JSON type we
+    /// write; `exp` when the lifetime is over [`max_access_ttl`]; `sub` when it is not a
+    /// user id.
+    ///
+    /// [`max_access_ttl`]: crate::config::TokenConfig::max_access_ttl
     #[error("claim {0} missing or invalid")]
     ClaimInvalid(&'static str),
     /// A discovery or metadata document names another issuer than the one configured

@@ -81,8 +81,8 @@ pub use store::{
 pub use uuid;
 mod auth;
 pub use auth::{
-    AccessClaims, AccessToken, Audience, AuditEvent, AuditSink, Auth, AuthBuilder,
-    CheckedPredicate, IssuedApiKey, IssuedSession, LoginAttempt, LoginHook, LoginOutcome,
-    NewApiKey, OneTimeIssue, Predicate, PurgeReport, Subject, TokenPair, UpstreamTokens,
-    parse_api_key,
+    ACCESS_TOKEN_TYP, AccessClaims, AccessToken, Audience, AuditEvent, AuditSink, Auth,
+    AuthBuilder, CheckedPredicate, IssuedApiKey, IssuedSession, LoginAttempt, LoginHook,
+    LoginOutcome, NewApiKey, OneTimeIssue, Predicate, PurgeReport, Subject, TokenPair,
+    UpstreamTokens, parse_api_key,
 };

@@ -49,7 +49,7 @@ fn rs256() -> PrivateKey {
 fn claims_now(audience: &str) -> AccessClaims {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     AccessClaims {
-        sub: uuid::Uuid::now_v7().to_string(),
+        sub: authkit::UserId::new(),
         iat: now,
         exp: now + 600,
         iss: ISSUER.into(),
@@ -135,7 +135,10 @@ async fn es256_eddsa_rs256_sign_verify_and_publish() {
             .verify::<StandardClaims>(&token, &Validator::new("bff"))
             .await
             .unwrap();
-        assert_eq!(verified.claims.sub.as_deref(), Some(claims.sub.as_str()));
+        assert_eq!(
+            verified.claims.sub.as_deref(),
+            Some(claims.sub.to_string().as_str())
+        );
         assert_eq!(&*verified.kid, kid);
         assert!(verified.warnings.is_empty(), "{:?}", verified.warnings);
     }

@@ -337,6 +337,7 @@ macro_rules! __cases {
             flows_session_cookie = flows::session_cookie [async];
             flows_access_token_checks = flows::access_token_checks [async];
             flows_access_token_algorithm_pinned = flows::access_token_algorithm_pinned [async];
+            flows_access_token_refuses_what_we_would_not_issue = flows::access_token_refuses_what_we_would_not_issue [async];
             flows_refresh_rotation_and_reuse = flows::refresh_rotation_and_reuse [async];
             flows_refresh_bad_input = flows::refresh_bad_input [async];
             flows_refresh_expiry_and_chain_cap = flows::refresh_expiry_and_chain_cap [async];

@@ -22,7 +22,7 @@ pub use api_keys::{IssuedApiKey, NewApiKey, parse_api_key};
 pub use audit::{AuditEvent, AuditSink};
 pub use bff::UpstreamTokens;
 pub use hook::{LoginAttempt, LoginHook, LoginOutcome};
-pub use jwt::{AccessClaims, AccessToken, Audience};
+pub use jwt::{ACCESS_TOKEN_TYP, AccessClaims, AccessToken, Audience};
 pub use one_time::OneTimeIssue;
 pub use purge::PurgeReport;
 pub use rbac::{CheckedPredicate, Predicate, Subject};

@@ -36,7 +36,7 @@ impl FetchResponse {
 
 /// Where an [`Issuer`](super::Issuer) gets its discovery and JWKS documents: bring your
 /// own HTTP client by implementing it, or enable the `http` feature for
-/// [`HttpFetcher`](super::HttpFetcher).
+/// `HttpFetcher`.
 ///
 /// Contract:
 /// - `get` performs one HTTP `GET` of `url` and returns any response it received (the

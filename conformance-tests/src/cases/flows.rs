@@ -507,11 +507,7 @@ pub async fn access_token_checks<F: StoreFactory>(factory: &F) {
     let claims = auth
         .verify_access(&pair.access_token, Audience::Bff)
         .expect("verifies");
-    assert_eq!(
-        claims.user_id().expect("sub"),
-        user.id,
-        "verify_access: sub is the user"
-    );
+    assert_eq!(claims.user_id(), user.id, "verify_access: sub is the user");
     assert_eq!(
         claims.iss, "https://auth.test",
         "verify_access: iss is the configured issuer"
@@ -583,6 +579,132 @@ pub async fn access_token_algorithm_pinned<F: StoreFactory>(factory: &F) {
     assert!(
         auth.verify_access(&unsigned, Audience::Bff).is_err(),
         "verify_access must refuse an unsigned (alg none) token"
+    );
+}
+
+/// A token signed with our own key is still refused when it is not one `Auth` would
+/// issue: a `crit` header, a missing or foreign `typ`, a missing claim, `nbf` or `iat` in
+/// the future, a lifetime over `tokens.max_access_ttl` (also for live tokens after the cap
+/// is lowered), a `sub` that is not a user id.
+pub async fn access_token_refuses_what_we_would_not_issue<F: StoreFactory>(factory: &F) {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use serde_json::{Value, json};
+
+    let (auth, _) = auth_with(factory, test_config()).await;
+    let user = auth.create_user("quinn@example.com").await.expect("create");
+    let pair = auth.issue_token_pair(user.id).await.expect("pair");
+    let claims = auth
+        .verify_access(&pair.access_token, Audience::Bff)
+        .expect("verifies");
+    let ours = jsonwebtoken::decode_header(&pair.access_token).expect("header");
+    assert_eq!(
+        ours.typ.as_deref(),
+        Some(authkit::ACCESS_TOKEN_TYP),
+        "access tokens must be typed at+jwt (RFC 9068)"
+    );
+    let now = claims.iat;
+    let base = serde_json::to_value(&claims).expect("claims as JSON");
+    let key = EncodingKey::from_secret(&[42u8; 32]);
+    let sign = |typ: Option<&str>, payload: &Value| {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = ours.kid.clone();
+        header.typ = typ.map(str::to_owned);
+        jsonwebtoken::encode(&header, payload, &key).expect("sign")
+    };
+    let with = |name: &str, value: Value| {
+        let mut payload = base.clone();
+        payload[name] = value;
+        payload
+    };
+    let without = |name: &str| {
+        let mut payload = base.clone();
+        payload.as_object_mut().expect("object").remove(name);
+        payload
+    };
+    let check = |what: &str, token: &str, ok: fn(&Error) -> bool| {
+        let r = auth.verify_access(token, Audience::Bff);
+        assert!(
+            r.as_ref().is_err_and(ok),
+            "verify_access of a token {what}: got {r:?}"
+        );
+    };
+
+    auth.verify_access(&sign(Some("at+jwt"), &base), Audience::Bff)
+        .expect("a token crafted as we issue them verifies");
+    auth.verify_access(&sign(Some("JWT"), &base), Audience::Bff)
+        .expect("typ JWT (tokens issued before at+jwt) verifies while accept_legacy_typ is set");
+    check("with no typ", &sign(None, &base), |e| {
+        matches!(e, Error::InvalidToken)
+    });
+    check("typed JOSE", &sign(Some("JOSE"), &base), |e| {
+        matches!(e, Error::InvalidToken)
+    });
+    // {"alg":"HS256","typ":"at+jwt","crit":["exp"]}, signed with our key.
+    let crit_header = "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCIsImNyaXQiOlsiZXhwIl19";
+    let payload = pair.access_token.split('.').nth(1).expect("payload");
+    let message = format!("{crit_header}.{payload}");
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).expect("sign");
+    check(
+        "with a crit header",
+        &format!("{message}.{signature}"),
+        |e| matches!(e, Error::InvalidToken),
+    );
+    for name in ["sub", "iat", "exp", "jti"] {
+        let r = auth.verify_access(&sign(Some("at+jwt"), &without(name)), Audience::Bff);
+        assert!(
+            matches!(r, Err(Error::ClaimInvalid(n)) if n == name),
+            "verify_access of a token without {name}: expected Error::ClaimInvalid({name:?}), got {r:?}"
+        );
+    }
+    check(
+        "with nbf in the future",
+        &sign(Some("at+jwt"), &with("nbf", json!(now + 60))),
+        |e| matches!(e, Error::TokenNotYetValid),
+    );
+    let mut future = with("iat", json!(now + 60));
+    future["exp"] = json!(now + 120);
+    check(
+        "with iat in the future",
+        &sign(Some("at+jwt"), &future),
+        |e| matches!(e, Error::TokenNotYetValid),
+    );
+    let over_cap = now + Duration::hours(24).whole_seconds() + 1;
+    check(
+        "living longer than max_access_ttl",
+        &sign(Some("at+jwt"), &with("exp", json!(over_cap))),
+        |e| matches!(e, Error::ClaimInvalid("exp")),
+    );
+    for sub in ["alice", "00000000-0000-0000-0000-000000000000"] {
+        check(
+            "whose sub is not a user id",
+            &sign(Some("at+jwt"), &with("sub", json!(sub))),
+            |e| matches!(e, Error::ClaimInvalid("sub")),
+        );
+    }
+
+    // The cap is a promise at verification: lowering it cuts live tokens short.
+    let mut lowered = test_config();
+    lowered.tokens.access_ttl = Duration::minutes(5);
+    lowered.tokens.max_access_ttl = Duration::minutes(10);
+    lowered.tokens.profiles.clear();
+    let (capped, _) = auth_with(factory, lowered).await;
+    let r = capped.verify_access(&pair.access_token, Audience::Bff);
+    assert!(
+        matches!(r, Err(Error::ClaimInvalid("exp"))),
+        "verify_access of a 15 min token under a 10 min cap: expected Error::ClaimInvalid(\"exp\"), got {r:?}"
+    );
+    // Once every instance writes at+jwt, the legacy typ can be refused.
+    let mut strict = test_config();
+    strict.tokens.accept_legacy_typ = false;
+    let (strict, _) = auth_with(factory, strict).await;
+    strict
+        .verify_access(&pair.access_token, Audience::Bff)
+        .expect("at+jwt verifies without the legacy typ");
+    let r = strict.verify_access(&sign(Some("JWT"), &base), Audience::Bff);
+    assert!(
+        matches!(r, Err(Error::InvalidToken)),
+        "verify_access of typ JWT with accept_legacy_typ off: expected Error::InvalidToken, got {r:?}"
     );
 }
 
