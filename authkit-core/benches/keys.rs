@@ -3,7 +3,7 @@
 //! with the same key; then throughput at 1 and 2 threads, which shows whether the hot
 //! path serialises threads.
 //!
-//! Run: `cargo bench -p authkit-core --bench keys`. The 2-thread figure is the wall time
+//! Run: `cargo bench -p authkit --bench keys`. The 2-thread figure is the wall time
 //! for each thread to do the iterations, so throughput(2) / throughput(1) =
 //! 2 × time(1 thread) / time(2 threads).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)] // bench harness code

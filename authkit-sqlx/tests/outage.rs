@@ -14,7 +14,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once};
@@ -23,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use authkit::{
     Session, SessionId, SessionStore, SlidePolicy, StoreError, TokenHash, User, UserId, UserStore,
 };
+use authkit_conformance::Cleanup;
 use authkit_sqlx::sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions};
 use authkit_sqlx::sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use authkit_sqlx::sqlx::{self, AssertSqlSafe, Connection};
@@ -68,27 +68,6 @@ fn count_panics() {
             previous(info);
         }));
     });
-}
-
-/// Drops the test's schema or database when the test ends, also while unwinding from a
-/// failed assertion: on a thread with a runtime of its own, as the conformance suite does.
-struct Cleanup(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let Some(cleanup) = self.0.take() else {
-            return;
-        };
-        let worker = std::thread::spawn(move || {
-            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                runtime.block_on(cleanup);
-            }
-        });
-        let _ = worker.join();
-    }
 }
 
 /// A TCP forwarder on `127.0.0.1` between the store's pool and the real server.
@@ -385,7 +364,7 @@ async fn postgres_outage_and_recovery() {
         .await
         .expect("create the test's schema");
     let _ = admin.close().await;
-    let _cleanup = Cleanup(Some(Box::pin({
+    let _cleanup = Cleanup::new({
         let (url, schema) = (url.clone(), schema.clone());
         async move {
             if let Ok(mut conn) = PgConnection::connect(&url).await {
@@ -397,7 +376,7 @@ async fn postgres_outage_and_recovery() {
                 let _ = conn.close().await;
             }
         }
-    })));
+    });
 
     let options = PgConnectOptions::from_str(&url).expect("parse the PostgreSQL URL");
     let mut proxy = Proxy::start(format!("{}:{}", options.get_host(), options.get_port())).await;
@@ -438,7 +417,7 @@ async fn mysql_outage_and_recovery() {
         .await
         .expect("create the test's database");
     let _ = admin.close().await;
-    let _cleanup = Cleanup(Some(Box::pin({
+    let _cleanup = Cleanup::new({
         let (url, database) = (url.clone(), database.clone());
         async move {
             if let Ok(mut conn) = MySqlConnection::connect(&url).await {
@@ -450,7 +429,7 @@ async fn mysql_outage_and_recovery() {
                 let _ = conn.close().await;
             }
         }
-    })));
+    });
 
     let options = MySqlConnectOptions::from_str(&url).expect("parse the MySQL URL");
     let mut proxy = Proxy::start(format!("{}:{}", options.get_host(), options.get_port())).await;
