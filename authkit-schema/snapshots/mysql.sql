@@ -85,12 +85,20 @@ CREATE TABLE {api_keys} (
     usage_count BIGINT NOT NULL DEFAULT 0,
     last_used_at DATETIME(6),
     last_used_ip VARCHAR(64),
+    rate_limit BIGINT NOT NULL DEFAULT 0,
+    rate_window_seconds BIGINT NOT NULL DEFAULT 0,
+    rate_window_started_at DATETIME(6),
+    rate_count BIGINT NOT NULL DEFAULT 0,
+    acts_for_user_id BINARY(16),
+    last_used_user_agent VARCHAR(256),
     PRIMARY KEY (id),
     UNIQUE (key_hash),
-    FOREIGN KEY (owner_id) REFERENCES {users} (id) ON DELETE CASCADE
+    FOREIGN KEY (owner_id) REFERENCES {users} (id) ON DELETE CASCADE,
+    FOREIGN KEY (acts_for_user_id) REFERENCES {users} (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 CREATE INDEX {api_keys:owner_idx} ON {api_keys} (owner_id, created_at);
 CREATE INDEX {api_keys:expires_idx} ON {api_keys} (expires_at);
+CREATE INDEX {api_keys:acts_for_idx} ON {api_keys} (acts_for_user_id);
 
 CREATE TABLE {rbac_items} (
     id BINARY(16) NOT NULL,
@@ -127,4 +135,13 @@ CREATE TABLE {user_grants} (
     FOREIGN KEY (item_id) REFERENCES {rbac_items} (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 CREATE INDEX {user_grants:item_idx} ON {user_grants} (item_id);
+
+CREATE TABLE {api_key_roles} (
+    key_id BINARY(16) NOT NULL,
+    role_id BINARY(16) NOT NULL,
+    PRIMARY KEY (key_id, role_id),
+    FOREIGN KEY (key_id) REFERENCES {api_keys} (id) ON DELETE CASCADE,
+    FOREIGN KEY (role_id) REFERENCES {rbac_items} (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE INDEX {api_key_roles:role_idx} ON {api_key_roles} (role_id);
 

@@ -84,12 +84,20 @@ CREATE TABLE {api_keys} (
     usage_count bigint NOT NULL DEFAULT 0,
     last_used_at timestamptz,
     last_used_ip text,
+    rate_limit bigint NOT NULL DEFAULT 0,
+    rate_window_seconds bigint NOT NULL DEFAULT 0,
+    rate_window_started_at timestamptz,
+    rate_count bigint NOT NULL DEFAULT 0,
+    acts_for_user_id uuid,
+    last_used_user_agent text,
     PRIMARY KEY (id),
     UNIQUE (key_hash),
-    FOREIGN KEY (owner_id) REFERENCES {users} (id) ON DELETE CASCADE
+    FOREIGN KEY (owner_id) REFERENCES {users} (id) ON DELETE CASCADE,
+    FOREIGN KEY (acts_for_user_id) REFERENCES {users} (id) ON DELETE CASCADE
 );
 CREATE INDEX {api_keys:owner_idx} ON {api_keys} (owner_id, created_at);
 CREATE INDEX {api_keys:expires_idx} ON {api_keys} (expires_at);
+CREATE INDEX {api_keys:acts_for_idx} ON {api_keys} (acts_for_user_id);
 
 CREATE TABLE {rbac_items} (
     id uuid NOT NULL,
@@ -126,4 +134,13 @@ CREATE TABLE {user_grants} (
     FOREIGN KEY (item_id) REFERENCES {rbac_items} (id) ON DELETE CASCADE
 );
 CREATE INDEX {user_grants:item_idx} ON {user_grants} (item_id);
+
+CREATE TABLE {api_key_roles} (
+    key_id uuid NOT NULL,
+    role_id uuid NOT NULL,
+    PRIMARY KEY (key_id, role_id),
+    FOREIGN KEY (key_id) REFERENCES {api_keys} (id) ON DELETE CASCADE,
+    FOREIGN KEY (role_id) REFERENCES {rbac_items} (id) ON DELETE CASCADE
+);
+CREATE INDEX {api_key_roles:role_idx} ON {api_key_roles} (role_id);
 

@@ -420,14 +420,25 @@ pub const TABLES: &[TableDef] = &[
             counter("usage_count"),
             null("last_used_at", Timestamp),
             null("last_used_ip", ShortText(64)),
+            // Since migration 2.
+            counter("rate_limit"),
+            counter("rate_window_seconds"),
+            null("rate_window_started_at", Timestamp),
+            counter("rate_count"),
+            null("acts_for_user_id", Uuid),
+            null("last_used_user_agent", ShortText(256)),
         ],
         primary_key: &["id"],
         indexes: &[
             unique_inline(&[C("key_hash")]),
             named("owner_idx", &[C("owner_id"), C("created_at")]),
             named("expires_idx", &[C("expires_at")]),
+            named("acts_for_idx", &[C("acts_for_user_id")]),
         ],
-        foreign_keys: &[cascade(&["owner_id"], Table::Users)],
+        foreign_keys: &[
+            cascade(&["owner_id"], Table::Users),
+            cascade(&["acts_for_user_id"], Table::Users),
+        ],
     },
     TableDef {
         table: Table::RbacItems,
@@ -469,6 +480,16 @@ pub const TABLES: &[TableDef] = &[
         foreign_keys: &[
             cascade(&["user_id"], Table::Users),
             cascade(&["item_id"], Table::RbacItems),
+        ],
+    },
+    TableDef {
+        table: Table::ApiKeyRoles,
+        columns: &[col("key_id", Uuid), col("role_id", Uuid)],
+        primary_key: &["key_id", "role_id"],
+        indexes: &[named("role_idx", &[C("role_id")])],
+        foreign_keys: &[
+            cascade(&["key_id"], Table::ApiKeys),
+            cascade(&["role_id"], Table::RbacItems),
         ],
     },
 ];

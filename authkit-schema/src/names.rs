@@ -32,6 +32,8 @@ pub enum Table {
     UserRoles,
     /// User → permission/ability grants (`authkit_user_grants`).
     UserGrants,
+    /// API key → role assignments (`authkit_api_key_roles`), since migration 2.
+    ApiKeyRoles,
     /// authkit's own migrations table (`authkit_migrations`), apart from an ORM's
     /// default one (sqlx's `_sqlx_migrations`, …) so that an application's own
     /// migrations are not disturbed. Its columns belong to the migrator that keeps it,
@@ -41,7 +43,7 @@ pub enum Table {
 
 impl Table {
     /// Every table, in creation order.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 11] = [
         Table::Users,
         Table::Sessions,
         Table::RefreshTokens,
@@ -51,6 +53,7 @@ impl Table {
         Table::RoleGrants,
         Table::UserRoles,
         Table::UserGrants,
+        Table::ApiKeyRoles,
         Table::Migrations,
     ];
 
@@ -67,6 +70,7 @@ impl Table {
             Table::RoleGrants => "role_grants",
             Table::UserRoles => "user_roles",
             Table::UserGrants => "user_grants",
+            Table::ApiKeyRoles => "api_key_roles",
             Table::Migrations => "migrations",
         }
     }
@@ -129,7 +133,7 @@ pub struct UnsupportedNamespace {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct TableNames {
-    names: [String; 10],
+    names: [String; Table::ALL.len()],
     namespace: Option<String>,
 }
 

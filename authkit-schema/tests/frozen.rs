@@ -25,6 +25,18 @@ const RELEASED: &[(&str, &str)] = &[
         "migrations/sqlite/0001_reference_schema.sql",
         "ae4eb513bf73b912a48997a268eb1ec1c6adbb97255757d2d6c692edc853a8f2",
     ),
+    (
+        "migrations/postgres/0002_key_limits_and_roles.sql",
+        "f83dc3a30af0ff5222f2a41ec3ad24454b59aef8a182d6647d6158367f961ac4",
+    ),
+    (
+        "migrations/mysql/0002_key_limits_and_roles.sql",
+        "5ec077d5604d3787d00e659696eebc14c2360ebbda779fce0082334b6db1d515",
+    ),
+    (
+        "migrations/sqlite/0002_key_limits_and_roles.sql",
+        "8fedea5b86378684e675b556121ae170d01531f651034b24adc49204aa54d9ad",
+    ),
 ];
 
 fn sha256_hex(text: &str) -> String {
