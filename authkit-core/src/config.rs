@@ -320,6 +320,11 @@ pub struct ApiKeyConfig {
     pub usage_flush_uses: u64,
     /// … or once the oldest pending use is this old; default 10 s.
     pub usage_flush_interval: Duration,
+    /// The permission a key's owner must hold for the key to act for another user
+    /// (impersonation), checked when the key is created and each time its grants are
+    /// evaluated; default `None`: no key may impersonate. Delegation (a key acting for
+    /// its own owner) needs no permission.
+    pub impersonation_permission: Option<String>,
 }
 
 impl Default for ApiKeyConfig {
@@ -331,6 +336,7 @@ impl Default for ApiKeyConfig {
             default_restricted_scopes: Vec::new(),
             usage_flush_uses: 1000,
             usage_flush_interval: Duration::seconds(10),
+            impersonation_permission: None,
         }
     }
 }
@@ -647,6 +653,11 @@ impl Config {
             "api_keys.usage_flush_uses is zero".into()
         });
         p.positive("api_keys.usage_flush_interval", k.usage_flush_interval);
+        if let Some(slug) = &k.impersonation_permission {
+            p.check(crate::scope::check_slug(slug).is_ok(), || {
+                format!("api_keys.impersonation_permission: invalid slug {slug:?}")
+            });
+        }
     }
 
     fn check_password(&self, p: &mut Problems) {

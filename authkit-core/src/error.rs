@@ -203,6 +203,18 @@ pub enum Error {
     /// The API key has expired.
     #[error("API key expired")]
     ApiKeyExpired,
+    /// The key is of another environment than the request requires (a `sk_test_` key
+    /// where live keys are required). Found without touching the store.
+    #[error("API key of the wrong environment")]
+    ApiKeyWrongEnvironment,
+    /// The key used up its rate limit for the current window; retry after
+    /// `retry_after` (a `Retry-After` header, RFC 9110 §10.2.3, in whole seconds, at
+    /// least 1).
+    #[error("API key rate limit reached; retry in {}s", retry_after.whole_seconds())]
+    RateLimited {
+        /// How long until the window ends.
+        retry_after: time::Duration,
+    },
     /// The client address is not on the key's allow-list.
     #[error("client address not allowed for this API key")]
     IpNotAllowed,
@@ -375,6 +387,7 @@ impl Error {
             | Error::ApiKeyUnknown
             | Error::ApiKeyRevoked
             | Error::ApiKeyExpired
+            | Error::ApiKeyWrongEnvironment
             | Error::PayloadUndecryptable
             | Error::NoPayload => K::Unauthenticated,
             Error::Forbidden
@@ -383,7 +396,7 @@ impl Error {
             | Error::ScopeNotAllowed(_) => K::Forbidden,
             Error::EmailTaken | Error::SlugTaken { .. } => K::Conflict,
             Error::UserNotFound => K::NotFound,
-            Error::LoginRefused(_) | Error::OtpLocked => K::RateLimited,
+            Error::LoginRefused(_) | Error::OtpLocked | Error::RateLimited { .. } => K::RateLimited,
             Error::SchemaDrift(_) | Error::Store(_) | Error::IssuerUnavailable(_) => K::Unavailable,
             Error::InvalidConfig(_)
             | Error::LoginHookPanicked

@@ -377,6 +377,61 @@ pub struct ApiKey {
     pub last_used_at: Option<Timestamp>,
     /// From where it was last used, as recorded.
     pub last_used_ip: Option<IpAddr>,
+    /// The `User-Agent` of the last use, as recorded (at most 256 bytes).
+    pub last_used_user_agent: Option<String>,
+    /// At most this many verifications per window; `None`: no limit.
+    pub rate_limit: Option<RateLimit>,
+    /// The user whose rights the key holds besides its own roles: its owner (delegation)
+    /// or another user (impersonation). See [`Auth::key_acts_for`](crate::Auth::key_acts_for).
+    pub acts_for: Option<UserId>,
+}
+
+/// A per-key rate limit: at most `requests` verifications in a fixed window of `window`
+/// that starts with the first verification after the previous window ended.
+///
+/// The counter lives in the store (one atomic step per verification, see
+/// [`ApiKeyStore::count_api_key_request`](crate::ApiKeyStore::count_api_key_request)),
+/// so the limit holds across every application instance sharing the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    /// Verifications allowed per window, 1 to [`RateLimit::MAX_REQUESTS`].
+    pub requests: u32,
+    /// The window, whole seconds from 1 s to [`RateLimit::MAX_WINDOW`].
+    pub window: time::Duration,
+}
+
+impl RateLimit {
+    /// The most requests a window may allow.
+    pub const MAX_REQUESTS: u32 = 10_000;
+    /// The longest window.
+    pub const MAX_WINDOW: time::Duration = time::Duration::days(1);
+
+    /// `requests` per `window`.
+    pub const fn new(requests: u32, window: time::Duration) -> Self {
+        RateLimit { requests, window }
+    }
+
+    /// The limit a store reads back from its `rate_limit` and `rate_window_seconds`
+    /// columns: `None` when `requests` is 0 (no limit) or either is out of range.
+    pub fn from_stored(requests: i64, window_seconds: i64) -> Option<Self> {
+        let requests = u32::try_from(requests).ok().filter(|r| *r > 0)?;
+        (window_seconds > 0)
+            .then(|| RateLimit::new(requests, time::Duration::seconds(window_seconds)))
+    }
+
+    /// The window in whole seconds, as stores keep it.
+    pub fn window_seconds(&self) -> i64 {
+        self.window.whole_seconds()
+    }
+}
+
+/// A key's rate-limit window after one verification was counted in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateWindow {
+    /// Verifications counted in the window, this one included.
+    pub count: u64,
+    /// When the window started.
+    pub started_at: Timestamp,
 }
 
 /// Changes to an API key's descriptive fields; `None` leaves a field as it is. Start from
@@ -403,6 +458,8 @@ pub struct ApiKeyUpdate {
     pub allowed_ips: Option<Vec<String>>,
     /// New metadata.
     pub metadata: Option<BTreeMap<String, String>>,
+    /// A new rate limit (`Some(None)` removes it).
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 impl ApiKeyUpdate {
@@ -442,6 +499,12 @@ impl ApiKeyUpdate {
         self
     }
 
+    /// Sets (`Some`) or removes (`None`) the rate limit.
+    pub fn rate_limit(mut self, rate_limit: Option<RateLimit>) -> Self {
+        self.rate_limit = Some(rate_limit);
+        self
+    }
+
     /// Applies the update to `key`: each `Some` field replaces the key's.
     pub fn apply_to(&self, key: &mut ApiKey) {
         let ApiKeyUpdate {
@@ -451,7 +514,11 @@ impl ApiKeyUpdate {
             expires_at,
             allowed_ips,
             metadata,
+            rate_limit,
         } = self;
+        if let Some(rate_limit) = rate_limit {
+            key.rate_limit = *rate_limit;
+        }
         if let Some(name) = name {
             key.name.clone_from(name);
         }
@@ -484,6 +551,8 @@ pub struct KeyUsage {
     pub last_used_at: Timestamp,
     /// The address of the latest use, if known.
     pub last_used_ip: Option<IpAddr>,
+    /// The `User-Agent` of the latest use, if known (at most 256 bytes).
+    pub last_used_user_agent: Option<String>,
 }
 
 /// The three kinds of RBAC slug.

@@ -132,7 +132,7 @@ async fn main() -> Result<(), Error> {
         .await?;
     println!(
         "service key may export: {}",
-        auth.is_allowed(Subject::ServiceKey(&service.key), &can_export)
+        auth.is_allowed(Subject::Key(&service.key), &can_export)
             .await?
     );
     auth.flush_key_usage().await?;

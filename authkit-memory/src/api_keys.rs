@@ -5,8 +5,8 @@ use std::fmt;
 
 use async_trait::async_trait;
 use authkit::{
-    ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, Entity, KeyUsage, StoreError, Timestamp,
-    TokenHash, UserId,
+    ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, Entity, KeyUsage, RateWindow, StoreError,
+    Timestamp, TokenHash, UserId,
 };
 
 use crate::MemoryStore;
@@ -19,6 +19,8 @@ pub(crate) struct ApiKeys {
     by_id: HashMap<ApiKeyId, ApiKey>,
     /// Key hash → id: the unique index on hashes, and the verification lookup.
     by_hash: HashMap<TokenHash, ApiKeyId>,
+    /// The current rate-limit window of each limited key that was counted.
+    windows: HashMap<ApiKeyId, RateWindow>,
 }
 
 impl fmt::Debug for ApiKeys {
@@ -34,11 +36,20 @@ const UNKNOWN_KEY: StoreError = StoreError::NotFound {
 };
 
 impl ApiKeys {
-    /// The checks of an insert: the owner (unless a service key) exists, id and hash are
-    /// new.
+    /// `NotFound` unless the key exists here (any key does beside a detached user store).
+    pub(crate) fn require(&self, users: &Users, id: ApiKeyId) -> Result<(), StoreError> {
+        if users.detached || self.by_id.contains_key(&id) {
+            Ok(())
+        } else {
+            Err(UNKNOWN_KEY)
+        }
+    }
+
+    /// The checks of an insert: the owner (unless a service key) and the user it acts for
+    /// exist, id and hash are new.
     fn check_insert(&self, users: &Users, key: &ApiKey) -> Result<(), StoreError> {
-        if let Some(owner) = key.owner {
-            users.require(owner)?;
+        for user in key.owner.iter().chain(&key.acts_for) {
+            users.require(*user)?;
         }
         if self.by_id.contains_key(&key.id) {
             return Err(StoreError::Conflict {
@@ -59,6 +70,7 @@ impl ApiKeys {
     }
 
     fn remove(&mut self, id: ApiKeyId) -> bool {
+        self.windows.remove(&id);
         match self.by_id.remove(&id) {
             Some(key) => {
                 self.by_hash.remove(&key.key_hash);
@@ -68,16 +80,35 @@ impl ApiKeys {
         }
     }
 
-    /// The cascade of `delete_user`: the keys the user owns (service keys stay).
-    pub(crate) fn remove_owner(&mut self, user: UserId) {
-        let by_hash = &mut self.by_hash;
-        self.by_id.retain(|_, k| {
-            let keep = k.owner != Some(user);
-            if !keep {
-                by_hash.remove(&k.key_hash);
-            }
-            keep
+    /// The cascade of `delete_user`: the keys the user owns or that act for the user
+    /// (other service keys stay). Returns their ids, for the RBAC cascade.
+    pub(crate) fn remove_user(&mut self, user: UserId) -> Vec<ApiKeyId> {
+        let doomed: Vec<ApiKeyId> = self
+            .by_id
+            .values()
+            .filter(|k| k.owner == Some(user) || k.acts_for == Some(user))
+            .map(|k| k.id)
+            .collect();
+        for id in &doomed {
+            self.remove(*id);
+        }
+        doomed
+    }
+
+    fn count_request(&mut self, id: ApiKeyId, now: Timestamp) -> Option<RateWindow> {
+        let limit = self.by_id.get(&id)?.rate_limit?;
+        let window = self.windows.entry(id).or_insert(RateWindow {
+            count: 0,
+            started_at: now,
         });
+        if window.count == 0 || window.started_at <= now - limit.window {
+            *window = RateWindow {
+                count: 0,
+                started_at: now,
+            };
+        }
+        window.count += 1;
+        Some(*window)
     }
 
     fn update(&mut self, id: ApiKeyId, update: &ApiKeyUpdate) -> Result<ApiKey, StoreError> {
@@ -130,6 +161,8 @@ impl ApiKeys {
             if key.last_used_at.is_none_or(|t| entry.last_used_at > t) {
                 key.last_used_at = Some(entry.last_used_at);
                 key.last_used_ip = entry.last_used_ip;
+                key.last_used_user_agent
+                    .clone_from(&entry.last_used_user_agent);
             }
         }
     }
@@ -145,7 +178,7 @@ impl ApiKeys {
         keys
     }
 
-    fn purge(&mut self, now: Timestamp, limit: u32) -> u64 {
+    fn purge(&mut self, now: Timestamp, limit: u32) -> Vec<ApiKeyId> {
         let doomed: Vec<ApiKeyId> = take_limit(
             self.by_id
                 .values()
@@ -157,7 +190,7 @@ impl ApiKeys {
         for id in &doomed {
             self.remove(*id);
         }
-        doomed.len() as u64
+        doomed
     }
 }
 
@@ -178,6 +211,14 @@ impl ApiKeyStore for MemoryStore {
             .get(hash)
             .and_then(|id| keys.by_id.get(id))
             .cloned())
+    }
+
+    async fn count_api_key_request(
+        &self,
+        id: ApiKeyId,
+        now: Timestamp,
+    ) -> Result<Option<RateWindow>, StoreError> {
+        Ok(write(&self.api_keys).count_request(id, now))
     }
 
     async fn api_key_by_id(&self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
@@ -221,10 +262,17 @@ impl ApiKeyStore for MemoryStore {
     }
 
     async fn delete_api_key(&self, id: ApiKeyId) -> Result<bool, StoreError> {
-        Ok(write(&self.api_keys).remove(id))
+        let mut keys = write(&self.api_keys);
+        let mut rbac = write(&self.rbac);
+        rbac.remove_keys(&[id]);
+        Ok(keys.remove(id))
     }
 
     async fn purge_api_keys(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        Ok(write(&self.api_keys).purge(now, limit))
+        let mut keys = write(&self.api_keys);
+        let mut rbac = write(&self.rbac);
+        let doomed = keys.purge(now, limit);
+        rbac.remove_keys(&doomed);
+        Ok(doomed.len() as u64)
     }
 }

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use async_trait::async_trait;
-use authkit::{Entity, GrantKind, RbacItem, RbacStore, SlugKind, StoreError, UserGrants, UserId};
+use authkit::{
+    ApiKeyId, Entity, GrantKind, RbacItem, RbacStore, SlugKind, StoreError, UserGrants, UserId,
+};
 
 use crate::MemoryStore;
 use crate::sync::{read, write};
@@ -24,6 +26,8 @@ pub(crate) struct Rbac {
     user_roles: HashMap<UserId, BTreeSet<String>>,
     /// User → permissions and abilities granted directly.
     user_grants: HashMap<UserId, BTreeSet<Grant>>,
+    /// API key → assigned role slugs.
+    key_roles: HashMap<ApiKeyId, BTreeSet<String>>,
 }
 
 impl fmt::Debug for Rbac {
@@ -47,6 +51,13 @@ impl Rbac {
     pub(crate) fn remove_user(&mut self, user: UserId) {
         self.user_roles.remove(&user);
         self.user_grants.remove(&user);
+    }
+
+    /// The cascade of deleting keys.
+    pub(crate) fn remove_keys(&mut self, keys: &[ApiKeyId]) {
+        for key in keys {
+            self.key_roles.remove(key);
+        }
     }
 
     fn has(&self, kind: SlugKind, slug: &str) -> bool {
@@ -88,6 +99,10 @@ impl Rbac {
                 roles.remove(slug);
             }
             self.user_roles.retain(|_, roles| !roles.is_empty());
+            for roles in self.key_roles.values_mut() {
+                roles.remove(slug);
+            }
+            self.key_roles.retain(|_, roles| !roles.is_empty());
         } else {
             for grants in self.role_grants.values_mut() {
                 grants.remove(&k);
@@ -177,16 +192,23 @@ impl Rbac {
     }
 
     fn user_grants(&self, user: UserId) -> UserGrants {
-        let roles = self.user_roles.get(&user);
+        self.grants(self.user_roles.get(&user), self.user_grants.get(&user))
+    }
+
+    /// The roles given, and the union of what they grant and of `direct`.
+    fn grants(
+        &self,
+        roles: Option<&BTreeSet<String>>,
+        direct: Option<&BTreeSet<Grant>>,
+    ) -> UserGrants {
         let through_roles = roles
             .into_iter()
             .flatten()
             .filter_map(|role| self.role_grants.get(role))
             .flatten();
-        let direct = self.user_grants.get(&user).into_iter().flatten();
         let mut permissions = BTreeSet::new();
         let mut abilities = BTreeSet::new();
-        for (kind, slug) in through_roles.chain(direct) {
+        for (kind, slug) in through_roles.chain(direct.into_iter().flatten()) {
             match kind {
                 SlugKind::Permission => permissions.insert(slug),
                 SlugKind::Ability => abilities.insert(slug),
@@ -198,6 +220,28 @@ impl Rbac {
             permissions: permissions.into_iter().cloned().collect(),
             abilities: abilities.into_iter().cloned().collect(),
         }
+    }
+
+    fn assign_key(&mut self, key: ApiKeyId, role: &str) -> Result<bool, StoreError> {
+        if !self.has(SlugKind::Role, role) {
+            return Err(UNKNOWN_ROLE);
+        }
+        Ok(self
+            .key_roles
+            .entry(key)
+            .or_default()
+            .insert(role.to_owned()))
+    }
+
+    fn unassign_key(&mut self, key: ApiKeyId, role: &str) -> bool {
+        let Some(roles) = self.key_roles.get_mut(&key) else {
+            return false;
+        };
+        let held = roles.remove(role);
+        if roles.is_empty() {
+            self.key_roles.remove(&key);
+        }
+        held
     }
 }
 
@@ -285,5 +329,20 @@ impl RbacStore for MemoryStore {
 
     async fn user_grants(&self, user: UserId) -> Result<UserGrants, StoreError> {
         Ok(read(&self.rbac).user_grants(user))
+    }
+
+    async fn assign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool, StoreError> {
+        let users = read(&self.users);
+        read(&self.api_keys).require(&users, key)?;
+        write(&self.rbac).assign_key(key, role)
+    }
+
+    async fn unassign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool, StoreError> {
+        Ok(write(&self.rbac).unassign_key(key, role))
+    }
+
+    async fn key_grants(&self, key: ApiKeyId) -> Result<UserGrants, StoreError> {
+        let rbac = read(&self.rbac);
+        Ok(rbac.grants(rbac.key_roles.get(&key), None))
     }
 }

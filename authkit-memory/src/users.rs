@@ -101,7 +101,8 @@ impl MemoryStore {
         sessions.remove_where(|s| s.user_id == id);
         refresh.remove_user(id);
         one_time.remove_user(id);
-        api_keys.remove_owner(id);
+        let keys = api_keys.remove_user(id);
+        rbac.remove_keys(&keys);
         rbac.remove_user(id);
         users.remove(id)
     }

@@ -12,9 +12,9 @@ use std::sync::Mutex;
 
 use authkit::{
     ApiKey, ApiKeyId, Environment, FamilyId, KeyType, OneTimeToken, OneTimeTokenId, OsRandomness,
-    Purpose, Randomness, RbacItem, RbacItemId, RefreshToken, RefreshTokenId, RotationDecision,
-    RotationOutcome, Session, SessionId, SlidePolicy, SlugKind, Stores, Timestamp, TokenHash, User,
-    UserGrants, UserId,
+    Purpose, Randomness, RateLimit, RbacItem, RbacItemId, RefreshToken, RefreshTokenId,
+    RotationDecision, RotationOutcome, Session, SessionId, SlidePolicy, SlugKind, Stores,
+    Timestamp, TokenHash, User, UserGrants, UserId,
 };
 use time::Duration;
 use time::macros::datetime;
@@ -203,6 +203,9 @@ pub fn api_key(owner: Option<UserId>, now: Timestamp) -> ApiKey {
         usage_count: 0,
         last_used_at: None,
         last_used_ip: None,
+        last_used_user_agent: None,
+        rate_limit: Some(RateLimit::new(100, time::Duration::minutes(1))),
+        acts_for: owner,
     }
 }
 

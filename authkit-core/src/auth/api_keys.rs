@@ -6,6 +6,18 @@
 //! of the whole key is stored, with a visible prefix (`sk_live_AbCd1234`) for logs and
 //! UIs (OWASP REST Security Cheat Sheet, "API Keys"; the secret is shown once).
 //!
+//! A key may carry a rate limit ([`RateLimit`]), counted in the store in the same step as
+//! the lookup where the database allows, so the limit holds across every instance
+//! sharing the database. Every verification that finds a limited key counts, refused or
+//! not: the secret is the credential, and the allow-list and scopes restrict what it may
+//! do, not who holds it. Over the limit, [`Error::RateLimited`] says when the window
+//! ends (OWASP API Security Top 10 2023, API4 "Unrestricted Resource Consumption").
+//!
+//! A key holds the grants of its roles, and may act for a user: its owner (delegation)
+//! or, when the owner holds the configured impersonation permission, another user; see
+//! [`Auth::key_acts_for`] and [`Auth::key_grants`]. Both are evaluated live, so a
+//! revoked user permission stops the key too.
+//!
 //! Usage is buffered: a verification records its use in memory, and the buffer is written
 //! in one batch, in a background task so no verification waits for it, when a
 //! verification finds `api_keys.usage_flush_uses` uses pending or the oldest pending one
@@ -27,7 +39,8 @@ use super::audit::AuditEvent;
 use super::{Auth, user_missing};
 use crate::error::{Error, Result, StoreError};
 use crate::model::{
-    ApiKey, ApiKeyId, ApiKeyUpdate, Environment, KeyType, SlugKind, Timestamp, TokenHash, UserId,
+    ApiKey, ApiKeyId, ApiKeyUpdate, Environment, KeyType, KeyUsage, RateLimit, RateWindow,
+    SlugKind, Timestamp, TokenHash, UserId,
 };
 use crate::scope::{check_scope, check_slug, scopes_cover};
 use crate::secret::{SECRET_BYTES, Secret, sha256};
@@ -40,8 +53,10 @@ const CHECKSUM_LEN: usize = 8;
 const VISIBLE_LEN: usize = 8;
 /// Longest name, description and metadata entry accepted, in bytes.
 const MAX_TEXT_BYTES: usize = 1024;
-/// Most metadata entries, allow-list entries or scopes on one key.
+/// Most metadata entries, allow-list entries, scopes or roles on one key.
 const MAX_ENTRIES: usize = 64;
+/// Longest user agent recorded, in bytes; a longer one is cut at a character boundary.
+const MAX_USER_AGENT_BYTES: usize = 256;
 
 /// What to create: [`NewApiKey::new`] sets the required fields, the rest default to none
 /// (set them on the value it returns).
@@ -69,6 +84,14 @@ pub struct NewApiKey {
     pub expires_at: Option<Timestamp>,
     /// Free-form metadata.
     pub metadata: BTreeMap<String, String>,
+    /// At most this many verifications per window; `None`: no limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Roles the key holds (registered role slugs).
+    pub roles: Vec<String>,
+    /// The user whose rights the key also holds: the owner (delegation) or, when the
+    /// owner holds [`ApiKeyConfig::impersonation_permission`](crate::ApiKeyConfig::impersonation_permission),
+    /// another user (impersonation). Service keys act for nobody.
+    pub acts_for: Option<UserId>,
 }
 
 impl NewApiKey {
@@ -91,7 +114,57 @@ impl NewApiKey {
             allowed_ips: Vec::new(),
             expires_at: None,
             metadata: BTreeMap::new(),
+            rate_limit: None,
+            roles: Vec::new(),
+            acts_for: None,
         }
+    }
+}
+
+/// What a request presenting a key needs of it, for [`Auth::verify_api_key_for`]. Start
+/// from [`KeyRequest::new`] (nothing required) and set what applies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyRequest<'a> {
+    /// A scope the key must cover.
+    pub scope: Option<&'a str>,
+    /// The client's address, checked against the key's allow-list and recorded.
+    pub client_ip: Option<IpAddr>,
+    /// The client's `User-Agent`, recorded with the use (cut to 256 bytes).
+    pub user_agent: Option<&'a str>,
+    /// The only environment accepted (`Some(Environment::Live)` in production refuses
+    /// `sk_test_` keys).
+    pub environment: Option<Environment>,
+}
+
+impl<'a> KeyRequest<'a> {
+    /// A request needing nothing in particular.
+    pub fn new() -> Self {
+        KeyRequest::default()
+    }
+
+    /// Requires `scope`.
+    pub fn scope(mut self, scope: &'a str) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// Comes from `ip`.
+    pub fn client_ip(mut self, ip: IpAddr) -> Self {
+        self.client_ip = Some(ip);
+        self
+    }
+
+    /// Comes with this `User-Agent`.
+    pub fn user_agent(mut self, user_agent: &'a str) -> Self {
+        self.user_agent = Some(user_agent);
+        self
+    }
+
+    /// Accepts only keys of `environment`.
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = Some(environment);
+        self
     }
 }
 
@@ -110,7 +183,10 @@ impl Auth {
     /// Errors: [`Error::InvalidScope`]; [`Error::ScopeNotAllowed`] (a publishable key with
     /// a scope off `api_keys.publishable_scopes`, or a service key with a wildcard);
     /// [`Error::InvalidSlug`] or [`Error::UnknownSlug`] (a service-key scope that is not a
-    /// registered ability); [`Error::InvalidIpRange`]; [`Error::UserNotFound`] (owner).
+    /// registered ability); [`Error::InvalidIpRange`]; [`Error::UserNotFound`] (owner,
+    /// or the user it acts for); [`Error::InvalidInput`] (a rate limit out of range, a
+    /// service key acting for a user, too many roles); [`Error::UnknownSlug`] (a role);
+    /// [`Error::Forbidden`] (impersonation by an owner without the permission).
     pub async fn create_api_key(&self, new: NewApiKey) -> Result<IssuedApiKey> {
         let scopes = match new.scopes {
             Some(scopes) => scopes,
@@ -120,9 +196,12 @@ impl Auth {
             .await?;
         let allowed_ips = canonical_ips(&new.allowed_ips)?;
         check_text(&new.name, new.description.as_deref(), &new.metadata)?;
+        check_rate_limit(new.rate_limit)?;
         if let Some(owner) = new.owner {
             self.user(owner).await?;
         }
+        self.check_acts_for(new.owner, new.acts_for).await?;
+        self.check_key_roles(&new.roles).await?;
         let now = self.now();
         let (secret, key_hash, prefix) = self.new_key_secret(new.key_type, new.environment);
         let key = ApiKey {
@@ -145,12 +224,16 @@ impl Auth {
             usage_count: 0,
             last_used_at: None,
             last_used_ip: None,
+            last_used_user_agent: None,
+            rate_limit: new.rate_limit,
+            acts_for: new.acts_for,
         };
         self.stores
             .api_keys
             .create_api_key(&key)
             .await
             .map_err(user_missing)?;
+        self.assign_new_key_roles(key.id, &new.roles).await?;
         self.audit(AuditEvent::KeyCreated {
             key: key.id,
             owner: key.owner,
@@ -158,42 +241,92 @@ impl Auth {
         Ok(IssuedApiKey { secret, key })
     }
 
-    /// Verifies a presented key for a request needing `required_scope` from `client_ip`,
-    /// and records the use. One store lookup; a malformed key none.
-    ///
-    /// Errors, each its own variant: [`Error::ApiKeyMalformed`], [`Error::ApiKeyUnknown`],
-    /// [`Error::ApiKeyRevoked`], [`Error::ApiKeyExpired`], [`Error::IpNotAllowed`] (also
-    /// when the key has an allow-list and no address is given), [`Error::ScopeMissing`].
+    /// Verifies a presented key for a request needing `required_scope` from `client_ip`:
+    /// [`Auth::verify_api_key_for`] with those two set.
     pub async fn verify_api_key(
         &self,
         presented: &str,
         required_scope: Option<&str>,
         client_ip: Option<IpAddr>,
     ) -> Result<ApiKey> {
-        let hash = parse_api_key(presented)?;
-        let key = self
+        let request = KeyRequest {
+            scope: required_scope,
+            client_ip,
+            ..KeyRequest::default()
+        };
+        self.verify_api_key_for(presented, &request).await
+    }
+
+    /// Verifies a presented key for `request`, counts it against the key's rate limit and
+    /// records the use. One store round trip where the database allows (two for a
+    /// rate-limited key otherwise); a malformed key or one of the wrong environment none.
+    ///
+    /// Errors, each its own variant, in this order: [`Error::ApiKeyMalformed`],
+    /// [`Error::ApiKeyWrongEnvironment`], [`Error::ApiKeyUnknown`],
+    /// [`Error::ApiKeyRevoked`], [`Error::ApiKeyExpired`], [`Error::IpNotAllowed`] (also
+    /// when the key has an allow-list and no address is given), [`Error::ScopeMissing`],
+    /// [`Error::RateLimited`].
+    pub async fn verify_api_key_for(
+        &self,
+        presented: &str,
+        request: &KeyRequest<'_>,
+    ) -> Result<ApiKey> {
+        let (hash, environment) = parse_key(presented)?;
+        if request
+            .environment
+            .is_some_and(|required| required != environment)
+        {
+            return Err(Error::ApiKeyWrongEnvironment);
+        }
+        let now = self.now();
+        let (key, window) = self
             .stores
             .api_keys
-            .api_key_by_hash(&hash)
+            .api_key_for_request(&hash, now)
             .await?
             .ok_or(Error::ApiKeyUnknown)?;
-        let now = self.now();
         if key.revoked_at.is_some() {
             return Err(Error::ApiKeyRevoked);
         }
         if key.expires_at.is_some_and(|at| now >= at) {
             return Err(Error::ApiKeyExpired);
         }
-        if !ip_allowed(&key.allowed_ips, client_ip) {
+        if !ip_allowed(&key.allowed_ips, request.client_ip) {
             return Err(Error::IpNotAllowed);
         }
-        if let Some(scope) = required_scope
+        if let Some(scope) = request.scope
             && !scopes_cover(&key.scopes, scope)
         {
             return Err(Error::ScopeMissing(scope.to_owned()));
         }
-        self.record_use(key.id, now, client_ip);
+        self.check_rate(&key, window, now)?;
+        self.record_use(key.id, now, request);
         Ok(key)
+    }
+
+    /// Refuses a verification over the key's rate limit. A limited key whose count the
+    /// store did not return (deleted between the lookup and the count) is unknown:
+    /// never let a limited key through uncounted.
+    fn check_rate(&self, key: &ApiKey, window: Option<RateWindow>, now: Timestamp) -> Result<()> {
+        let Some(limit) = key.rate_limit else {
+            return Ok(());
+        };
+        let window = window.ok_or(Error::ApiKeyUnknown)?;
+        let allowed = u64::from(limit.requests);
+        if window.count <= allowed {
+            return Ok(());
+        }
+        if window.count == allowed + 1 {
+            self.audit(AuditEvent::KeyRateLimited {
+                key: key.id,
+                limit: limit.requests,
+                window_seconds: limit.window_seconds(),
+            });
+        }
+        let left = (window.started_at + limit.window - now).whole_microseconds();
+        let seconds = (left + 999_999).div_euclid(1_000_000).max(1);
+        let retry_after = time::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX));
+        Err(Error::RateLimited { retry_after })
     }
 
     /// The key with this id, in whatever state. Unknown: [`Error::ApiKeyUnknown`].
@@ -222,6 +355,9 @@ impl Auth {
         }
         if let Some(ips) = &update.allowed_ips {
             update.allowed_ips = Some(canonical_ips(ips)?);
+        }
+        if let Some(limit) = update.rate_limit {
+            check_rate_limit(limit)?;
         }
         let name = update.name.as_deref().unwrap_or(&key.name);
         let description = update
@@ -258,7 +394,8 @@ impl Auth {
         Ok(revoked)
     }
 
-    /// Rotates a key: a new secret with the same attributes (expiry included), and the
+    /// Rotates a key: a new secret with the same attributes (expiry, rate limit, roles
+    /// and the user it acts for included; the rate-limit window starts afresh), and the
     /// old one dies after `grace` (zero: at once). Errors: [`Error::ApiKeyUnknown`],
     /// [`Error::ApiKeyRevoked`], [`Error::ApiKeyExpired`].
     pub async fn rotate_api_key(
@@ -274,6 +411,7 @@ impl Auth {
         if old.expires_at.is_some_and(|at| now >= at) {
             return Err(Error::ApiKeyExpired);
         }
+        let roles = self.stores.rbac.key_grants(id).await?.roles;
         let (secret, key_hash, prefix) = self.new_key_secret(old.key_type, old.environment);
         let key = ApiKey {
             id: ApiKeyId(self.new_uuid(now)),
@@ -283,6 +421,7 @@ impl Auth {
             usage_count: 0,
             last_used_at: None,
             last_used_ip: None,
+            last_used_user_agent: None,
             ..old
         };
         let old_dies = now + grace.max(time::Duration::ZERO);
@@ -303,6 +442,7 @@ impl Auth {
             }
             other => other?,
         }
+        self.copy_key_roles(key.id, &roles).await?;
         self.audit(AuditEvent::KeyRotated {
             key: id,
             new_key: key.id,
@@ -310,8 +450,13 @@ impl Auth {
         Ok(IssuedApiKey { secret, key })
     }
 
-    /// Deletes a key; `false` if there was none.
+    /// Deletes a key and its role assignments; `false` if there was none.
     pub async fn delete_api_key(&self, id: ApiKeyId) -> Result<bool> {
+        // Stores that share a database cascade; separate ones need the roles taken.
+        let rbac = &self.stores.rbac;
+        for role in rbac.key_grants(id).await?.roles {
+            rbac.unassign_key_role(id, &role).await?;
+        }
         Ok(self.stores.api_keys.delete_api_key(id).await?)
     }
 
@@ -320,11 +465,18 @@ impl Auth {
         Ok(self.usage.flush(self.stores.api_keys.as_ref()).await?)
     }
 
-    fn record_use(&self, key: ApiKeyId, now: Timestamp, ip: Option<IpAddr>) {
+    fn record_use(&self, key: ApiKeyId, now: Timestamp, request: &KeyRequest<'_>) {
         let cfg = &self.config.api_keys;
+        let usage = KeyUsage {
+            key_id: key,
+            uses: 1,
+            last_used_at: now,
+            last_used_ip: request.client_ip,
+            last_used_user_agent: request.user_agent.map(cut_user_agent),
+        };
         if self
             .usage
-            .record(key, now, ip, cfg.usage_flush_uses, cfg.usage_flush_interval)
+            .record(usage, cfg.usage_flush_uses, cfg.usage_flush_interval)
         {
             let usage = Arc::clone(&self.usage);
             let store = Arc::clone(&self.stores.api_keys);
@@ -399,13 +551,18 @@ impl Auth {
 /// Checks the shape and checksum of a presented key and returns the hash to look up.
 /// Anything else is [`Error::ApiKeyMalformed`].
 pub fn parse_api_key(presented: &str) -> Result<TokenHash> {
+    parse_key(presented).map(|(hash, _)| hash)
+}
+
+/// [`parse_api_key`], and the environment the key names.
+fn parse_key(presented: &str) -> Result<(TokenHash, Environment)> {
     let mut parts = presented.splitn(3, '_');
     let (Some(kind), Some(env), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(Error::ApiKeyMalformed);
     };
-    if KeyType::parse(kind).is_none() || Environment::parse(env).is_none() {
+    let (Some(_), Some(environment)) = (KeyType::parse(kind), Environment::parse(env)) else {
         return Err(Error::ApiKeyMalformed);
-    }
+    };
     if rest.len() != BODY_LEN + CHECKSUM_LEN || !rest.is_char_boundary(BODY_LEN) {
         return Err(Error::ApiKeyMalformed);
     }
@@ -420,7 +577,33 @@ pub fn parse_api_key(presented: &str) -> Result<TokenHash> {
     if !decodes || checksum != expected {
         return Err(Error::ApiKeyMalformed);
     }
-    Ok(sha256(presented.as_bytes()))
+    Ok((sha256(presented.as_bytes()), environment))
+}
+
+/// `user_agent` cut to [`MAX_USER_AGENT_BYTES`] at a character boundary.
+fn cut_user_agent(user_agent: &str) -> String {
+    let mut end = user_agent.len().min(MAX_USER_AGENT_BYTES);
+    while !user_agent.is_char_boundary(end) {
+        end -= 1;
+    }
+    user_agent[..end].to_owned()
+}
+
+/// A rate limit within its bounds: 1 to 10,000 requests per whole-second window of 1 s
+/// to a day.
+fn check_rate_limit(limit: Option<RateLimit>) -> Result<()> {
+    let Some(limit) = limit else { return Ok(()) };
+    let requests = (1..=RateLimit::MAX_REQUESTS).contains(&limit.requests);
+    let window = limit.window >= time::Duration::SECOND
+        && limit.window <= RateLimit::MAX_WINDOW
+        && limit.window.subsec_nanoseconds() == 0;
+    if requests && window {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(
+            "rate limit: 1 to 10000 requests per window of whole seconds, 1 s to 1 day",
+        ))
+    }
 }
 
 /// Parses each allow-list entry as an address or a CIDR range and returns the canonical

@@ -31,12 +31,14 @@ use crate::model::{ApiKeyId, FamilyId, GrantKind, UserId};
 /// | `key_created` | [`Auth::create_api_key`] | `key`, `owner` |
 /// | `key_rotated` | [`Auth::rotate_api_key`] | `key` (the old one), `new_key` |
 /// | `key_revoked` | [`Auth::revoke_api_key`] revoked it now | `key`, `reason` |
+/// | `key_rate_limited` | the first verification of a key refused in a rate-limit window | `key`, `limit`, `window_seconds` |
+/// | `key_role_assigned`, `key_role_unassigned` | a key's roles changed | `key`, `role` |
 /// | `role_assigned`, `role_unassigned` | a user's roles changed | `user`, `role` |
 /// | `granted_to_user`, `revoked_from_user` | a user's direct grants changed | `user`, `kind`, `slug` |
 /// | `granted_to_role`, `revoked_from_role` | what a role grants changed | `role`, `kind`, `slug` |
 ///
 /// The `tracing` events go to the target `authkit::audit` at level `INFO` (`WARN` for
-/// `refresh_reused`), so a subscriber can route them apart from other logs.
+/// `refresh_reused` and `key_rate_limited`), so a subscriber can route them apart from other logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuditEvent {
@@ -103,6 +105,24 @@ pub enum AuditEvent {
         /// The reason given.
         reason: String,
     },
+    /// A key used up its rate limit: emitted once per window, at the first refusal.
+    KeyRateLimited {
+        /// The key.
+        key: ApiKeyId,
+        /// Its limit per window.
+        limit: u32,
+        /// Its window, in seconds.
+        window_seconds: i64,
+    },
+    /// A role was assigned to an API key (`assigned`) or taken from one.
+    KeyRoleChanged {
+        /// The key.
+        key: ApiKeyId,
+        /// The role's slug.
+        role: String,
+        /// `true`: assigned; `false`: unassigned.
+        assigned: bool,
+    },
     /// A role was assigned to a user (`assigned`) or taken from one.
     RoleChanged {
         /// The user.
@@ -149,6 +169,9 @@ impl AuditEvent {
             AuditEvent::KeyCreated { .. } => "key_created",
             AuditEvent::KeyRotated { .. } => "key_rotated",
             AuditEvent::KeyRevoked { .. } => "key_revoked",
+            AuditEvent::KeyRateLimited { .. } => "key_rate_limited",
+            AuditEvent::KeyRoleChanged { assigned: true, .. } => "key_role_assigned",
+            AuditEvent::KeyRoleChanged { .. } => "key_role_unassigned",
             AuditEvent::RoleChanged { assigned: true, .. } => "role_assigned",
             AuditEvent::RoleChanged { .. } => "role_unassigned",
             AuditEvent::UserGrantChanged { granted: true, .. } => "granted_to_user",
@@ -214,6 +237,14 @@ fn trace(event: &AuditEvent) {
         }
         AuditEvent::KeyRevoked { key, reason } => {
             tracing::info!(target: T, event = name, %key, %reason);
+        }
+        AuditEvent::KeyRateLimited {
+            key,
+            limit,
+            window_seconds,
+        } => tracing::warn!(target: T, event = name, %key, limit, window_seconds),
+        AuditEvent::KeyRoleChanged { key, role, .. } => {
+            tracing::info!(target: T, event = name, %key, %role);
         }
         AuditEvent::RoleChanged { user, role, .. } => {
             tracing::info!(target: T, event = name, %user, %role);

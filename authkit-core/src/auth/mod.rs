@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-pub use api_keys::{IssuedApiKey, NewApiKey, parse_api_key};
+pub use api_keys::{IssuedApiKey, KeyRequest, NewApiKey, parse_api_key};
 pub use audit::{AuditEvent, AuditSink};
 pub use bff::UpstreamTokens;
 pub use hook::{LoginAttempt, LoginHook, LoginOutcome};

@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 use super::Auth;
 use super::audit::AuditEvent;
 use crate::error::{Entity, Error, Result, StoreError};
-use crate::model::{ApiKey, GrantKind, RbacItem, RbacItemId, SlugKind, UserGrants, UserId};
+use crate::model::{
+    ApiKey, ApiKeyId, GrantKind, RbacItem, RbacItemId, SlugKind, UserGrants, UserId,
+};
 use crate::scope::check_slug;
 
 /// An authorization rule over roles, permissions and abilities.
@@ -98,10 +100,10 @@ impl CheckedPredicate {
 pub enum Subject<'a> {
     /// A logged-in user: roles, and permissions and abilities through roles and directly.
     User(UserId),
-    /// A verified service key (no owner): it holds no role and no permission; its scopes
-    /// are its abilities. A user's key acts as its owner: use [`Subject::User`] with the
-    /// key's scopes checked by [`Auth::verify_api_key`].
-    ServiceKey(&'a ApiKey),
+    /// A verified API or service key: it holds what [`Auth::key_grants`] lists (its roles'
+    /// grants, a service key's scopes as abilities, and the rights of the user it acts
+    /// for). Its scopes are checked by [`Auth::verify_api_key`].
+    Key(&'a ApiKey),
 }
 
 impl Auth {
@@ -315,8 +317,8 @@ impl Auth {
         })
     }
 
-    /// Whether `subject` satisfies `predicate`: one store call for a user, none for a
-    /// service key.
+    /// Whether `subject` satisfies `predicate`: one store call for a user; for a key,
+    /// those of [`Auth::key_grants`].
     pub async fn is_allowed(
         &self,
         subject: Subject<'_>,
@@ -324,20 +326,7 @@ impl Auth {
     ) -> Result<bool> {
         let grants = match subject {
             Subject::User(user) => self.user_grants(user).await?,
-            Subject::ServiceKey(key) => {
-                let mut abilities = if key.owner.is_none() {
-                    key.scopes.clone()
-                } else {
-                    Vec::new()
-                };
-                abilities.sort();
-                abilities.dedup();
-                UserGrants {
-                    roles: Vec::new(),
-                    permissions: Vec::new(),
-                    abilities,
-                }
-            }
+            Subject::Key(key) => self.key_grants(key).await?,
         };
         Ok(predicate.0.holds(&grants))
     }
@@ -353,6 +342,149 @@ impl Auth {
         } else {
             Err(Error::Forbidden)
         }
+    }
+}
+
+impl Auth {
+    /// Assigns a role to a key; `true` if it was new. Errors: [`Error::InvalidSlug`],
+    /// [`Error::UnknownSlug`] (no such role), [`Error::ApiKeyUnknown`].
+    pub async fn assign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool> {
+        check_slug(role)?;
+        self.api_key(key).await?;
+        let assigned = self.stores.rbac.assign_key_role(key, role).await;
+        let assigned = assigned.map_err(|e| key_role_error(e, role))?;
+        if assigned {
+            self.audit_key_role(key, role, true);
+        }
+        Ok(assigned)
+    }
+
+    /// Takes a role from a key; `true` if it was assigned. Errors: [`Error::InvalidSlug`].
+    pub async fn unassign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool> {
+        check_slug(role)?;
+        let unassigned = self.stores.rbac.unassign_key_role(key, role).await?;
+        if unassigned {
+            self.audit_key_role(key, role, false);
+        }
+        Ok(unassigned)
+    }
+
+    /// The user `key` acts for, checked now: `None` for a key acting for nobody; its
+    /// owner for a delegating key; the named user for an impersonating key whose owner
+    /// still holds [`ApiKeyConfig::impersonation_permission`](crate::ApiKeyConfig::impersonation_permission),
+    /// and [`Error::Forbidden`] once the owner lost it (or impersonation was switched
+    /// off). An application treats the request as that user's.
+    pub async fn key_acts_for(&self, key: &ApiKey) -> Result<Option<UserId>> {
+        match (key.acts_for, key.owner) {
+            (None, _) => Ok(None),
+            (Some(user), Some(owner)) if user == owner => Ok(Some(user)),
+            (Some(user), Some(owner)) if self.may_impersonate(owner).await? => Ok(Some(user)),
+            (Some(_), _) => Err(Error::Forbidden),
+        }
+    }
+
+    /// What `key` holds, each list sorted: its roles and their grants; a service key's
+    /// scopes as abilities; and everything the user it acts for holds now (nothing from
+    /// that user once [`Auth::key_acts_for`] refuses). Evaluated live: a permission taken
+    /// from the user is gone from the key at once. One store call, and one or two more
+    /// for a key acting for a user.
+    pub async fn key_grants(&self, key: &ApiKey) -> Result<UserGrants> {
+        let mut grants = self.stores.rbac.key_grants(key.id).await?;
+        if key.owner.is_none() {
+            grants.abilities.extend(key.scopes.iter().cloned());
+        }
+        let user = match self.key_acts_for(key).await {
+            Err(Error::Forbidden) => None,
+            other => other?,
+        };
+        if let Some(user) = user {
+            let held = self.stores.rbac.user_grants(user).await?;
+            grants.roles.extend(held.roles);
+            grants.permissions.extend(held.permissions);
+            grants.abilities.extend(held.abilities);
+        }
+        Ok(sorted_grants(grants))
+    }
+
+    /// Whether `owner` may create or use keys acting for other users.
+    async fn may_impersonate(&self, owner: UserId) -> Result<bool> {
+        let Some(permission) = &self.config.api_keys.impersonation_permission else {
+            return Ok(false);
+        };
+        let held = self.stores.rbac.user_grants(owner).await?;
+        Ok(held.permissions.contains(permission))
+    }
+
+    /// Checks whom a new key may act for: nobody, its owner, or (with the permission)
+    /// another existing user.
+    pub(super) async fn check_acts_for(
+        &self,
+        owner: Option<UserId>,
+        acts_for: Option<UserId>,
+    ) -> Result<()> {
+        let Some(user) = acts_for else { return Ok(()) };
+        let Some(owner) = owner else {
+            return Err(Error::InvalidInput("a service key cannot act for a user"));
+        };
+        if user != owner {
+            self.user(user).await?;
+            if !self.may_impersonate(owner).await? {
+                return Err(Error::Forbidden);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the roles of a new key: valid, registered, not too many.
+    pub(super) async fn check_key_roles(&self, roles: &[String]) -> Result<()> {
+        if roles.len() > 64 {
+            return Err(Error::InvalidInput("an API key holds at most 64 roles"));
+        }
+        roles.iter().try_for_each(|r| check_slug(r))?;
+        self.require_items(SlugKind::Role, roles).await
+    }
+
+    /// Assigns a new key its roles; on failure deletes the key, so no key is left with
+    /// part of what was asked.
+    pub(super) async fn assign_new_key_roles(&self, key: ApiKeyId, roles: &[String]) -> Result<()> {
+        for role in roles {
+            let assigned = self.stores.rbac.assign_key_role(key, role).await;
+            if let Err(err) = assigned {
+                self.stores.api_keys.delete_api_key(key).await?;
+                return Err(key_role_error(err, role));
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives a rotated key the roles of its predecessor, skipping a role undefined since.
+    pub(super) async fn copy_key_roles(&self, key: ApiKeyId, roles: &[String]) -> Result<()> {
+        for role in roles {
+            match self.stores.rbac.assign_key_role(key, role).await {
+                Ok(_) | Err(StoreError::NotFound { what: Entity::Role }) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(())
+    }
+
+    fn audit_key_role(&self, key: ApiKeyId, role: &str, assigned: bool) {
+        let role = role.to_owned();
+        self.audit(AuditEvent::KeyRoleChanged {
+            key,
+            role,
+            assigned,
+        });
+    }
+}
+
+/// A store's error for a key-role assignment, as the caller sees it.
+fn key_role_error(err: StoreError, role: &str) -> Error {
+    match err {
+        StoreError::NotFound {
+            what: Entity::ApiKey,
+        } => Error::ApiKeyUnknown,
+        other => unknown_slug(other, &[role]),
     }
 }
 

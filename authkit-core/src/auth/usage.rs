@@ -1,7 +1,6 @@
 //! API-key usage, buffered in memory so that verification adds no store round trip.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::error::StoreError;
@@ -25,25 +24,16 @@ struct Pending {
 }
 
 impl UsageBuffer {
-    /// Adds one use of `key`; returns whether the buffer is due for a flush.
+    /// Adds `usage`; returns whether the buffer is due for a flush.
     pub(super) fn record(
         &self,
-        key: ApiKeyId,
-        now: Timestamp,
-        ip: Option<IpAddr>,
+        usage: KeyUsage,
         flush_uses: u64,
         flush_interval: time::Duration,
     ) -> bool {
+        let now = usage.last_used_at;
         let mut p = self.lock();
-        add(
-            &mut p,
-            KeyUsage {
-                key_id: key,
-                uses: 1,
-                last_used_at: now,
-                last_used_ip: ip,
-            },
-        );
+        add(&mut p, usage);
         let oldest = *p.oldest.get_or_insert(now);
         p.uses >= flush_uses || now - oldest >= flush_interval
     }
@@ -85,6 +75,7 @@ fn add(p: &mut Pending, usage: KeyUsage) {
             if usage.last_used_at >= entry.last_used_at {
                 entry.last_used_at = usage.last_used_at;
                 entry.last_used_ip = usage.last_used_ip;
+                entry.last_used_user_agent = usage.last_used_user_agent;
             }
         }
         None => {

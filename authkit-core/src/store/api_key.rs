@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 
 use crate::error::StoreError;
-use crate::model::{ApiKey, ApiKeyId, ApiKeyUpdate, KeyUsage, Timestamp, TokenHash, UserId};
+use crate::model::{
+    ApiKey, ApiKeyId, ApiKeyUpdate, KeyUsage, RateWindow, Timestamp, TokenHash, UserId,
+};
 
 /// API keys and service keys, looked up by the hash of the presented key.
 ///
@@ -16,6 +18,40 @@ pub trait ApiKeyStore: std::fmt::Debug + Send + Sync + 'static {
     /// The key with this hash, whatever its state (revoked and expired included), or
     /// `None`. One indexed lookup: this is the verification hot path.
     async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Counts one verification of the key against its rate limit, as one atomic step
+    /// (never a read and then a write), and returns the window after it:
+    /// - a key with no rate limit, or no key with this id: `None`, and nothing changes;
+    /// - when the key's window never started, or started at or before
+    ///   `now - window`, a new window starts at `now` with a count of 1;
+    /// - otherwise the window's count goes up by one.
+    ///
+    /// N concurrent calls in one window return N distinct counts, so with a limit of K
+    /// exactly K of them are within it, across every process sharing the store.
+    async fn count_api_key_request(
+        &self,
+        id: ApiKeyId,
+        now: Timestamp,
+    ) -> Result<Option<RateWindow>, StoreError>;
+
+    /// The verification hot path: [`api_key_by_hash`](Self::api_key_by_hash) and, for a
+    /// key found with a rate limit, [`count_api_key_request`](Self::count_api_key_request)
+    /// at `now`, the key as it was before the count. The default makes the two calls; a
+    /// store overrides it to make them one statement where its database allows.
+    async fn api_key_for_request(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<(ApiKey, Option<RateWindow>)>, StoreError> {
+        let Some(key) = self.api_key_by_hash(hash).await? else {
+            return Ok(None);
+        };
+        let window = match key.rate_limit {
+            Some(_) => self.count_api_key_request(key.id, now).await?,
+            None => None,
+        };
+        Ok(Some((key, window)))
+    }
 
     /// The key with this id, whatever its state, or `None`.
     async fn api_key_by_id(&self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError>;
@@ -54,7 +90,7 @@ pub trait ApiKeyStore: std::fmt::Debug + Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Adds each entry's `uses` to the key's count, and moves `last_used_at` (with its
-    /// IP) forward to the entry's if it is later. Atomic per key, so concurrent batches
+    /// IP and user agent) forward to the entry's if it is later. Atomic per key, so concurrent batches
     /// add up. Entries for keys that no longer exist are skipped.
     async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError>;
 

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use crate::error::StoreError;
-use crate::model::{GrantKind, RbacItem, SlugKind, UserGrants, UserId};
+use crate::model::{ApiKeyId, GrantKind, RbacItem, SlugKind, UserGrants, UserId};
 
 /// Roles, permissions and abilities (by slug), and the grants between them and users.
 ///
@@ -13,7 +13,8 @@ use crate::model::{GrantKind, RbacItem, SlugKind, UserGrants, UserId};
 /// [`Entity`](crate::Entity) says which: [`Entity::Role`](crate::Entity::Role) for the
 /// role, [`Entity::Permission`](crate::Entity::Permission) or
 /// [`Entity::Ability`](crate::Entity::Ability) for the granted item,
-/// [`Entity::User`](crate::Entity::User) for the user. When the role and the item are
+/// [`Entity::User`](crate::Entity::User) for the user,
+/// [`Entity::ApiKey`](crate::Entity::ApiKey) for an API key. When the role and the item are
 /// both unknown it names the role; when the user is unknown too, it names any one of
 /// the unknown ones. It changes nothing.
 ///
@@ -86,4 +87,17 @@ pub trait RbacStore: std::fmt::Debug + Send + Sync + 'static {
     /// The user's roles, and the union of permissions and abilities held directly and
     /// through roles. An unknown user holds nothing.
     async fn user_grants(&self, user: UserId) -> Result<UserGrants, StoreError>;
+
+    /// Assigns a role to an API key; `true` if it was new.
+    /// Unknown key or role: [`StoreError::NotFound`] naming which
+    /// ([`Entity::ApiKey`](crate::Entity::ApiKey) for the key).
+    async fn assign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool, StoreError>;
+
+    /// Unassigns a role from an API key; `true` if it was assigned.
+    async fn unassign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool, StoreError>;
+
+    /// The key's roles, and the union of the permissions and abilities they grant
+    /// (`UserGrants` with the key's roles). An unknown key holds nothing. Deleting the
+    /// key or the role ends the assignment.
+    async fn key_grants(&self, key: ApiKeyId) -> Result<UserGrants, StoreError>;
 }

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use async_trait::async_trait;
 use authkit::{
     ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, Auth, Config, Environment, Error, IssuedApiKey,
-    KeyType, KeyUsage, ManualClock, NewApiKey, SlugKind, StoreError, Timestamp, TokenHash, UserId,
+    KeyType, KeyUsage, ManualClock, NewApiKey, RateWindow, SlugKind, StoreError, Timestamp,
+    TokenHash, UserId,
 };
 use time::Duration;
 
@@ -789,6 +790,14 @@ impl ApiKeyStore for SpyKeys {
     async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKey>, StoreError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         self.inner.api_key_by_hash(hash).await
+    }
+
+    async fn count_api_key_request(
+        &self,
+        id: ApiKeyId,
+        now: Timestamp,
+    ) -> Result<Option<RateWindow>, StoreError> {
+        self.inner.count_api_key_request(id, now).await
     }
 
     async fn api_key_by_id(&self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {

@@ -653,18 +653,21 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
                 uses: 1,
                 last_used_at: at(100 + i as i64),
                 last_used_ip: Some(IpAddr::from([10, 0, 0, i as u8])),
+                last_used_user_agent: None,
             },
             KeyUsage {
                 key_id: ApiKeyId::new(),
                 uses: 5,
                 last_used_at: at(1000),
                 last_used_ip: None,
+                last_used_user_agent: None,
             },
             KeyUsage {
                 key_id: other.id,
                 uses: 2,
                 last_used_at: at(50),
                 last_used_ip: None,
+                last_used_user_agent: None,
             },
         ];
         async move {
@@ -723,12 +726,14 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
             uses: 3,
             last_used_at: at(60),
             last_used_ip: Some(ip("::1")),
+            last_used_user_agent: None,
         },
         KeyUsage {
             key_id: other.id,
             uses: 4,
             last_used_at: at(55),
             last_used_ip: Some(ip("192.0.2.1")),
+            last_used_user_agent: None,
         },
     ];
     stores
@@ -779,6 +784,7 @@ pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) 
         uses,
         last_used_at: when,
         last_used_ip: Some(ip(addr)),
+        last_used_user_agent: None,
     };
 
     stores
@@ -1278,6 +1284,7 @@ pub async fn edge_values_round_trip<F: StoreFactory>(factory: &F) {
         uses: 1,
         last_used_at: latest,
         last_used_ip: Some(ip("::1")),
+        last_used_user_agent: None,
     };
     stores
         .api_keys

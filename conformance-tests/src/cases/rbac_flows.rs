@@ -265,7 +265,7 @@ pub async fn service_key_predicates<F: StoreFactory>(factory: &F) {
         .verify_api_key(issued.secret.expose(), None, None)
         .await
         .expect("verify");
-    let subject = Subject::ServiceKey(&key);
+    let subject = Subject::Key(&key);
     let can = checked(&auth, Predicate::has_ability("reports:export")).await;
     assert!(
         auth.is_allowed(subject, &can).await.expect("check"),
@@ -302,7 +302,7 @@ pub async fn service_key_predicates<F: StoreFactory>(factory: &F) {
     let owned = auth.create_api_key(owned).await.expect("user key").key;
     assert!(
         !auth
-            .is_allowed(Subject::ServiceKey(&owned), &can)
+            .is_allowed(Subject::Key(&owned), &can)
             .await
             .expect("check"),
         "is_allowed of a user's key as a service key: only service keys hold abilities through scopes"

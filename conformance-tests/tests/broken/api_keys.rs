@@ -3,7 +3,8 @@
 //! values at the edges of their types.
 
 use authkit::{
-    ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, KeyUsage, StoreError, Timestamp, TokenHash, UserId,
+    ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, KeyUsage, RateWindow, StoreError, Timestamp,
+    TokenHash, UserId,
 };
 use authkit_conformance::async_trait;
 
@@ -259,6 +260,14 @@ impl ApiKeyStore for Broken {
             }
             _ => self.inner.record_key_usage(usage).await,
         }
+    }
+
+    async fn count_api_key_request(
+        &self,
+        id: ApiKeyId,
+        now: Timestamp,
+    ) -> Result<Option<RateWindow>, StoreError> {
+        self.inner.count_api_key_request(id, now).await
     }
 
     async fn delete_api_key(&self, id: ApiKeyId) -> Result<bool, StoreError> {

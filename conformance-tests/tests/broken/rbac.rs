@@ -1,7 +1,7 @@
 //! [`RbacStore`] faults: slugs matched exactly, grants reported as new once, refusals of
 //! unknown users and kinds, the union a user holds, removal that takes assignments.
 
-use authkit::{GrantKind, RbacItem, RbacStore, SlugKind, StoreError, UserGrants, UserId};
+use authkit::{ApiKeyId, GrantKind, RbacItem, RbacStore, SlugKind, StoreError, UserGrants, UserId};
 use authkit_conformance::async_trait;
 
 use crate::store::{Broken, Fault, like};
@@ -183,6 +183,18 @@ impl RbacStore for Broken {
     ) -> Result<bool, StoreError> {
         let slug = self.resolve(kind.slug_kind(), slug).await?;
         self.inner.revoke_from_user(user, kind, &slug).await
+    }
+
+    async fn assign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool, StoreError> {
+        self.inner.assign_key_role(key, role).await
+    }
+
+    async fn unassign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool, StoreError> {
+        self.inner.unassign_key_role(key, role).await
+    }
+
+    async fn key_grants(&self, key: ApiKeyId) -> Result<UserGrants, StoreError> {
+        self.inner.key_grants(key).await
     }
 
     async fn user_grants(&self, user: UserId) -> Result<UserGrants, StoreError> {
