@@ -288,6 +288,11 @@ macro_rules! __cases {
             api_keys_revoke_races_replace = api_keys::revoke_races_replace [async];
             api_keys_replace_conflict_changes_nothing = api_keys::replace_conflict_changes_nothing [async];
             api_keys_edge_values_round_trip = api_keys::edge_values_round_trip [async];
+            key_limits_count_request_windows = key_limits::count_request_windows [async];
+            key_limits_count_request_concurrent_distinct = key_limits::count_request_concurrent_distinct [async];
+            key_limits_api_key_for_request_counts_limited_keys = key_limits::api_key_for_request_counts_limited_keys [async];
+            key_limits_update_rate_limit = key_limits::update_rate_limit [async];
+            key_limits_record_usage_user_agent = key_limits::record_usage_user_agent [async];
         }
     };
     // [`RbacStore`](authkit::RbacStore), given users from any store.
@@ -302,6 +307,7 @@ macro_rules! __cases {
             rbac_user_grants_union = rbac::user_grants_union [async];
             rbac_remove_item_removes_grants = rbac::remove_item_removes_grants [async];
             rbac_slugs_match_exactly = rbac::slugs_match_exactly [async];
+            key_limits_key_roles = key_limits::key_roles [async];
         }
     };
     // What a store that also holds the users promises: unknown users refused (a foreign key), and deleting a user cascades to every row of it.
@@ -317,6 +323,7 @@ macro_rules! __cases {
             tokens_refresh_rotate_unknown_user_changes_nothing = tokens::refresh_rotate_unknown_user_changes_nothing [async];
             api_keys_replace_unknown_owner_changes_nothing = api_keys::replace_unknown_owner_changes_nothing [async];
             cascade_delete_user_removes_everything = cascade::delete_user_removes_everything [async];
+            key_limits_key_roles_follow_the_key = key_limits::key_roles_follow_the_key [async];
         }
     };
     // Every flow of [`authkit::Auth`] end to end over the whole store set, mixed or not.
@@ -378,6 +385,13 @@ macro_rules! __cases {
             api_key_flows_rotation_with_grace = api_key_flows::rotation_with_grace [async];
             api_key_flows_update_fields = api_key_flows::update_fields [async];
             api_key_flows_usage_counts_every_verification = api_key_flows::usage_counts_every_verification [async];
+            key_access_rate_limit_holds_across_servers = key_access::rate_limit_holds_across_servers [async];
+            key_access_rate_limit_retry_after = key_access::rate_limit_retry_after [async];
+            key_access_rate_limit_bounds = key_access::rate_limit_bounds [async];
+            key_access_environment_restriction = key_access::environment_restriction [async];
+            key_access_user_agent_recorded = key_access::user_agent_recorded [async];
+            key_access_key_roles_and_delegation = key_access::key_roles_and_delegation [async];
+            key_access_impersonation_needs_the_permission = key_access::impersonation_needs_the_permission [async];
             api_key_flows_usage_flush_waits_for_background_writes = api_key_flows::usage_flush_waits_for_background_writes [async];
             api_key_flows_revoked_while_verifying = api_key_flows::revoked_while_verifying [async];
             api_key_flows_owner_deletion_deletes_keys = api_key_flows::owner_deletion_deletes_keys [async];
@@ -615,6 +629,8 @@ mod tests {
         ("bff_flows", include_str!("cases/bff_flows.rs")),
         ("cascade", include_str!("cases/cascade.rs")),
         ("flows", include_str!("cases/flows.rs")),
+        ("key_access", include_str!("cases/key_access.rs")),
+        ("key_limits", include_str!("cases/key_limits.rs")),
         ("one_time_flows", include_str!("cases/one_time_flows.rs")),
         ("profile_flows", include_str!("cases/profile_flows.rs")),
         ("props", include_str!("cases/props.rs")),

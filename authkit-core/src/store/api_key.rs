@@ -12,7 +12,7 @@ use crate::model::{
 #[async_trait]
 pub trait ApiKeyStore: std::fmt::Debug + Send + Sync + 'static {
     /// Inserts `key` as given. Duplicate id or hash: [`StoreError::Conflict`];
-    /// unknown owner: [`StoreError::NotFound`].
+    /// unknown owner or `acts_for` user: [`StoreError::NotFound`].
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
 
     /// The key with this hash, whatever its state (revoked and expired included), or

@@ -40,7 +40,8 @@ pub trait UserStore: std::fmt::Debug + Send + Sync + 'static {
     async fn mark_email_verified(&self, id: UserId, now: Timestamp) -> Result<(), StoreError>;
 
     /// Deletes the user and, in the same step, everything that belongs to it: sessions,
-    /// refresh and one-time tokens, API keys it owns, role assignments and direct grants.
+    /// refresh and one-time tokens, API keys it owns or that act for it (with their role
+    /// assignments), role assignments and direct grants.
     /// Returns `false` if there was no such user.
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError>;
 }
