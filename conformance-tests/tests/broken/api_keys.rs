@@ -11,6 +11,45 @@ use authkit_conformance::async_trait;
 use crate::store::{Broken, Fault, RACE_WINDOW};
 
 impl Broken {
+    /// The counter of the `Count*` faults, kept in the shadow state: read, wait, write
+    /// (racy), never reset, or reset one instant late.
+    async fn count_broken(
+        &self,
+        id: ApiKeyId,
+        now: Timestamp,
+    ) -> Result<Option<RateWindow>, StoreError> {
+        let Some(limit) = self
+            .inner
+            .api_key_by_id(id)
+            .await?
+            .and_then(|k| k.rate_limit)
+        else {
+            return Ok(None);
+        };
+        let before = self.shadow().windows.get(&id).copied();
+        if self.has(Fault::CountReadThenWrite) {
+            tokio::time::sleep(RACE_WINDOW).await;
+        }
+        let reset = match before {
+            None => true,
+            Some(_) if self.has(Fault::CountNeverResets) => false,
+            Some(w) if self.has(Fault::CountResetsLate) => w.started_at < now - limit.window,
+            Some(w) => w.started_at <= now - limit.window,
+        };
+        let window = match before {
+            Some(w) if !reset => RateWindow {
+                count: w.count + 1,
+                ..w
+            },
+            _ => RateWindow {
+                count: 1,
+                started_at: now,
+            },
+        };
+        self.shadow().windows.insert(id, window);
+        Ok(Some(window))
+    }
+
     /// Replaces a key row wholesale, as one statement.
     async fn rewrite_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let _statement = self.statement.lock().await;
@@ -161,6 +200,11 @@ impl ApiKeyStore for Broken {
         id: ApiKeyId,
         update: &ApiKeyUpdate,
     ) -> Result<ApiKey, StoreError> {
+        if self.has(Fault::UpdateIgnoresRateLimit) {
+            let mut update = update.clone();
+            update.rate_limit = None;
+            return self.inner.update_api_key(id, &update).await;
+        }
         if self.has(Fault::UpdateClearsUnnamedFields) {
             let mut every_column = ApiKeyUpdate::default()
                 .description(update.description.clone().flatten())
@@ -232,6 +276,18 @@ impl ApiKeyStore for Broken {
                 }
                 Ok(())
             }
+            Fault::UserAgentMovesBack => {
+                self.inner.record_key_usage(usage).await?;
+                for entry in usage {
+                    if let Some(mut key) = self.inner.api_key_by_id(entry.key_id).await?
+                        && key.last_used_user_agent != entry.last_used_user_agent
+                    {
+                        key.last_used_user_agent = entry.last_used_user_agent.clone();
+                        self.rewrite_key(&key).await?;
+                    }
+                }
+                Ok(())
+            }
             Fault::LastUsedMovesBack => {
                 self.inner.record_key_usage(usage).await?;
                 for entry in usage {
@@ -267,7 +323,41 @@ impl ApiKeyStore for Broken {
         id: ApiKeyId,
         now: Timestamp,
     ) -> Result<Option<RateWindow>, StoreError> {
-        self.inner.count_api_key_request(id, now).await
+        match self.fault {
+            Fault::CountReadThenWrite | Fault::CountNeverResets | Fault::CountResetsLate => {
+                self.count_broken(id, now).await
+            }
+            Fault::CountsUnlimitedKeys => {
+                let key = self.inner.api_key_by_id(id).await?;
+                match key {
+                    Some(key) if key.rate_limit.is_none() => Ok(Some(RateWindow {
+                        count: 1,
+                        started_at: now,
+                    })),
+                    _ => self.inner.count_api_key_request(id, now).await,
+                }
+            }
+            _ => self.inner.count_api_key_request(id, now).await,
+        }
+    }
+
+    async fn api_key_for_request(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<(ApiKey, Option<RateWindow>)>, StoreError> {
+        if self.has(Fault::ForRequestSkipsCount) {
+            let key = self.api_key_by_hash(hash).await?;
+            return Ok(key.map(|k| (k, None)));
+        }
+        let Some(key) = self.api_key_by_hash(hash).await? else {
+            return Ok(None);
+        };
+        let window = match key.rate_limit {
+            Some(_) => self.count_api_key_request(key.id, now).await?,
+            None => None,
+        };
+        Ok(Some((key, window)))
     }
 
     async fn delete_api_key(&self, id: ApiKeyId) -> Result<bool, StoreError> {
@@ -419,4 +509,47 @@ async fn unlimited_key_purge_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn purge_of_revoked_keys_is_caught() {
     assert_caught!(Fault::PurgeKeysDeletesRevoked => api_keys::purge_api_keys);
+}
+
+/// "The first count starts a window at `now` with a count of 1; … N concurrent calls in
+/// one window return N distinct counts."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racy_rate_counter_is_caught() {
+    assert_caught!(Fault::CountReadThenWrite => key_limits::count_request_concurrent_distinct);
+}
+
+/// "When the key's window … started at or before `now - window`, a new window starts."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rate_window_that_never_resets_is_caught() {
+    assert_caught!(Fault::CountNeverResets => key_limits::count_request_windows, key_access::rate_limit_retry_after);
+}
+
+/// "… started at or before `now - window`": the boundary itself starts a new window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rate_window_reset_one_instant_late_is_caught() {
+    assert_caught!(Fault::CountResetsLate => key_limits::count_request_windows);
+}
+
+/// "A key with no rate limit …: `None`, and nothing changes."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn counting_unlimited_keys_is_caught() {
+    assert_caught!(Fault::CountsUnlimitedKeys => key_limits::count_request_windows);
+}
+
+/// "`api_key_for_request`: … for a key found with a rate limit, `count_api_key_request`."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lookup_that_skips_the_count_is_caught() {
+    assert_caught!(Fault::ForRequestSkipsCount => key_limits::api_key_for_request_counts_limited_keys, key_access::rate_limit_holds_across_servers);
+}
+
+/// "`record_key_usage` moves `last_used_at` (with its IP and user agent) forward."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn user_agent_moving_back_is_caught() {
+    assert_caught!(Fault::UserAgentMovesBack => key_limits::record_usage_user_agent);
+}
+
+/// "`update_api_key` applies `update`": the rate limit included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn update_that_drops_the_rate_limit_is_caught() {
+    assert_caught!(Fault::UpdateIgnoresRateLimit => key_limits::update_rate_limit);
 }

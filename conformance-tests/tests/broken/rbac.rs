@@ -186,15 +186,29 @@ impl RbacStore for Broken {
     }
 
     async fn assign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool, StoreError> {
-        self.inner.assign_key_role(key, role).await
+        match self.inner.assign_key_role(key, role).await {
+            Ok(_) if self.has(Fault::KeyRoleCountsRepeat) => Ok(true),
+            Err(StoreError::NotFound {
+                what: authkit::Entity::ApiKey,
+            }) if self.has(Fault::AssignUnknownKey) => Ok(true),
+            result => result,
+        }
     }
 
     async fn unassign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool, StoreError> {
-        self.inner.unassign_key_role(key, role).await
+        let unassigned = self.inner.unassign_key_role(key, role).await?;
+        Ok(unassigned || self.has(Fault::UnassignKeyRoleAlwaysTrue))
     }
 
     async fn key_grants(&self, key: ApiKeyId) -> Result<UserGrants, StoreError> {
-        self.inner.key_grants(key).await
+        let grants = self.inner.key_grants(key).await?;
+        if self.has(Fault::KeyGrantsRolesOnly) {
+            return Ok(UserGrants {
+                roles: grants.roles,
+                ..UserGrants::default()
+            });
+        }
+        Ok(grants)
     }
 
     async fn user_grants(&self, user: UserId) -> Result<UserGrants, StoreError> {
@@ -293,4 +307,28 @@ async fn unknown_ability_named_a_permission_is_caught() {
         rbac::slugs_match_exactly,
         rbac_flows::grant_errors,
     );
+}
+
+/// "Assigns a role to an API key; `true` if it was new."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn repeated_key_role_counted_as_new_is_caught() {
+    assert_caught!(Fault::KeyRoleCountsRepeat => key_limits::key_roles);
+}
+
+/// "The key's roles, and the union of the permissions and abilities they grant."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn key_grants_without_what_roles_grant_are_caught() {
+    assert_caught!(Fault::KeyGrantsRolesOnly => key_limits::key_roles, key_access::key_roles_and_delegation);
+}
+
+/// "Unknown key …: `NotFound` naming which."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn role_assigned_to_an_unknown_key_is_caught() {
+    assert_caught!(Fault::AssignUnknownKey => key_limits::key_roles_follow_the_key);
+}
+
+/// "Unassigns a role from an API key; `true` if it was assigned."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unassign_key_role_always_true_is_caught() {
+    assert_caught!(Fault::UnassignKeyRoleAlwaysTrue => key_limits::key_roles);
 }

@@ -244,6 +244,21 @@ pub(crate) enum Fault {
     DeleteKeyAlwaysTrue,
     /// `purge_api_keys` ignores `limit`.
     PurgeKeysUnlimited,
+    /// `count_api_key_request` reads the count, adds one in code and writes it back:
+    /// concurrent counts repeat values.
+    CountReadThenWrite,
+    /// `count_api_key_request` never starts a new window.
+    CountNeverResets,
+    /// `count_api_key_request` resets only after `started_at + window` (`<` for `<=`).
+    CountResetsLate,
+    /// `count_api_key_request` counts keys without a limit too.
+    CountsUnlimitedKeys,
+    /// `api_key_for_request` looks the key up and forgets to count it.
+    ForRequestSkipsCount,
+    /// `record_key_usage` overwrites the user agent with every entry's, older ones too.
+    UserAgentMovesBack,
+    /// `update_api_key` forgets the rate-limit columns.
+    UpdateIgnoresRateLimit,
 
     // RbacStore.
     /// Slug lookups use `slug LIKE ?`: `_` and `%` in the input match other slugs.
@@ -270,6 +285,14 @@ pub(crate) enum Fault {
     RoleGrantsOfUnknownRoleEmpty,
     /// Every unknown granted item is reported as `NotFound { what: Permission }`.
     UnknownItemNamedPermission,
+    /// `assign_key_role` upserts and reports a repeated assignment as new.
+    KeyRoleCountsRepeat,
+    /// `key_grants` lists the roles and forgets what they grant.
+    KeyGrantsRolesOnly,
+    /// `assign_key_role` has no foreign key to the keys: an unknown key is assigned.
+    AssignUnknownKey,
+    /// `unassign_key_role` answers `true` whether or not a row went.
+    UnassignKeyRoleAlwaysTrue,
 }
 
 impl Fault {
@@ -355,6 +378,13 @@ impl Fault {
         Fault::UsageOfDeletedKeyFails,
         Fault::DeleteKeyAlwaysTrue,
         Fault::PurgeKeysUnlimited,
+        Fault::CountReadThenWrite,
+        Fault::CountNeverResets,
+        Fault::CountResetsLate,
+        Fault::CountsUnlimitedKeys,
+        Fault::ForRequestSkipsCount,
+        Fault::UserAgentMovesBack,
+        Fault::UpdateIgnoresRateLimit,
         Fault::SlugLike,
         Fault::SlugCaseFolded,
         Fault::GrantCountsRepeat,
@@ -367,6 +397,10 @@ impl Fault {
         Fault::ListItemsOfEveryKind,
         Fault::RoleGrantsOfUnknownRoleEmpty,
         Fault::UnknownItemNamedPermission,
+        Fault::KeyRoleCountsRepeat,
+        Fault::KeyGrantsRolesOnly,
+        Fault::AssignUnknownKey,
+        Fault::UnassignKeyRoleAlwaysTrue,
     ];
 
     /// The part of the store the fault lives in: a faulty store passes every case of the
@@ -454,7 +488,14 @@ impl Fault {
             | ReplaceInsertsBeforeCheck
             | UsageOfDeletedKeyFails
             | DeleteKeyAlwaysTrue
-            | PurgeKeysUnlimited => Area::ApiKeys,
+            | PurgeKeysUnlimited
+            | CountReadThenWrite
+            | CountNeverResets
+            | CountResetsLate
+            | CountsUnlimitedKeys
+            | ForRequestSkipsCount
+            | UserAgentMovesBack
+            | UpdateIgnoresRateLimit => Area::ApiKeys,
             SlugLike
             | SlugCaseFolded
             | GrantCountsRepeat
@@ -466,7 +507,11 @@ impl Fault {
             | RemoveItemAlwaysTrue
             | ListItemsOfEveryKind
             | RoleGrantsOfUnknownRoleEmpty
-            | UnknownItemNamedPermission => Area::Rbac,
+            | UnknownItemNamedPermission
+            | KeyRoleCountsRepeat
+            | KeyGrantsRolesOnly
+            | AssignUnknownKey
+            | UnassignKeyRoleAlwaysTrue => Area::Rbac,
         }
     }
 }
@@ -550,6 +595,8 @@ pub(crate) struct Shadow {
     pub(crate) key_cache: HashMap<TokenHash, ApiKey>,
     /// Role assignments the broken store kept after removing the role.
     pub(crate) ghost_roles: HashMap<UserId, BTreeSet<String>>,
+    /// Rate-limit windows as a broken counter keeps them.
+    pub(crate) windows: HashMap<ApiKeyId, authkit::RateWindow>,
 }
 
 /// A memory store with one [`Fault`].
