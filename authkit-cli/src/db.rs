@@ -8,6 +8,7 @@ use authkit_schema::{Dialect, TableNames};
 use authkit_sqlx::sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use authkit_sqlx::sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use authkit_sqlx::sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use authkit_sqlx::sqlx::{ConnectOptions, Connection};
 use authkit_sqlx::{MySqlStore, PgStore, SqliteStore, StoreOptions};
 
 use crate::cli::DbArgs;
@@ -157,8 +158,33 @@ impl Db {
     }
 }
 
+/// Opens one connection and closes it: a refused or failed connection is then reported
+/// at once with its cause, where a pool would retry until its timeout and report that.
+async fn probe<O>(url: &str, options: &O) -> Result<(), Failure>
+where
+    O: ConnectOptions,
+    O::Connection: Sized,
+{
+    let connecting = tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await;
+    match connecting {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(unreachable(url, &e)),
+        Err(_) => Err(Failure::new(
+            Code::Connection,
+            format!(
+                "cannot reach the database at {}: no answer within {CONNECT_TIMEOUT:?}",
+                redact(url)
+            ),
+        )),
+    }
+}
+
 async fn connect_pg(url: &str) -> Result<PgPool, Failure> {
     let options = PgConnectOptions::from_str(url).map_err(|e| bad_url(url, &e))?;
+    probe(url, &options).await?;
     PgPoolOptions::new()
         .max_connections(POOL_SIZE)
         .acquire_timeout(CONNECT_TIMEOUT)
@@ -169,6 +195,7 @@ async fn connect_pg(url: &str) -> Result<PgPool, Failure> {
 
 async fn connect_mysql(url: &str) -> Result<MySqlPool, Failure> {
     let options = MySqlConnectOptions::from_str(url).map_err(|e| bad_url(url, &e))?;
+    probe(url, &options).await?;
     MySqlPoolOptions::new()
         .max_connections(POOL_SIZE)
         .acquire_timeout(CONNECT_TIMEOUT)
@@ -181,12 +208,20 @@ async fn connect_sqlite(url: &str, create: bool) -> Result<SqlitePool, Failure> 
     let options = SqliteStore::connect_options(url)
         .map_err(|e| bad_url(url, &e))?
         .create_if_missing(create);
-    SqlitePoolOptions::new()
+    let pool = SqlitePoolOptions::new()
         .max_connections(POOL_SIZE)
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect_with(options)
-        .await
-        .map_err(|e| unreachable(url, &e))
+        .await;
+    pool.map_err(|e| {
+        let mut failure = unreachable(url, &e);
+        if !create {
+            failure
+                .message
+                .push_str(" (`authkit migrate` creates a missing file)");
+        }
+        failure
+    })
 }
 
 #[cfg(test)]
