@@ -4,13 +4,21 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The exit codes, as `--help` lists them (see [`Code`](crate::fail::Code)).
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  a database or internal failure
+  2  bad usage or invalid input (a malformed slug, email or file)
+  3  bad database URL, or the database cannot be reached
+  4  schema drift
+  5  something named does not exist (user, role, key, ...)
+  6  something to create already exists
+Errors go to stderr, one line each: `authkit: <what was wrong>`.";
+
 /// Operate an authkit database: migrations, schema checks, RBAC, keys, users, purges.
-///
-/// Exit codes: 0 success; 1 a database or internal failure; 2 bad usage or invalid
-/// input; 3 bad database URL or unreachable database; 4 schema drift; 5 something named
-/// does not exist; 6 something to create already exists.
 #[derive(Debug, Parser)]
-#[command(name = "authkit", version, max_term_width = 100)]
+#[command(name = "authkit", version, max_term_width = 100, after_help = EXIT_CODES)]
 pub(crate) struct Cli {
     /// Database and table options.
     #[command(flatten)]

@@ -26,7 +26,10 @@ use crate::fail::{Code, Failure};
 use crate::output::Out;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage(err),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
@@ -41,6 +44,25 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code as u8)
         }
     }
+}
+
+/// Help and version go to stdout as clap prints them; a bad command line is one line on
+/// stderr, like every other failure, and exit code 2.
+fn usage(err: clap::Error) -> ExitCode {
+    if !err.use_stderr() {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = err.render().to_string();
+    let what = text.split("\n\nUsage:").next().unwrap_or(&text);
+    let what = what
+        .split("\n\nFor more information")
+        .next()
+        .unwrap_or(what);
+    let what = what.strip_prefix("error: ").unwrap_or(what);
+    let line = what.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("authkit: {line} (see `authkit --help`)");
+    ExitCode::from(Code::Usage as u8)
 }
 
 /// Runs one command.
