@@ -181,23 +181,24 @@ fn check(spec: &RbacFile) -> Result<(), Failure> {
         check_slug(slug)?;
     }
     for (role, r) in &spec.roles {
-        for p in r
+        let who = || format!("role {role}");
+        if let Some(p) = r
             .permissions
             .iter()
-            .filter(|p| !spec.permissions.contains_key(*p))
+            .find(|p| !spec.permissions.contains_key(*p))
         {
-            return Err(undeclared(format!("role {role}"), "permission", p));
+            return Err(undeclared(who(), "permission", p));
         }
-        for a in r
+        if let Some(a) = r
             .abilities
             .iter()
-            .filter(|a| !spec.abilities.contains_key(*a))
+            .find(|a| !spec.abilities.contains_key(*a))
         {
-            return Err(undeclared(format!("role {role}"), "ability", a));
+            return Err(undeclared(who(), "ability", a));
         }
     }
     for (email, u) in &spec.users {
-        for role in u.roles.iter().filter(|r| !spec.roles.contains_key(*r)) {
+        if let Some(role) = u.roles.iter().find(|r| !spec.roles.contains_key(*r)) {
             return Err(undeclared(format!("user {email}"), "role", role));
         }
     }

@@ -21,8 +21,8 @@ use authkit_sqlx::sqlx::sqlite::SqlitePoolOptions;
 use authkit_sqlx::sqlx::{self, AssertSqlSafe, Connection};
 use authkit_sqlx::{MySqlStore, PgStore, SqliteStore, StoreOptions, TableNames};
 
-// The sqlx backend's helpers for per-case names and stale leftovers.
-#[allow(dead_code)] // Only part of it is used here.
+// The sqlx backend's helpers for per-case names and stale leftovers (the module allows
+// its own unused parts).
 #[path = "../../../authkit-sqlx/tests/common/mod.rs"]
 mod sqlx_common;
 
