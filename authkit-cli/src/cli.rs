@@ -13,7 +13,7 @@ Exit codes:
   3  bad database URL, or the database cannot be reached
   4  schema drift
   5  something named does not exist (user, role, key, ...)
-  6  something to create already exists
+  6  something to create already exists, or a state forbids the change (a revoked key)
 Errors go to stderr, one line each: `authkit: <what was wrong>`.";
 
 /// Operate an authkit database: migrations, schema checks, RBAC, keys, users, purges.

@@ -19,7 +19,8 @@ pub(crate) enum Code {
     Drift = 4,
     /// 5: something named does not exist (user, role, key, …).
     NotFound = 5,
-    /// 6: something to create already exists.
+    /// 6: something to create already exists, or the thing named is in a state that
+    /// forbids the change (a revoked or expired key cannot be rotated).
     Conflict = 6,
 }
 
@@ -85,13 +86,14 @@ impl From<Error> for Failure {
     fn from(err: Error) -> Self {
         let code = match err.kind() {
             ErrorKind::InvalidInput | ErrorKind::Forbidden => Code::Usage,
-            ErrorKind::NotFound | ErrorKind::Unauthenticated => Code::NotFound,
+            ErrorKind::NotFound => Code::NotFound,
             ErrorKind::Conflict => Code::Conflict,
             _ => Code::Failed,
         };
         // An unregistered slug named by a command is a missing thing, not bad syntax.
         let code = match &err {
-            Error::UnknownSlug { .. } => Code::NotFound,
+            Error::UnknownSlug { .. } | Error::ApiKeyUnknown => Code::NotFound,
+            Error::ApiKeyRevoked | Error::ApiKeyExpired => Code::Conflict,
             Error::SchemaDrift(_) => Code::Drift,
             _ => code,
         };
@@ -167,6 +169,8 @@ mod tests {
         assert_eq!(Failure::from(unknown).code, Code::NotFound);
         assert_eq!(Failure::from(Error::UserNotFound).code, Code::NotFound);
         assert_eq!(Failure::from(Error::EmailTaken).code, Code::Conflict);
+        assert_eq!(Failure::from(Error::ApiKeyRevoked).code, Code::Conflict);
+        assert_eq!(Failure::from(Error::ApiKeyUnknown).code, Code::NotFound);
         let slug = Error::InvalidSlug("Bad".into());
         assert_eq!(Failure::from(slug).code, Code::Usage);
         let drift = Failure::from(Error::SchemaDrift(vec!["a: missing table".into()]));

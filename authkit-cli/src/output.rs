@@ -33,6 +33,21 @@ impl Out {
     }
 }
 
+/// What a command that changes one thing reports.
+#[derive(Debug, Serialize)]
+struct Done<'a> {
+    changed: bool,
+    message: &'a str,
+}
+
+impl Out {
+    /// Reports a change: `message` as text, or `{"changed": …, "message": …}` with
+    /// `--json`. `changed` is false when it was already so (the message says it).
+    pub(crate) fn done(&self, changed: bool, message: &str) -> Result<(), Failure> {
+        self.show(&Done { changed, message }, |d| d.message.to_owned())
+    }
+}
+
 /// Writes `text` and a newline to stdout. A closed pipe (`authkit … | head`) is not an
 /// error worth a panic: the rest is dropped.
 pub(crate) fn emit(text: &str) {

@@ -206,6 +206,8 @@ async fn cli_keys_verify_through_auth(kind: Kind) {
     assert_eq!(states, ["expired", "revoked"]);
     assert_eq!(listed[1]["revoked_reason"], "leaked in a log");
 
+    let (_, err) = db.fails(&["keys", "rotate", new_id], 6);
+    assert!(err.contains("revoked"), "{err}");
     let (_, err) = db.fails(&["keys", "create", "--name", "x", "--scope", "nope"], 5);
     assert!(err.contains("ability") && err.contains("nope"), "{err}");
     db.fails(&["keys", "revoke", "sk_live_missing1", "--reason", "x"], 5);
@@ -267,6 +269,8 @@ async fn imperative_rbac_users_and_purge(kind: Kind) {
             vec!["tickets:close".to_owned()]
         )
     );
+    let again = db.json(&["roles", "assign", "support", "bob@example.com"]);
+    assert_eq!(again["changed"], Value::Bool(false), "{again}");
     let roles = db.json(&["roles", "list"]);
     assert_eq!(roles[0]["label"], "Support desk");
     assert_eq!(roles[0]["permissions"][0], "tickets:read");

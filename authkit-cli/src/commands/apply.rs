@@ -160,7 +160,13 @@ fn read(file: &Path) -> Result<RbacFile, Failure> {
         .map_err(|e| Failure::usage(format!("cannot read {name}: {e}")))?;
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
     match ext.to_ascii_lowercase().as_str() {
-        "toml" => toml::from_str(&text).map_err(|e| Failure::usage(format!("{name}: {e}"))),
+        "toml" => toml::from_str(&text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|span| position(&text, span.start))
+                .unwrap_or_default();
+            Failure::usage(format!("{name}: {at}{}", e.message()))
+        }),
         "yaml" | "yml" => {
             serde_norway::from_str(&text).map_err(|e| Failure::usage(format!("{name}: {e}")))
         }
@@ -168,6 +174,14 @@ fn read(file: &Path) -> Result<RbacFile, Failure> {
             "{name}: unknown format; name it .toml, .yaml or .yml"
         ))),
     }
+}
+
+/// `line L, column C: ` of a byte offset into `text` (both from 1).
+fn position(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}: ")
 }
 
 /// Every slug is valid, and every slug a role or user names is defined by the file.
@@ -464,6 +478,7 @@ users:
         assert!(failure.contains("permission nope"), "{failure}");
         let typo: Result<RbacFile, _> = toml::from_str("[rolez.admin]");
         assert!(typo.is_err(), "unknown sections are refused");
+        assert_eq!(position("a\nbc = 3", 7), "line 2, column 6: ");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{require_item, user_by_email};
 use crate::cli::{DefineArgs, GrantableCommand, RoleCommand};
 use crate::fail::Failure;
-use crate::output::{Out, emit, list_or_dash, table};
+use crate::output::{Out, list_or_dash, table};
 
 /// An item as listed.
 #[derive(Debug, Serialize)]
@@ -27,21 +27,23 @@ struct RoleView {
 /// Runs a `roles` subcommand.
 pub(crate) async fn roles(auth: &Auth, command: RoleCommand, out: Out) -> Result<(), Failure> {
     match command {
-        RoleCommand::Define(args) => define(auth, SlugKind::Role, args).await,
-        RoleCommand::Undefine { slug } => undefine(auth, SlugKind::Role, &slug).await,
+        RoleCommand::Define(args) => define(auth, SlugKind::Role, args, out).await,
+        RoleCommand::Undefine { slug } => undefine(auth, SlugKind::Role, &slug, out).await,
         RoleCommand::List => list_roles(auth, out).await,
         RoleCommand::Assign { role, email } => {
             let user = user_by_email(auth, &email).await?;
             let new = auth.assign_role(user.id, &role).await?;
-            report(new, format!("assigned role {role} to {}", user.email));
-            Ok(())
+            report(out, new, format!("assigned role {role} to {}", user.email))
         }
         RoleCommand::Unassign { role, email } => {
             let user = user_by_email(auth, &email).await?;
             require_item(auth, SlugKind::Role, &role).await?;
             let held = auth.unassign_role(user.id, &role).await?;
-            report(held, format!("unassigned role {role} from {}", user.email));
-            Ok(())
+            report(
+                out,
+                held,
+                format!("unassigned role {role} from {}", user.email),
+            )
         }
     }
 }
@@ -55,54 +57,53 @@ pub(crate) async fn grantables(
 ) -> Result<(), Failure> {
     let what = kind.as_str();
     match command {
-        GrantableCommand::Define(args) => define(auth, kind.slug_kind(), args).await,
-        GrantableCommand::Undefine { slug } => undefine(auth, kind.slug_kind(), &slug).await,
+        GrantableCommand::Define(args) => define(auth, kind.slug_kind(), args, out).await,
+        GrantableCommand::Undefine { slug } => undefine(auth, kind.slug_kind(), &slug, out).await,
         GrantableCommand::List => list_items(auth, kind.slug_kind(), out).await,
         GrantableCommand::Grant { slug, role } => {
             let new = auth.grant_to_role(&role, kind, &slug).await?;
-            report(new, format!("granted {what} {slug} to role {role}"));
-            Ok(())
+            report(out, new, format!("granted {what} {slug} to role {role}"))
         }
         GrantableCommand::Revoke { slug, role } => {
             require_item(auth, SlugKind::Role, &role).await?;
             require_item(auth, kind.slug_kind(), &slug).await?;
             let held = auth.revoke_from_role(&role, kind, &slug).await?;
-            report(held, format!("revoked {what} {slug} from role {role}"));
-            Ok(())
+            report(out, held, format!("revoked {what} {slug} from role {role}"))
         }
         GrantableCommand::Assign { slug, email } => {
             let user = user_by_email(auth, &email).await?;
             let new = auth.grant_to_user(user.id, kind, &slug).await?;
-            report(new, format!("granted {what} {slug} to {}", user.email));
-            Ok(())
+            report(out, new, format!("granted {what} {slug} to {}", user.email))
         }
         GrantableCommand::Unassign { slug, email } => {
             let user = user_by_email(auth, &email).await?;
             require_item(auth, kind.slug_kind(), &slug).await?;
             let held = auth.revoke_from_user(user.id, kind, &slug).await?;
-            report(held, format!("revoked {what} {slug} from {}", user.email));
-            Ok(())
+            report(
+                out,
+                held,
+                format!("revoked {what} {slug} from {}", user.email),
+            )
         }
     }
 }
 
 /// Prints what changed, or that nothing had to (`changed` false: already so).
-fn report(changed: bool, done: String) {
+fn report(out: Out, changed: bool, done: String) -> Result<(), Failure> {
     if changed {
-        emit(&done);
+        out.done(true, &done)
     } else {
-        emit(&format!("unchanged (already so): {done}"));
+        out.done(false, &format!("unchanged (already so): {done}"))
     }
 }
 
-async fn define(auth: &Auth, kind: SlugKind, args: DefineArgs) -> Result<(), Failure> {
+async fn define(auth: &Auth, kind: SlugKind, args: DefineArgs, out: Out) -> Result<(), Failure> {
     let label = args.label.as_deref().unwrap_or(&args.slug);
     auth.define(kind, &args.slug, label).await?;
-    emit(&format!("defined {} {}", kind.as_str(), args.slug));
-    Ok(())
+    out.done(true, &format!("defined {} {}", kind.as_str(), args.slug))
 }
 
-async fn undefine(auth: &Auth, kind: SlugKind, slug: &str) -> Result<(), Failure> {
+async fn undefine(auth: &Auth, kind: SlugKind, slug: &str, out: Out) -> Result<(), Failure> {
     if !auth.undefine(kind, slug).await? {
         return Err(authkit::Error::UnknownSlug {
             kind: kind.as_str(),
@@ -110,8 +111,7 @@ async fn undefine(auth: &Auth, kind: SlugKind, slug: &str) -> Result<(), Failure
         }
         .into());
     }
-    emit(&format!("undefined {} {slug}", kind.as_str()));
-    Ok(())
+    out.done(true, &format!("undefined {} {slug}", kind.as_str()))
 }
 
 async fn list_items(auth: &Auth, kind: SlugKind, out: Out) -> Result<(), Failure> {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::user_by_email;
 use crate::cli::UserCommand;
 use crate::fail::Failure;
-use crate::output::{Out, emit, list_or_dash, ts, ts_or_dash};
+use crate::output::{Out, list_or_dash, ts, ts_or_dash};
 
 /// A user as shown: whether it has a password, never the hash.
 #[derive(Debug, Serialize)]
@@ -46,8 +46,7 @@ pub(crate) async fn run(auth: &Auth, command: UserCommand, out: Out) -> Result<(
                 )));
             }
             auth.delete_user(user.id).await?;
-            emit(&format!("deleted user {} ({})", user.email, user.id));
-            Ok(())
+            out.done(true, &format!("deleted user {} ({})", user.email, user.id))
         }
     }
 }
