@@ -279,58 +279,83 @@ fn wanted_items(spec: &RbacFile, kind: SlugKind) -> BTreeMap<String, String> {
 
 const KINDS: [SlugKind; 3] = [SlugKind::Role, SlugKind::Permission, SlugKind::Ability];
 
-/// The changes that make the database match `spec`: additions, then removals.
+/// The changes that make the database match `spec`: additions, then removals (the
+/// undefinitions last).
 async fn plan(
     auth: &Auth,
     spec: &RbacFile,
     users: &BTreeMap<String, Listed>,
 ) -> Result<Vec<Change>, Failure> {
-    let mut adds = Vec::new();
-    let mut removes = Vec::new();
-    let mut existing = BTreeMap::new();
+    let (mut adds, mut removes) = (Vec::new(), Vec::new());
+    let mut roles_held = BTreeSet::new();
     for kind in KINDS {
-        let have: BTreeSet<String> = auth
-            .list_items(kind)
-            .await?
-            .into_iter()
-            .map(|i| i.slug)
-            .collect();
-        let want = wanted_items(spec, kind);
-        for (slug, label) in want.iter().filter(|(s, _)| !have.contains(*s)) {
-            let (kind, slug, label) = (kind.as_str(), slug.clone(), label.clone());
-            adds.push(Change::Define { kind, slug, label });
+        let items = auth.list_items(kind).await?;
+        let have: BTreeSet<String> = items.into_iter().map(|i| i.slug).collect();
+        diff_items(
+            kind,
+            &have,
+            &wanted_items(spec, kind),
+            &mut adds,
+            &mut removes,
+        );
+        if kind == SlugKind::Role {
+            roles_held = have;
         }
-        for slug in have.iter().filter(|s| !want.contains_key(*s)) {
-            let (kind, slug) = (kind.as_str(), slug.clone());
-            removes.push(Change::Undefine { kind, slug });
-        }
-        existing.insert(kind, have);
     }
     for (role, wanted) in &spec.roles {
-        let held = match existing[&SlugKind::Role].contains(role) {
+        let held = match roles_held.contains(role) {
             true => role_grants(auth, role).await?,
             false => BTreeSet::new(),
         };
         diff_role(spec, role, wanted, &held, &mut adds, &mut removes);
     }
     for (email, user) in users {
-        let held: BTreeSet<String> = auth.user_grants(user.id).await?.roles.into_iter().collect();
-        for role in user.roles.difference(&held) {
-            let (email, role) = (email.clone(), role.clone());
-            adds.push(Change::Assign { email, role });
-        }
-        // A role the file drops goes with its undefinition.
-        for role in held
-            .difference(&user.roles)
-            .filter(|r| spec.roles.contains_key(*r))
-        {
-            let (email, role) = (email.clone(), role.clone());
-            removes.push(Change::Unassign { email, role });
-        }
+        let grants = auth.user_grants(user.id).await?;
+        let held: BTreeSet<String> = grants.roles.into_iter().collect();
+        diff_user(spec, email, user, &held, &mut adds, &mut removes);
     }
     removes.sort_by_key(|c| matches!(c, Change::Undefine { .. }));
     adds.extend(removes);
     Ok(adds)
+}
+
+/// The items of `kind` to define and to undefine.
+fn diff_items(
+    kind: SlugKind,
+    have: &BTreeSet<String>,
+    want: &BTreeMap<String, String>,
+    adds: &mut Vec<Change>,
+    removes: &mut Vec<Change>,
+) {
+    for (slug, label) in want.iter().filter(|(s, _)| !have.contains(*s)) {
+        let (kind, slug, label) = (kind.as_str(), slug.clone(), label.clone());
+        adds.push(Change::Define { kind, slug, label });
+    }
+    for slug in have.iter().filter(|s| !want.contains_key(*s)) {
+        let (kind, slug) = (kind.as_str(), slug.clone());
+        removes.push(Change::Undefine { kind, slug });
+    }
+}
+
+/// The roles to assign to and unassign from a listed user. A held role the file drops
+/// goes with its undefinition.
+fn diff_user(
+    spec: &RbacFile,
+    email: &str,
+    user: &Listed,
+    held: &BTreeSet<String>,
+    adds: &mut Vec<Change>,
+    removes: &mut Vec<Change>,
+) {
+    for role in user.roles.difference(held) {
+        let (email, role) = (email.to_owned(), role.clone());
+        adds.push(Change::Assign { email, role });
+    }
+    let kept = |r: &&String| spec.roles.contains_key(*r);
+    for role in held.difference(&user.roles).filter(kept) {
+        let (email, role) = (email.to_owned(), role.clone());
+        removes.push(Change::Unassign { email, role });
+    }
 }
 
 /// What a role grants now, as (kind, slug).
