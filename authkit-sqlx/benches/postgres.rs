@@ -8,7 +8,9 @@
 //!
 //! - session authentication through `Auth` next to a bare sqlx `SELECT … WHERE
 //!   token_hash = $1` on the same table, at 1 and 16 concurrent tasks;
-//! - API-key lookup by hash, user lookup by email (store calls);
+//! - API-key verification through `Auth` (a key without a limit, and a rate-limited key)
+//!   next to a bare sqlx `SELECT` of the same key row by hash, at 1 and 16 tasks;
+//! - user lookup by email (a store call);
 //! - purging 100,000 expired sessions through `Auth::purge_expired` (printed once).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)] // bench harness code
 
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authkit::{
-    ApiKey, ApiKeyId, ApiKeyStore, Auth, Config, Environment, KeyType, Secret, SigningKey, Stores,
+    Auth, Config, Environment, KeyType, NewApiKey, RateLimit, Secret, SigningKey, Stores,
     TokenHash, UserStore,
 };
 use authkit_sqlx::sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -28,7 +30,7 @@ use criterion::{Criterion, Throughput};
 use tokio::runtime::Runtime;
 
 const SESSIONS: usize = 1024;
-const KEYS: usize = 256;
+const KEYS: usize = 1000;
 const USERS: usize = 256;
 const PURGED: i64 = 100_000;
 
@@ -39,7 +41,9 @@ struct Bench {
     auth: Arc<Auth>,
     secrets: Arc<Vec<Secret>>,
     hashes: Arc<Vec<TokenHash>>,
-    key_hashes: Arc<Vec<TokenHash>>,
+    /// Keys without a limit, and keys limited to 10,000 a second (never reached here).
+    keys: Arc<Vec<Secret>>,
+    limited_keys: Arc<Vec<Secret>>,
     emails: Arc<Vec<String>>,
     schema: String,
     url: String,
@@ -63,7 +67,7 @@ fn setup() -> Bench {
         .unwrap();
     let url = url();
     let schema = format!("akb_{}", std::process::id());
-    let (pool, store, auth, secrets, key_hashes, emails) = rt.block_on(async {
+    let (pool, store, auth, secrets, keys, limited_keys, emails) = rt.block_on(async {
         let admin = PgPool::connect(&url)
             .await
             .expect("PostgreSQL at AUTHKIT_TEST_POSTGRES_URL");
@@ -101,36 +105,18 @@ fn setup() -> Bench {
             auth.create_user(&email).await.unwrap();
             emails.push(email);
         }
-        let mut key_hashes = Vec::with_capacity(KEYS);
-        for i in 0..KEYS {
-            let mut bytes = [0u8; 32];
-            bytes[..8].copy_from_slice(&(i as u64).to_be_bytes());
-            bytes[31] = 0xAB;
-            let key = ApiKey {
-                id: ApiKeyId::new(),
-                prefix: format!("sk_live_{i:08}"),
-                key_hash: TokenHash(bytes),
-                key_type: KeyType::Secret,
-                environment: Environment::Live,
-                owner: Some(user.id),
-                organization_id: None,
-                name: "bench".into(),
-                description: None,
-                scopes: vec!["read".into()],
-                allowed_ips: vec![],
-                metadata: BTreeMap::new(),
-                created_at: auth.now(),
-                expires_at: None,
-                revoked_at: None,
-                revoked_reason: None,
-                usage_count: 0,
-                last_used_at: None,
-                last_used_ip: None,
-            };
-            store.create_api_key(&key).await.unwrap();
-            key_hashes.push(key.key_hash);
+        let mut keys = Vec::with_capacity(KEYS);
+        let mut limited_keys = Vec::with_capacity(KEYS);
+        for i in 0..2 * KEYS {
+            let mut new = NewApiKey::new(KeyType::Secret, Environment::Live, Some(user.id), "b");
+            new.scopes = Some(vec!["read".into()]);
+            if i % 2 == 1 {
+                new.rate_limit = Some(RateLimit::new(10_000, time::Duration::SECOND));
+            }
+            let secret = auth.create_api_key(new).await.unwrap().secret;
+            if i % 2 == 1 { limited_keys.push(secret) } else { keys.push(secret) }
         }
-        (pool, store, auth, secrets, key_hashes, emails)
+        (pool, store, auth, secrets, keys, limited_keys, emails)
     });
     let hashes = secrets.iter().map(hash_of).collect();
     Bench {
@@ -140,7 +126,8 @@ fn setup() -> Bench {
         auth: Arc::new(auth),
         secrets: Arc::new(secrets),
         hashes: Arc::new(hashes),
-        key_hashes: Arc::new(key_hashes),
+        keys: Arc::new(keys),
+        limited_keys: Arc::new(limited_keys),
         emails: Arc::new(emails),
         schema,
         url,
@@ -211,19 +198,56 @@ fn sessions(c: &mut Criterion, b: &Bench) {
     group.finish();
 }
 
+/// API-key verification through `Auth`, for keys without and with a rate limit, next to
+/// a bare `SELECT` of the key row by hash: all three in the same task layout.
+fn api_keys(c: &mut Criterion, b: &Bench) {
+    let bare_sql = "SELECT id, prefix, key_hash, key_type, environment, owner_id, \
+                    organization_id, name, description, scopes, allowed_ips, metadata, \
+                    created_at, expires_at, revoked_at, revoked_reason, usage_count, \
+                    last_used_at, last_used_ip, rate_limit, rate_window_seconds, \
+                    acts_for_user_id, last_used_user_agent \
+                    FROM authkit_api_keys WHERE key_hash = $1";
+    let hashes: Arc<Vec<TokenHash>> = Arc::new(b.keys.iter().map(hash_of).collect());
+    let mut group = c.benchmark_group("api_key_verify");
+    group.throughput(Throughput::Elements(1));
+    for tasks in [1, 16] {
+        for (name, keys) in [("no limit", &b.keys), ("rate limited", &b.limited_keys)] {
+            group.bench_function(format!("Auth::verify_api_key {name}/{tasks}"), |bench| {
+                bench.iter_custom(|iters| {
+                    let (auth, keys) = (b.auth.clone(), keys.clone());
+                    concurrent(&b.rt, tasks, iters, move |i| {
+                        let (auth, keys) = (auth.clone(), keys.clone());
+                        async move {
+                            let key = keys[i % KEYS].expose();
+                            auth.verify_api_key(key, Some("read"), None).await.unwrap();
+                        }
+                    })
+                })
+            });
+        }
+        group.bench_function(format!("bare sqlx SELECT/{tasks}"), |bench| {
+            bench.iter_custom(|iters| {
+                let (pool, hashes) = (b.pool.clone(), hashes.clone());
+                concurrent(&b.rt, tasks, iters, move |i| {
+                    let (pool, hashes) = (pool.clone(), hashes.clone());
+                    async move {
+                        let row = sqlx::query(bare_sql)
+                            .bind(&hashes[i % KEYS].0[..])
+                            .fetch_optional(&pool)
+                            .await
+                            .unwrap();
+                        assert!(row.is_some());
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
 fn lookups(c: &mut Criterion, b: &Bench) {
     let mut group = c.benchmark_group("lookups");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("api_key_by_hash", |bench| {
-        let mut i = 0;
-        bench.iter(|| {
-            i += 1;
-            let hash = b.key_hashes[i % KEYS];
-            b.rt.block_on(b.store.api_key_by_hash(&hash))
-                .unwrap()
-                .unwrap()
-        })
-    });
     group.bench_function("user_by_email", |bench| {
         let mut i = 0;
         bench.iter(|| {
@@ -275,6 +299,7 @@ fn main() {
     let bench = setup();
     let mut criterion = Criterion::default().configure_from_args();
     sessions(&mut criterion, &bench);
+    api_keys(&mut criterion, &bench);
     lookups(&mut criterion, &bench);
     purge(&bench);
     criterion.final_summary();
