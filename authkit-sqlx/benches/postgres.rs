@@ -126,6 +126,9 @@ fn setup() -> Bench {
                 usage_count: 0,
                 last_used_at: None,
                 last_used_ip: None,
+                last_used_user_agent: None,
+                rate_limit: None,
+                acts_for: None,
             };
             store.create_api_key(&key).await.unwrap();
             key_hashes.push(key.key_hash);
