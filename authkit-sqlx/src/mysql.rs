@@ -200,6 +200,13 @@ async fn catalogue(pool: &MySqlPool, tables: &TableNames) -> Result<Catalogue, S
     Ok(live)
 }
 
+/// What `LAST_INSERT_ID(expr)` left in a statement's result: the OK packet's
+/// last-insert-id, which an `UPDATE … SET c = LAST_INSERT_ID(expr)` sets to `expr` (the
+/// way to return a value from an `UPDATE` on MariaDB, which has no `RETURNING` there).
+fn last_insert_id(done: &sqlx::mysql::MySqlQueryResult) -> Option<u64> {
+    Some(done.last_insert_id())
+}
+
 /// Nothing per connection matters on MySQL.
 async fn check_connection(_pool: &MySqlPool) -> Result<Vec<String>, StoreError> {
     Ok(Vec::new())

@@ -208,6 +208,12 @@ fn delete_rule(code: &str) -> &str {
     }
 }
 
+/// What `LAST_INSERT_ID(expr)` left in a statement's result: MySQL's alone (PostgreSQL
+/// returns values with `RETURNING`).
+fn last_insert_id(_done: &sqlx::postgres::PgQueryResult) -> Option<u64> {
+    None
+}
+
 /// Nothing per connection matters on PostgreSQL.
 async fn check_connection(_pool: &PgPool) -> Result<Vec<String>, StoreError> {
     Ok(Vec::new())

@@ -245,6 +245,12 @@ fn index_keys(sql: &str) -> Vec<String> {
     keys
 }
 
+/// What `LAST_INSERT_ID(expr)` left in a statement's result: MySQL's alone (SQLite
+/// returns values with `RETURNING`; its last rowid is another thing).
+fn last_insert_id(_done: &sqlx::sqlite::SqliteQueryResult) -> Option<u64> {
+    None
+}
+
 /// Foreign keys are a per-connection setting in SQLite: without them no cascade runs.
 async fn check_connection(pool: &SqlitePool) -> Result<Vec<String>, StoreError> {
     let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")

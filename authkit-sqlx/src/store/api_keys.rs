@@ -2,14 +2,19 @@
 //!
 //! Scopes, IP allow-lists and metadata are JSON text: read together with the key on
 //! every verification, never queried by element.
+//!
+//! A rate limit is two columns, `rate_limit` (0: none) and `rate_window_seconds`; the
+//! current window is two more, `rate_count` and `rate_window_started_at`, which only
+//! [`count_api_key_request`](ApiKeyStore::count_api_key_request) reads and writes (they
+//! are not part of [`ApiKey`]).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use async_trait::async_trait;
 use authkit::{
-    ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, Entity, Environment, KeyType, KeyUsage,
-    StoreError, Timestamp, TokenHash, UserId,
+    ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, Entity, Environment, KeyType, KeyUsage, RateLimit,
+    RateWindow, StoreError, Timestamp, TokenHash, UserId,
 };
 use authkit_schema::Dialect;
 
@@ -17,7 +22,7 @@ use super::shared::{
     NO_KEY, Query, commit, count, execute_in, get, get_hash, get_json, insert_in, json, rollback,
 };
 use super::{DIALECT, DbRow, Store, conv};
-use crate::error::corrupt;
+use crate::error::{backend, corrupt};
 use crate::sql::Stmt;
 
 /// The columns [`key_from`] reads and [`bind_key`] binds, in table order.
@@ -25,7 +30,8 @@ macro_rules! key_cols {
     () => {
         "id, prefix, key_hash, key_type, environment, owner_id, organization_id, name, \
          description, scopes, allowed_ips, metadata, created_at, expires_at, revoked_at, \
-         revoked_reason, usage_count, last_used_at, last_used_ip"
+         revoked_reason, usage_count, last_used_at, last_used_ip, last_used_user_agent, \
+         rate_limit, rate_window_seconds, acts_for_user_id"
     };
 }
 
@@ -66,17 +72,29 @@ fn key_from(row: &DbRow) -> Result<ApiKey, StoreError> {
                     .map_err(|_| corrupt("last_used_ip", format!("{ip:?}")))
             })
             .transpose()?,
+        last_used_user_agent: get(row, "last_used_user_agent")?,
+        rate_limit: RateLimit::from_stored(
+            get(row, "rate_limit")?,
+            get(row, "rate_window_seconds")?,
+        ),
+        acts_for: get::<Option<uuid::Uuid>>(row, "acts_for_user_id")?.map(UserId),
     })
+}
+
+/// A rate limit as its two columns: `(0, 0)` for none.
+fn limit_cols(limit: Option<RateLimit>) -> (i64, i64) {
+    limit.map_or((0, 0), |l| (i64::from(l.requests), l.window_seconds()))
 }
 
 static INSERT: Stmt = Stmt::new(concat!(
     "INSERT INTO {api_keys} (",
     key_cols!(),
-    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 ));
 
 /// [`INSERT`] with every column of `key` bound, in `key_cols!` order.
 fn bind_key(query: Query, key: &ApiKey) -> Result<Query, StoreError> {
+    let (rate_limit, rate_window_seconds) = limit_cols(key.rate_limit);
     Ok(query
         .bind(key.id.0)
         .bind(key.prefix.clone())
@@ -96,7 +114,66 @@ fn bind_key(query: Query, key: &ApiKey) -> Result<Query, StoreError> {
         .bind(key.revoked_reason.clone())
         .bind(count(key.usage_count))
         .bind(key.last_used_at.map(conv::ts))
-        .bind(key.last_used_ip.map(|ip| ip.to_string())))
+        .bind(key.last_used_ip.map(|ip| ip.to_string()))
+        .bind(key.last_used_user_agent.clone())
+        .bind(rate_limit)
+        .bind(rate_window_seconds)
+        .bind(key.acts_for.map(|u| u.0)))
+}
+
+/// The window step of [`count_api_key_request`](ApiKeyStore::count_api_key_request) as
+/// a `SET` list, binds `now, now, now`: a window that never started, or started at or
+/// before `now - rate_window_seconds`, restarts at `now` with a count of 1; otherwise
+/// the count goes up by one.
+///
+/// `rate_count` is assigned first, so the text is right on every database: PostgreSQL
+/// and SQLite evaluate every assignment against the old row, MySQL assigns left to right
+/// and a later expression sees the earlier assigned values, but the count's test reads
+/// `rate_window_started_at` before it is assigned. On MySQL the count is also handed to
+/// `LAST_INSERT_ID(…)`, which the statement's result carries back (MariaDB has no
+/// `UPDATE … RETURNING`).
+macro_rules! count_set {
+    (postgres) => {
+        "rate_count = CASE WHEN rate_window_started_at IS NULL \
+         OR rate_window_started_at <= ? - make_interval(secs => rate_window_seconds) \
+         THEN 1 ELSE rate_count + 1 END, \
+         rate_window_started_at = CASE WHEN rate_window_started_at IS NULL \
+         OR rate_window_started_at <= ? - make_interval(secs => rate_window_seconds) \
+         THEN ? ELSE rate_window_started_at END"
+    };
+    (sqlite) => {
+        "rate_count = CASE WHEN rate_window_started_at IS NULL \
+         OR rate_window_started_at <= ? - rate_window_seconds * 1000000 \
+         THEN 1 ELSE rate_count + 1 END, \
+         rate_window_started_at = CASE WHEN rate_window_started_at IS NULL \
+         OR rate_window_started_at <= ? - rate_window_seconds * 1000000 \
+         THEN ? ELSE rate_window_started_at END"
+    };
+    (mysql) => {
+        "rate_count = LAST_INSERT_ID(CASE WHEN rate_window_started_at IS NULL \
+         OR rate_window_started_at <= ? - INTERVAL rate_window_seconds SECOND \
+         THEN 1 ELSE rate_count + 1 END), \
+         rate_window_started_at = CASE WHEN rate_window_started_at IS NULL \
+         OR rate_window_started_at <= ? - INTERVAL rate_window_seconds SECOND \
+         THEN ? ELSE rate_window_started_at END"
+    };
+}
+
+/// The window a counting statement returned, from its `count` and `started` columns.
+fn window_from(row: &DbRow, count: &'static str, started: &str) -> Result<RateWindow, StoreError> {
+    let n: i64 = get(row, count)?;
+    Ok(RateWindow {
+        count: u64::try_from(n).map_err(|_| corrupt("rate_count", format!("{n}")))?,
+        started_at: conv::get_ts(row, started)?,
+    })
+}
+
+impl Store {
+    /// Whether the key exists (for the error of a write that matched no row).
+    pub(super) async fn key_exists(&self, id: ApiKeyId) -> Result<bool, StoreError> {
+        static SQL: Stmt = Stmt::new("SELECT 1 FROM {api_keys} WHERE id = ?");
+        self.exists(self.query(&SQL).bind(id.0)).await
+    }
 }
 
 #[async_trait]
@@ -117,6 +194,122 @@ impl ApiKeyStore for Store {
             .fetch_optional(self.query(&SQL).bind(&hash.0[..]))
             .await?;
         row.as_ref().map(key_from).transpose()
+    }
+
+    /// One `UPDATE` of the key's row, which the database locks: concurrent calls queue
+    /// on it, and each one's `SET` reads the row as the previous one left it (PostgreSQL
+    /// re-reads the updated row under READ COMMITTED, InnoDB's UPDATE reads the latest
+    /// committed version under REPEATABLE READ, SQLite has one writer), so N calls return
+    /// N distinct counts.
+    ///
+    /// PostgreSQL and SQLite: one round trip, `UPDATE … RETURNING`. MySQL/MariaDB: the
+    /// `UPDATE` hands the count back through `LAST_INSERT_ID(…)`, then a `SELECT` reads
+    /// the window's start (two round trips, the count still from the one atomic step).
+    async fn count_api_key_request(
+        &self,
+        id: ApiKeyId,
+        now: Timestamp,
+    ) -> Result<Option<RateWindow>, StoreError> {
+        static SQL: Stmt = Stmt::new(match DIALECT {
+            Dialect::Postgres => concat!(
+                "UPDATE {api_keys} SET ",
+                count_set!(postgres),
+                " WHERE id = ? AND rate_limit > 0 RETURNING rate_count, rate_window_started_at"
+            ),
+            Dialect::Sqlite => concat!(
+                "UPDATE {api_keys} SET ",
+                count_set!(sqlite),
+                " WHERE id = ? AND rate_limit > 0 RETURNING rate_count, rate_window_started_at"
+            ),
+            Dialect::MySql => concat!(
+                "UPDATE {api_keys} SET ",
+                count_set!(mysql),
+                " WHERE id = ? AND rate_limit > 0"
+            ),
+        });
+        let query = self
+            .query(&SQL)
+            .bind(conv::ts(now))
+            .bind(conv::ts(now))
+            .bind(conv::ts(now))
+            .bind(id.0);
+        if DIALECT != Dialect::MySql {
+            let row = self.fetch_optional(query).await?;
+            return row
+                .as_ref()
+                .map(|row| window_from(row, "rate_count", "rate_window_started_at"))
+                .transpose();
+        }
+        // The pool's connections set CLIENT_FOUND_ROWS: rows_affected counts the row
+        // matched, changed or not.
+        let done = query.execute(&self.pool).await.map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        // A matched row counted at least 1: 0 means the server did not carry the value.
+        let count = super::last_insert_id(&done)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| corrupt("rate_count", "LAST_INSERT_ID(…) not returned"))?;
+        // Read after the count, in a statement of its own: a concurrent call may have
+        // started a later window in between, so the start read can be a later window's
+        // than the one counted in. A retry hint made from it errs late, never early.
+        // The key deleted in between: `now`, no earlier than the counted window's start.
+        static STARTED: Stmt =
+            Stmt::new("SELECT rate_window_started_at FROM {api_keys} WHERE id = ?");
+        let row = self.fetch_optional(self.query(&STARTED).bind(id.0)).await?;
+        let started_at = match row {
+            Some(row) => conv::get_ts_opt(&row, "rate_window_started_at")?.unwrap_or(now),
+            None => now,
+        };
+        Ok(Some(RateWindow { count, started_at }))
+    }
+
+    /// PostgreSQL: one statement, the count in a data-modifying CTE that matches only a
+    /// limited key (an unlimited key is read and nothing is written); the key is read
+    /// from the statement's snapshot, so as it was before the count. MySQL and SQLite:
+    /// the trait's default, a lookup and, for a limited key, a count.
+    async fn api_key_for_request(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<(ApiKey, Option<RateWindow>)>, StoreError> {
+        if DIALECT != Dialect::Postgres {
+            let Some(key) = self.api_key_by_hash(hash).await? else {
+                return Ok(None);
+            };
+            let window = match key.rate_limit {
+                Some(_) => self.count_api_key_request(key.id, now).await?,
+                None => None,
+            };
+            return Ok(Some((key, window)));
+        }
+        static SQL: Stmt = Stmt::new(concat!(
+            "WITH hit AS (UPDATE {api_keys} SET ",
+            count_set!(postgres),
+            " WHERE key_hash = ? AND rate_limit > 0 \
+             RETURNING id AS hit_id, rate_count AS hit_count, \
+             rate_window_started_at AS hit_started) \
+             SELECT ",
+            key_cols!(),
+            ", hit_count, hit_started FROM {api_keys} k LEFT JOIN hit ON hit.hit_id = k.id \
+             WHERE k.key_hash = ?"
+        ));
+        let query = self
+            .query(&SQL)
+            .bind(conv::ts(now))
+            .bind(conv::ts(now))
+            .bind(conv::ts(now))
+            .bind(&hash.0[..])
+            .bind(&hash.0[..]);
+        let Some(row) = self.fetch_optional(query).await? else {
+            return Ok(None);
+        };
+        let key = key_from(&row)?;
+        let window = match get::<Option<i64>>(&row, "hit_count")? {
+            Some(_) => Some(window_from(&row, "hit_count", "hit_started")?),
+            None => None,
+        };
+        Ok(Some((key, window)))
     }
 
     async fn api_key_by_id(&self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
@@ -167,10 +360,14 @@ impl ApiKeyStore for Store {
         };
         let mut key = key_from(&row)?;
         update.apply_to(&mut key);
+        // The window (`rate_count`, `rate_window_started_at`) stays: a new limit applies
+        // to the window under way.
         static UPDATE: Stmt = Stmt::new(
             "UPDATE {api_keys} SET name = ?, description = ?, scopes = ?, \
-             expires_at = ?, allowed_ips = ?, metadata = ? WHERE id = ?",
+             expires_at = ?, allowed_ips = ?, metadata = ?, \
+             rate_limit = ?, rate_window_seconds = ? WHERE id = ?",
         );
+        let (rate_limit, rate_window_seconds) = limit_cols(key.rate_limit);
         let query = self
             .query(&UPDATE)
             .bind(key.name.clone())
@@ -179,6 +376,8 @@ impl ApiKeyStore for Store {
             .bind(key.expires_at.map(conv::ts))
             .bind(json(&key.allowed_ips)?)
             .bind(json(&key.metadata)?)
+            .bind(rate_limit)
+            .bind(rate_window_seconds)
             .bind(id.0);
         execute_in(&mut tx, query).await?;
         commit(tx).await?;
@@ -199,8 +398,7 @@ impl ApiKeyStore for Store {
         if self.execute(query).await? > 0 {
             return Ok(true);
         }
-        static EXISTS: Stmt = Stmt::new("SELECT 1 FROM {api_keys} WHERE id = ?");
-        if self.exists(self.query(&EXISTS).bind(id.0)).await? {
+        if self.key_exists(id).await? {
             Ok(false)
         } else {
             Err(NO_KEY)
@@ -235,14 +433,17 @@ impl ApiKeyStore for Store {
 
     /// One statement per key, each atomic on its own row: the count is added in the
     /// database (`usage_count = usage_count + n`) and `last_used_at` moves only
-    /// forward. Keys that no longer exist match no row.
+    /// forward, with its IP and user agent. Keys that no longer exist match no row.
     async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
         // MySQL applies SET assignments left to right, reading values already assigned:
-        // the IP goes first, while `last_used_at` still holds the old value.
+        // the IP and the user agent go first, while `last_used_at` still holds the old
+        // value.
         static SQL: Stmt = Stmt::new(
             "UPDATE {api_keys} SET usage_count = usage_count + ?, \
              last_used_ip = CASE WHEN last_used_at IS NULL OR last_used_at < ? \
              THEN ? ELSE last_used_ip END, \
+             last_used_user_agent = CASE WHEN last_used_at IS NULL OR last_used_at < ? \
+             THEN ? ELSE last_used_user_agent END, \
              last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? \
              THEN ? ELSE last_used_at END \
              WHERE id = ?",
@@ -253,6 +454,8 @@ impl ApiKeyStore for Store {
                 .bind(count(entry.uses))
                 .bind(conv::ts(entry.last_used_at))
                 .bind(entry.last_used_ip.map(|ip| ip.to_string()))
+                .bind(conv::ts(entry.last_used_at))
+                .bind(entry.last_used_user_agent.clone())
                 .bind(conv::ts(entry.last_used_at))
                 .bind(conv::ts(entry.last_used_at))
                 .bind(entry.key_id.0);

@@ -7,10 +7,12 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use authkit::{Entity, GrantKind, RbacItem, RbacStore, SlugKind, StoreError, UserGrants, UserId};
+use authkit::{
+    ApiKeyId, Entity, GrantKind, RbacItem, RbacStore, SlugKind, StoreError, UserGrants, UserId,
+};
 
-use super::Store;
-use super::shared::{NO_ROLE, NO_USER, get, item_from, kind_from};
+use super::shared::{NO_KEY, NO_ROLE, NO_USER, get, item_from, kind_from};
+use super::{DbRow, Store};
 use crate::sql::Stmt;
 
 /// The tail of the grant methods whose insert changed nothing: the first check that
@@ -227,15 +229,63 @@ impl RbacStore for Store {
              JOIN {rbac_items} r ON r.id = ur.role_id WHERE ur.user_id = ?",
         );
         let query = self.query(&SQL).bind(user.0).bind(user.0).bind(user.0);
-        let mut grants = UserGrants::default();
-        for row in &self.fetch_all(query).await? {
-            let slug: String = get(row, "slug")?;
-            match kind_from(row, "kind")? {
-                SlugKind::Role => grants.roles.push(slug),
-                SlugKind::Permission => grants.permissions.push(slug),
-                SlugKind::Ability => grants.abilities.push(slug),
-            }
-        }
-        Ok(grants)
+        grants_from(&self.fetch_all(query).await?)
     }
+
+    async fn assign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool, StoreError> {
+        static SQL: Stmt = Stmt::new(
+            "{insert_ignore} {api_key_roles} (key_id, role_id) \
+             SELECT ?, id FROM {rbac_items} WHERE kind = 'role' AND slug = ?\
+             {on_conflict_nothing}",
+        );
+        let query = self.query(&SQL).bind(key.0).bind(role);
+        if self.insert(query, Entity::Role, Entity::ApiKey).await? > 0 {
+            return Ok(true);
+        }
+        // Nothing inserted: already assigned, or (MySQL's INSERT IGNORE turns a
+        // foreign-key failure into a warning) an unknown key or role.
+        let key_known = self.key_exists(key).await?;
+        let role_known = key_known && self.item_exists(SlugKind::Role, role).await?;
+        explain_no_insert([(key_known, NO_KEY), (role_known, NO_ROLE)])
+    }
+
+    async fn unassign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool, StoreError> {
+        static SQL: Stmt = Stmt::new(
+            "DELETE FROM {api_key_roles} WHERE key_id = ? \
+             AND role_id = (SELECT id FROM {rbac_items} WHERE kind = 'role' AND slug = ?)",
+        );
+        Ok(self
+            .execute(self.query(&SQL).bind(key.0).bind(role))
+            .await?
+            > 0)
+    }
+
+    /// [`user_grants`](RbacStore::user_grants) without direct grants: the key's roles and
+    /// what they grant. An unknown key has no rows.
+    async fn key_grants(&self, key: ApiKeyId) -> Result<UserGrants, StoreError> {
+        static SQL: Stmt = Stmt::new(
+            "SELECT i.kind, i.slug FROM {api_key_roles} kr \
+             JOIN {role_grants} g ON g.role_id = kr.role_id \
+             JOIN {rbac_items} i ON i.id = g.item_id WHERE kr.key_id = ? \
+             UNION \
+             SELECT r.kind, r.slug FROM {api_key_roles} kr \
+             JOIN {rbac_items} r ON r.id = kr.role_id WHERE kr.key_id = ?",
+        );
+        let query = self.query(&SQL).bind(key.0).bind(key.0);
+        grants_from(&self.fetch_all(query).await?)
+    }
+}
+
+/// Rows of `kind` and `slug`, split by kind (no duplicates: the queries are `UNION`s).
+fn grants_from(rows: &[DbRow]) -> Result<UserGrants, StoreError> {
+    let mut grants = UserGrants::default();
+    for row in rows {
+        let slug: String = get(row, "slug")?;
+        match kind_from(row, "kind")? {
+            SlugKind::Role => grants.roles.push(slug),
+            SlugKind::Permission => grants.permissions.push(slug),
+            SlugKind::Ability => grants.abilities.push(slug),
+        }
+    }
+    Ok(grants)
 }

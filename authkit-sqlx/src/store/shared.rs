@@ -10,7 +10,10 @@
 //! - `Store`, the store type, with fields `pool: Pool` and `sql: Arc<Statements>`;
 //! - `conv::ts(Timestamp) -> T` (a timestamp as bound) and `conv::get_ts` /
 //!   `conv::get_ts_opt` (one read back);
-//! - `catalogue`, `check_connection` and `before_migrate` for [`entry`](super::entry).
+//! - `catalogue`, `check_connection` and `before_migrate` for [`entry`](super::entry);
+//! - `last_insert_id(&QueryResult) -> Option<u64>`: what `LAST_INSERT_ID(expr)` left
+//!   in a statement's result (MySQL; `None` elsewhere), for
+//!   [`api_keys`](super::api_keys).
 //!
 //! Only the SQL text and the transaction shape differ between databases. Where they do,
 //! the code matches on `DIALECT`, a constant, so the other arms compile away.
