@@ -14,7 +14,6 @@
 //! - purging 100,000 expired sessions through `Auth::purge_expired` (printed once).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)] // bench harness code
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -114,7 +113,11 @@ fn setup() -> Bench {
                 new.rate_limit = Some(RateLimit::new(10_000, time::Duration::SECOND));
             }
             let secret = auth.create_api_key(new).await.unwrap().secret;
-            if i % 2 == 1 { limited_keys.push(secret) } else { keys.push(secret) }
+            if i % 2 == 1 {
+                limited_keys.push(secret)
+            } else {
+                keys.push(secret)
+            }
         }
         (pool, store, auth, secrets, keys, limited_keys, emails)
     });
