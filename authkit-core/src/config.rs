@@ -805,11 +805,18 @@ mod tests {
         c.api_keys.machine_token_ttl += Duration::seconds(1);
         assert_eq!(
             problems(&c),
-            ["api_keys.machine_token_ttl (86401s) exceeds tokens.max_access_ttl (86400s)"]
+            ["api_keys.machine_token_ttl (1d1s) exceeds tokens.max_access_ttl (1d)"]
         );
+        // A lowered cap: the default 1 h fits under 2 h, 2 h 1 s does not.
         c.tokens.max_access_ttl = Duration::hours(2);
         c.tokens.profiles.clear();
-        c.validate().expect("under a raised cap");
+        c.api_keys.machine_token_ttl = Duration::hours(1);
+        c.validate().expect("the default under a lowered cap");
+        c.api_keys.machine_token_ttl = Duration::hours(2) + Duration::seconds(1);
+        assert_eq!(
+            problems(&c),
+            ["api_keys.machine_token_ttl (2h1s) exceeds tokens.max_access_ttl (2h)"]
+        );
         for bad in [Duration::ZERO, Duration::seconds(-1)] {
             c.api_keys.machine_token_ttl = bad;
             assert_eq!(
@@ -831,7 +838,7 @@ mod tests {
         c.tokens.access_ttl_jitter = c.tokens.access_ttl;
         assert_eq!(
             problems(&c),
-            ["tokens.access_ttl_jitter (900s) must be shorter than tokens.access_ttl (900s)"]
+            ["tokens.access_ttl_jitter (15m) must be shorter than tokens.access_ttl (15m)"]
         );
         c.tokens.access_ttl_jitter = Duration::seconds(-1);
         assert_eq!(

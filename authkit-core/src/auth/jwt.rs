@@ -925,6 +925,131 @@ mod tests {
         assert_eq!(claims.sub.to_string(), SUB);
     }
 
+    /// The claims of a machine token we would write at `NOW`: `sub` and `client_id` the
+    /// key id, `gty` client credentials, audience `api`, lifetime 1 h.
+    fn machine_claims() -> Value {
+        json!({
+            "sub": SUB, "client_id": SUB, "gty": "client_credentials", "iat": now(),
+            "exp": now() + 3600, "iss": ISSUER, "aud": "api", "jti": "m", "scope": "a:b c",
+        })
+    }
+
+    fn verify_machine(jwt: &Jwt, payload: &Value) -> Result<MachineClaims> {
+        jwt.verify_machine(&signed(&header(), payload), NOW)
+    }
+
+    #[test]
+    fn a_machine_token_is_never_a_users() {
+        let jwt = jwt(&config());
+        let machine = verify_machine(&jwt, &machine_claims()).unwrap();
+        assert_eq!(machine.client_id.0, Uuid::parse_str(SUB).unwrap());
+        assert_eq!(machine.scopes, ["a:b", "c"]);
+        // Either mark alone makes it a machine token that user verification refuses,
+        // whatever its value.
+        let marked = [
+            machine_claims(),
+            without(machine_claims(), "gty"),
+            without(machine_claims(), "client_id"),
+            with(claims(), "client_id", json!(SUB)),
+            with(claims(), "gty", json!("password")),
+            with(claims(), "client_id", json!("")),
+        ];
+        for payload in &marked {
+            let api = with(payload.clone(), "aud", json!("api"));
+            let r = jwt.verify(&signed(&header(), &api), Audience::Api, NOW);
+            assert!(matches!(r, Err(Error::WrongTokenKind)), "{payload}: {r:?}");
+        }
+        // Judged after the audience, so a `bff` verifier says the audience is wrong.
+        let r = jwt.verify(&signed(&header(), &machine_claims()), Audience::Bff, NOW);
+        assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+        // A mark of the wrong JSON type is malformed, not a user's token either.
+        let r = verify(&jwt, &header(), &with(claims(), "client_id", json!(7)));
+        assert!(matches!(r, Err(Error::ClaimInvalid("client_id"))), "{r:?}");
+    }
+
+    #[test]
+    fn a_users_token_is_never_a_machines() {
+        let jwt = jwt(&config());
+        for scope in [None, Some("a:b")] {
+            let mut user = with(claims(), "aud", json!("api"));
+            if let Some(scope) = scope {
+                user = with(user, "scope", json!(scope));
+            }
+            let r = verify_machine(&jwt, &user);
+            assert!(matches!(r, Err(Error::WrongTokenKind)), "{r:?}");
+        }
+        let r = verify_machine(&jwt, &with(machine_claims(), "aud", json!("bff")));
+        assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+    }
+
+    #[test]
+    fn a_machine_token_must_be_whole() {
+        let jwt = jwt(&config());
+        let other = "0190b3a4-7c2e-7d4f-8a1b-2c3d4e5f6a7c";
+        let cases = [
+            (without(machine_claims(), "gty"), "gty"),
+            (with(machine_claims(), "gty", json!("password")), "gty"),
+            (without(machine_claims(), "client_id"), "client_id"),
+            (
+                with(machine_claims(), "client_id", json!(other)),
+                "client_id",
+            ),
+            (with(machine_claims(), "client_id", json!(7)), "client_id"),
+            (without(machine_claims(), "scope"), "scope"),
+            (without(machine_claims(), "jti"), "jti"),
+        ];
+        for (payload, name) in cases {
+            let r = verify_machine(&jwt, &payload);
+            assert!(
+                matches!(r, Err(Error::ClaimInvalid(n)) if n == name),
+                "{payload}: {r:?}"
+            );
+        }
+        let both = |v: &str| {
+            with(
+                with(machine_claims(), "sub", json!(v)),
+                "client_id",
+                json!(v),
+            )
+        };
+        let r = verify_machine(&jwt, &both("service-a"));
+        assert!(matches!(r, Err(Error::ClaimInvalid("sub"))), "{r:?}");
+        // The lifetime cap and the clock hold for machine tokens too.
+        let long = with(machine_claims(), "exp", json!(now() + 86_401));
+        let r = verify_machine(&jwt, &long);
+        assert!(matches!(r, Err(Error::ClaimInvalid("exp"))), "{r:?}");
+        let past = with(
+            with(machine_claims(), "iat", json!(now() - 60)),
+            "exp",
+            json!(now()),
+        );
+        let r = verify_machine(&jwt, &past);
+        assert!(matches!(r, Err(Error::TokenExpired)), "{r:?}");
+        let empty = verify_machine(&jwt, &with(machine_claims(), "scope", json!(""))).unwrap();
+        assert!(empty.scopes.is_empty());
+    }
+
+    #[test]
+    fn jitter_draws_span_zero_to_the_maximum() {
+        let max = Duration::seconds(90);
+        assert_eq!(jitter_draw(0, max), Duration::ZERO);
+        assert_eq!(jitter_draw(u64::MAX, max), max);
+        assert_eq!(
+            jitter_draw(u64::MAX / 2, max),
+            Duration::microseconds(45_000_000)
+        );
+        assert_eq!(jitter_draw(u64::MAX, Duration::ZERO), Duration::ZERO);
+        assert_eq!(jitter_draw(12345, Duration::seconds(-5)), Duration::ZERO);
+        // Monotonic in the draw, and every draw within [0, max].
+        let mut last = Duration::ZERO;
+        for step in 0..=64u32 {
+            let r = u64::MAX.checked_shr(64 - step).unwrap_or(0);
+            let d = jitter_draw(r, max);
+            assert!(d >= last && d <= max, "{r}: {d}");
+            last = d;
+        }
+    }
+
     #[test]
     fn claims_are_judged_only_after_the_signature() {
         let jwt = jwt(&config());
