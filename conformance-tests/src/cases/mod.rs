@@ -13,6 +13,7 @@ pub mod audit_flows;
 pub mod bff_flows;
 pub mod cascade;
 pub mod flows;
+pub mod machine_flows;
 pub mod one_time_flows;
 pub mod profile_flows;
 pub mod props;
@@ -25,4 +26,4 @@ pub mod users;
 
 /// How many case modules there are (checked against the suite's own list of them).
 #[cfg(test)]
-pub(crate) const MODULE_COUNT: usize = 15;
+pub(crate) const MODULE_COUNT: usize = 16;
