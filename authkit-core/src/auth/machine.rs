@@ -2,50 +2,8 @@
 //! (the client credentials grant, RFC 6749 §4.4), in the JWT access-token format of
 //! RFC 9068.
 //!
-//! # Why a token and not the key
-//!
-//! A service calling another presents its key once to [`Auth::issue_machine_token`] and
-//! then a token that verifies without a store lookup ([`Auth::verify_machine_token`]):
-//! the long-lived secret travels once per token lifetime instead of on every request, and
-//! the token can carry fewer scopes than the key.
-//!
-//! # The claims (RFC 9068 §2.2)
-//!
-//! No resource owner is involved, so `sub` names the client (RFC 9068 §2.2: "the value of
-//! `sub` SHOULD correspond to an identifier the authorization server uses to indicate the
-//! client application"): the service key's id, also in `client_id` (RFC 9068 §2.2,
-//! RFC 8693 §4.3). `gty` is `client_credentials` (the `grant_type` of RFC 6749 §4.4.2),
-//! `scope` the space-separated scopes granted (RFC 9068 §2.2.3, RFC 8693 §4.2, written even
-//! when empty), and `aud` is `api`. The header is that of every access token (`typ:
-//! at+jwt`, RFC 9068 §2.1).
-//!
-//! # Never a user's token
-//!
-//! A key id and a user id are both UUIDs, so a verifier that read `sub` as a user id would
-//! accept a key as a user: RFC 9068 §5 warns against exactly this confusion of a client's
-//! `sub` with a user's. The two kinds are told apart by the claims, not by luck: a machine
-//! token always carries `client_id` and `gty`, a user's token never does, and
-//! [`Auth::verify_access`] and [`Auth::verify_api_token`] refuse a token with either claim
-//! ([`Error::WrongTokenKind`]) while [`Auth::verify_machine_token`] refuses one with
-//! neither. A machine token is refused by the other verify calls even when it would
-//! otherwise pass, and its claims come back as [`MachineClaims`], whose id is an
-//! [`ApiKeyId`], never a [`UserId`](crate::UserId).
-//!
-//! Releases before machine tokens do not know these claims, and would read a machine
-//! token as a user's: during a rolling upgrade, issue machine tokens only once every
-//! instance that verifies `api` tokens runs a release that has
-//! [`Auth::verify_machine_token`].
-//!
-//! # Revocation
-//!
-//! Verification does not look the key up again: a machine token is self-contained, like
-//! every access token here, and verifying one costs no store round trip. Revoking or
-//! expiring a key stops new exchanges at once; tokens already issued live out their
-//! lifetime, at most [`ApiKeyConfig::machine_token_ttl`] (default 1 h) and never past the
-//! key's own expiry. Where revocation must bite sooner, lower that setting, or check the
-//! key on sensitive calls with [`Auth::api_key`] (`claims.client_id`).
-//!
-//! [`ApiKeyConfig::machine_token_ttl`]: crate::config::ApiKeyConfig::machine_token_ttl
+//! The design (claims, how they are kept apart from users', revocation) is documented on
+//! [`MachineClaims`], which is public.
 
 use std::net::IpAddr;
 
@@ -62,6 +20,51 @@ const MAX_SCOPES: usize = 64;
 
 /// The claims of a machine token, as [`Auth::verify_machine_token`] returns them: every
 /// one checked, so they are always usable. The audience is always `api`.
+///
+/// # Why a token and not the key
+///
+/// A service calling another presents its key once to [`Auth::issue_machine_token`] and
+/// then a token that verifies without a store lookup ([`Auth::verify_machine_token`]):
+/// the long-lived secret travels once per token lifetime instead of on every request, and
+/// the token can carry fewer scopes than the key.
+///
+/// # The claims (RFC 9068 §2.2)
+///
+/// No resource owner is involved, so `sub` names the client (RFC 9068 §2.2: "the value of
+/// `sub` SHOULD correspond to an identifier the authorization server uses to indicate the
+/// client application"): the service key's id, also in `client_id` (RFC 9068 §2.2,
+/// RFC 8693 §4.3). `gty` is `client_credentials` (the `grant_type` of RFC 6749 §4.4.2),
+/// `scope` the space-separated scopes granted (RFC 9068 §2.2.3, RFC 8693 §4.2, written even
+/// when empty), and `aud` is `api`. The header is that of every access token (`typ:
+/// at+jwt`, RFC 9068 §2.1).
+///
+/// # Never a user's token
+///
+/// A key id and a user id are both UUIDs, so a verifier that read `sub` as a user id would
+/// accept a key as a user: RFC 9068 §5 asks authorization servers to keep a client's `sub`
+/// from being mistaken for a user's. The two kinds are told apart by the claims, not by luck: a machine
+/// token always carries `client_id` and `gty`, a user's token never does, and
+/// [`Auth::verify_access`] and [`Auth::verify_api_token`] refuse a token with either claim
+/// ([`Error::WrongTokenKind`]) while [`Auth::verify_machine_token`] refuses one with
+/// neither. A machine token is refused by the other verify calls even when it would
+/// otherwise pass, and its claims come back as this type, whose id is an [`ApiKeyId`],
+/// never a [`UserId`](crate::UserId).
+///
+/// Releases before machine tokens do not know these claims, and would read a machine
+/// token as a user's: during a rolling upgrade, issue machine tokens only once every
+/// instance that verifies `api` tokens runs a release that has
+/// [`Auth::verify_machine_token`].
+///
+/// # Revocation
+///
+/// Verification does not look the key up again: a machine token is self-contained, like
+/// every access token here, and verifying one costs no store round trip. Revoking or
+/// expiring a key stops new exchanges at once; tokens already issued live out their
+/// lifetime, at most [`ApiKeyConfig::machine_token_ttl`] (default 1 h) and never past the
+/// key's own expiry. Where revocation must bite sooner, lower that setting, or check the
+/// key on sensitive calls with [`Auth::api_key`] (`claims.client_id`).
+///
+/// [`ApiKeyConfig::machine_token_ttl`]: crate::config::ApiKeyConfig::machine_token_ttl
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MachineClaims {
@@ -107,7 +110,7 @@ impl Auth {
     /// [`ApiKeyConfig::machine_token_ttl`](crate::config::ApiKeyConfig::machine_token_ttl)
     /// (default 1 h) but never past the key's expiry. No jitter, no profile. Verify it with
     /// [`Auth::verify_machine_token`]; the user verify calls refuse it. The claims, and why
-    /// verification does not consult the key again, are in the [module docs](self).
+    /// verification does not consult the key again, are on [`MachineClaims`].
     ///
     /// The key is checked by [`Auth::verify_api_key`], so everything that refuses a key
     /// there refuses it here and a successful exchange counts as one use of the key.
@@ -185,7 +188,7 @@ impl Auth {
 
     /// Verifies a machine token (from [`Auth::issue_machine_token`]) against the clock
     /// and, when given, that its scopes cover `required_scope`. Pure: no store lookup (see
-    /// the [module docs](self) on revocation).
+    /// [`MachineClaims`] on revocation).
     ///
     /// Refused with the errors of [`Auth::verify_access`] for audience `api`, in its
     /// order, except that the kind check is the other way round:
