@@ -288,7 +288,10 @@ pub enum Error {
     /// ([`Auth::verify_access`](crate::Auth::verify_access)): a claim we write (`iss`,
     /// `aud`, `sub`, `iat`, `exp`, `jti`) is missing, or a claim is not of the JSON type we
     /// write; `exp` when the lifetime is over [`max_access_ttl`]; `sub` when it is not a
-    /// user id.
+    /// user id. For machine tokens
+    /// ([`Auth::verify_machine_token`](crate::Auth::verify_machine_token)) also `gty`,
+    /// `client_id` and `scope` when missing or not what we write, and `sub` when it is
+    /// not a key id.
     ///
     /// [`max_access_ttl`]: crate::config::TokenConfig::max_access_ttl
     #[error("claim {0} missing or invalid")]

@@ -113,7 +113,8 @@ impl Auth {
     /// verification does not consult the key again, are on [`MachineClaims`].
     ///
     /// The key is checked by [`Auth::verify_api_key`], so everything that refuses a key
-    /// there refuses it here and a successful exchange counts as one use of the key.
+    /// there refuses it here, and every exchange whose key passes those checks counts as
+    /// one use of the key (even when it is then refused for its owner, type or scopes).
     ///
     /// Errors:
     /// - [`Error::InvalidScope`]: a requested scope is malformed, or more than 64 are asked
