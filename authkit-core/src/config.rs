@@ -202,6 +202,20 @@ pub struct TokenConfig {
     pub key_ring: Option<KeyRing>,
     /// Access-token lifetime; default 15 min.
     pub access_ttl: Duration,
+    /// The most a standard access token's lifetime is shortened by, at random; default
+    /// zero (no jitter).
+    ///
+    /// Each access token issued under the standard profile (a pair from
+    /// [`Auth::issue_token_pair`](crate::Auth::issue_token_pair), its refreshes, and
+    /// [`Auth::issue_api_token`](crate::Auth::issue_api_token) without a profile) lives
+    /// `access_ttl` minus an amount drawn uniformly from `[0, access_ttl_jitter]`, so the
+    /// tokens of clients that logged in together do not all expire, and come back to
+    /// refresh, in the same second. The lifetime is only ever shortened: it stays within
+    /// `access_ttl`, hence under [`TokenConfig::max_access_ttl`], and positive (the jitter
+    /// must be shorter than `access_ttl`). Named profiles and machine tokens
+    /// ([`ApiKeyConfig::machine_token_ttl`]) get no jitter: they live exactly what is
+    /// configured.
+    pub access_ttl_jitter: Duration,
     /// Refresh-token lifetime; default 30 days.
     pub refresh_ttl: Duration,
     /// Absolute lifetime of a refresh chain (one login); default 30 days.
@@ -325,6 +339,11 @@ pub struct ApiKeyConfig {
     /// evaluated; default `None`: no key may impersonate. Delegation (a key acting for
     /// its own owner) needs no permission.
     pub impersonation_permission: Option<String>,
+    /// Lifetime of a machine token, the access token a service key is exchanged for
+    /// ([`Auth::issue_machine_token`](crate::Auth::issue_machine_token)); default 1 h.
+    /// At most [`TokenConfig::max_access_ttl`]; independent of the user token profiles,
+    /// and never jittered. A token never outlives the key it was obtained with.
+    pub machine_token_ttl: Duration,
 }
 
 impl Default for ApiKeyConfig {
@@ -337,6 +356,7 @@ impl Default for ApiKeyConfig {
             usage_flush_uses: 1000,
             usage_flush_interval: Duration::seconds(10),
             impersonation_permission: None,
+            machine_token_ttl: Duration::hours(1),
         }
     }
 }
@@ -445,6 +465,7 @@ impl Config {
                 signing_key,
                 key_ring: None,
                 access_ttl: Duration::minutes(15),
+                access_ttl_jitter: Duration::ZERO,
                 refresh_ttl: Duration::days(30),
                 refresh_chain_ttl: Duration::days(30),
                 reuse_grace: Duration::ZERO,
@@ -541,6 +562,13 @@ impl Config {
         p.positive("tokens.refresh_chain_ttl", t.refresh_chain_ttl);
         p.not_negative("tokens.reuse_grace", t.reuse_grace);
         p.not_negative("tokens.leeway", t.leeway);
+        p.not_negative("tokens.access_ttl_jitter", t.access_ttl_jitter);
+        p.check(t.access_ttl_jitter < t.access_ttl, || {
+            format!(
+                "tokens.access_ttl_jitter ({}) must be shorter than tokens.access_ttl ({})",
+                t.access_ttl_jitter, t.access_ttl
+            )
+        });
         p.at_most(
             "tokens.access_ttl",
             t.access_ttl,
@@ -658,6 +686,13 @@ impl Config {
                 format!("api_keys.impersonation_permission: invalid slug {slug:?}")
             });
         }
+        p.positive("api_keys.machine_token_ttl", k.machine_token_ttl);
+        p.at_most(
+            "api_keys.machine_token_ttl",
+            k.machine_token_ttl,
+            "tokens.max_access_ttl",
+            self.tokens.max_access_ttl,
+        );
     }
 
     fn check_password(&self, p: &mut Problems) {
@@ -761,6 +796,65 @@ mod tests {
         assert!(
             problems[0].starts_with("profile \"wide\" access_ttl"),
             "{problems:?}"
+        );
+    }
+
+    /// Every problem `c` has, or a panic if it validates.
+    fn problems(c: &Config) -> Vec<String> {
+        match c.validate() {
+            Err(Error::InvalidConfig(problems)) => problems,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn machine_token_ttl_is_positive_and_under_the_access_cap() {
+        assert_eq!(config().api_keys.machine_token_ttl, Duration::hours(1));
+        let mut c = config();
+        c.api_keys.machine_token_ttl = c.tokens.max_access_ttl;
+        c.validate().expect("exactly the cap");
+        c.api_keys.machine_token_ttl += Duration::seconds(1);
+        assert_eq!(
+            problems(&c),
+            ["api_keys.machine_token_ttl (1d1s) exceeds tokens.max_access_ttl (1d)"]
+        );
+        // A lowered cap: the default 1 h fits under 2 h, 2 h 1 s does not.
+        c.tokens.max_access_ttl = Duration::hours(2);
+        c.tokens.profiles.clear();
+        c.api_keys.machine_token_ttl = Duration::hours(1);
+        c.validate().expect("the default under a lowered cap");
+        c.api_keys.machine_token_ttl = Duration::hours(2) + Duration::seconds(1);
+        assert_eq!(
+            problems(&c),
+            ["api_keys.machine_token_ttl (2h1s) exceeds tokens.max_access_ttl (2h)"]
+        );
+        for bad in [Duration::ZERO, Duration::seconds(-1)] {
+            c.api_keys.machine_token_ttl = bad;
+            assert_eq!(
+                problems(&c),
+                ["api_keys.machine_token_ttl must be positive"]
+            );
+        }
+        // Listed with the other problems, not instead of them.
+        c.purge_batch = 0;
+        assert_eq!(problems(&c).len(), 2);
+    }
+
+    #[test]
+    fn access_ttl_jitter_is_shorter_than_the_access_ttl() {
+        let mut c = config();
+        assert_eq!(c.tokens.access_ttl_jitter, Duration::ZERO);
+        c.tokens.access_ttl_jitter = c.tokens.access_ttl - Duration::microseconds(1);
+        c.validate().expect("just under the access ttl");
+        c.tokens.access_ttl_jitter = c.tokens.access_ttl;
+        assert_eq!(
+            problems(&c),
+            ["tokens.access_ttl_jitter (15m) must be shorter than tokens.access_ttl (15m)"]
+        );
+        c.tokens.access_ttl_jitter = Duration::seconds(-1);
+        assert_eq!(
+            problems(&c),
+            ["tokens.access_ttl_jitter must not be negative"]
         );
     }
 

@@ -163,6 +163,12 @@ pub enum Error {
     /// No refresh token has this value.
     #[error("unknown refresh token")]
     RefreshUnknown,
+    /// The access token is for another kind of subject than the call verifies: a machine
+    /// token (client credentials, RFC 6749 §4.4, whose `sub` names a service key) presented
+    /// where a user's token is expected, or a user's token where a machine token is
+    /// expected. Refused so that a key id is never read as a user id (RFC 9068 §5).
+    #[error("access token issued for another kind of subject")]
+    WrongTokenKind,
     /// The refresh token had already been used: its whole family is now revoked.
     #[error("refresh token reused; family revoked")]
     RefreshReused {
@@ -218,6 +224,12 @@ pub enum Error {
     /// The client address is not on the key's allow-list.
     #[error("client address not allowed for this API key")]
     IpNotAllowed,
+    /// The key may not be exchanged for a machine token (client credentials, RFC 6749
+    /// §4.4): it belongs to a user (only service keys, with no owner, may), or it is
+    /// publishable, so not a confidential client's credential (RFC 6749 §4.4: "MUST only
+    /// be used by confidential clients").
+    #[error("this key may not obtain machine tokens")]
+    ClientCredentialsNotAllowed,
     /// The key (or token) lacks the scope the request needs.
     #[error("missing scope {0}")]
     ScopeMissing(String),
@@ -288,7 +300,10 @@ pub enum Error {
     /// ([`Auth::verify_access`](crate::Auth::verify_access)): a claim we write (`iss`,
     /// `aud`, `sub`, `iat`, `exp`, `jti`) is missing, or a claim is not of the JSON type we
     /// write; `exp` when the lifetime is over [`max_access_ttl`]; `sub` when it is not a
-    /// user id.
+    /// user id. For machine tokens
+    /// ([`Auth::verify_machine_token`](crate::Auth::verify_machine_token)) also `gty`,
+    /// `client_id` and `scope` when missing or not what we write, and `sub` when it is
+    /// not a key id.
     ///
     /// [`max_access_ttl`]: crate::config::TokenConfig::max_access_ttl
     #[error("claim {0} missing or invalid")]
@@ -376,6 +391,7 @@ impl Error {
             | Error::InvalidToken
             | Error::TokenExpired
             | Error::WrongAudience
+            | Error::WrongTokenKind
             | Error::TokenNotYetValid
             | Error::ClaimInvalid(_)
             | Error::RefreshUnknown
@@ -392,6 +408,7 @@ impl Error {
             | Error::NoPayload => K::Unauthenticated,
             Error::Forbidden
             | Error::IpNotAllowed
+            | Error::ClientCredentialsNotAllowed
             | Error::ScopeMissing(_)
             | Error::ScopeNotAllowed(_) => K::Forbidden,
             Error::EmailTaken | Error::SlugTaken { .. } => K::Conflict,

@@ -82,7 +82,7 @@ pub use uuid;
 mod auth;
 pub use auth::{
     ACCESS_TOKEN_TYP, AccessClaims, AccessToken, Audience, AuditEvent, AuditSink, Auth,
-    AuthBuilder, CheckedPredicate, IssuedApiKey, IssuedSession, KeyRequest, LoginAttempt,
-    LoginHook, LoginOutcome, NewApiKey, OneTimeIssue, Predicate, PurgeReport, Subject, TokenPair,
-    UpstreamTokens, parse_api_key,
+    AuthBuilder, CLIENT_CREDENTIALS_GTY, CheckedPredicate, IssuedApiKey, IssuedSession, KeyRequest,
+    LoginAttempt, LoginHook, LoginOutcome, MachineClaims, NewApiKey, OneTimeIssue, Predicate,
+    PurgeReport, Subject, TokenPair, UpstreamTokens, parse_api_key,
 };

@@ -94,7 +94,8 @@
 //! - [`cases::cascade`]: deleting a user removes everything of it in every store, in one
 //!   step (a session created while it runs does not survive).
 //! - [`cases::flows`], [`cases::one_time_flows`], [`cases::api_key_flows`],
-//!   [`cases::rbac_flows`], [`cases::bff_flows`], [`cases::profile_flows`]: the flows of
+//!   [`cases::rbac_flows`], [`cases::bff_flows`], [`cases::profile_flows`],
+//!   [`cases::machine_flows`]: the flows of
 //!   [`authkit::Auth`] end to end over the store under test, each error path included.
 //! - [`cases::refresh_races`]: `Auth::refresh` raced on a real clock, on one `Auth` and on
 //!   two over one database ([`StoreFactory::two_handles`]), and servers whose clocks
@@ -335,6 +336,7 @@ macro_rules! __cases {
             flows_register_in_one_call = flows::register_in_one_call [async];
             audit_flows_events_reach_the_sink = audit_flows::events_reach_the_sink [async];
             audit_flows_panicking_sink_blocks_nothing = audit_flows::panicking_sink_blocks_nothing [async];
+            audit_flows_family_profile_set_audited = audit_flows::family_profile_set_audited [async];
             flows_outdated_hash_upgraded = flows::outdated_hash_upgraded [async];
             flows_login_hook = flows::login_hook [async];
             flows_session_slides_and_idles_out = flows::session_slides_and_idles_out [async];
@@ -415,6 +417,13 @@ macro_rules! __cases {
             profile_flows_changed_profile_applies_on_refresh = profile_flows::changed_profile_applies_on_refresh [async];
             profile_flows_removed_profile_refuses_refresh = profile_flows::removed_profile_refuses_refresh [async];
             profile_flows_profile_over_cap_refused = profile_flows::profile_over_cap_refused [async];
+            profile_flows_standard_access_tokens_jittered = profile_flows::standard_access_tokens_jittered [async];
+            machine_flows_service_key_exchanged_and_verified = machine_flows::service_key_exchanged_and_verified [async];
+            machine_flows_lifetime_defaults_to_one_hour = machine_flows::lifetime_defaults_to_one_hour [async];
+            machine_flows_user_keys_refused = machine_flows::user_keys_refused [async];
+            machine_flows_revoked_and_expired_keys_refused = machine_flows::revoked_and_expired_keys_refused [async];
+            machine_flows_uncovered_scopes_refused = machine_flows::uncovered_scopes_refused [async];
+            machine_flows_disallowed_ips_refused = machine_flows::disallowed_ips_refused [async];
         }
     };
     ($other:ident, $callback:path, $args:tt) => {
@@ -631,6 +640,7 @@ mod tests {
         ("flows", include_str!("cases/flows.rs")),
         ("key_access", include_str!("cases/key_access.rs")),
         ("key_limits", include_str!("cases/key_limits.rs")),
+        ("machine_flows", include_str!("cases/machine_flows.rs")),
         ("one_time_flows", include_str!("cases/one_time_flows.rs")),
         ("profile_flows", include_str!("cases/profile_flows.rs")),
         ("props", include_str!("cases/props.rs")),

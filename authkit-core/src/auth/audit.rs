@@ -27,6 +27,7 @@ use crate::model::{ApiKeyId, FamilyId, GrantKind, UserId};
 /// | `login_failed` | unknown email, no password or wrong password | `email`, `client_ip` |
 /// | `refresh_reused` | a used refresh token came back; its family is revoked | `user`, `family` |
 /// | `family_revoked` | [`Auth::revoke_family`] | `family`, `count` |
+/// | `family_profile_set` | [`Auth::issue_token_pair_with`] started a family under a named lifetime profile (not standard) | `user`, `family`, `profile` |
 /// | `password_reset` | [`Auth::reset_password`] set a new password | `user` |
 /// | `key_created` | [`Auth::create_api_key`] | `key`, `owner` |
 /// | `key_rotated` | [`Auth::rotate_api_key`] | `key` (the old one), `new_key` |
@@ -78,6 +79,17 @@ pub enum AuditEvent {
         family: FamilyId,
         /// How many tokens changed.
         count: u64,
+    },
+    /// A refresh family (one login) was started under a named lifetime profile other
+    /// than standard, such as `long` for "remember me": its tokens live what that profile
+    /// says. This is the only time a family's profile is set; each rotation keeps it.
+    FamilyProfileSet {
+        /// The owner.
+        user: UserId,
+        /// The new family.
+        family: FamilyId,
+        /// The profile's name.
+        profile: String,
     },
     /// A password was reset through a reset link.
     PasswordReset {
@@ -165,6 +177,7 @@ impl AuditEvent {
             AuditEvent::LoginFailed { .. } => "login_failed",
             AuditEvent::RefreshReused { .. } => "refresh_reused",
             AuditEvent::FamilyRevoked { .. } => "family_revoked",
+            AuditEvent::FamilyProfileSet { .. } => "family_profile_set",
             AuditEvent::PasswordReset { .. } => "password_reset",
             AuditEvent::KeyCreated { .. } => "key_created",
             AuditEvent::KeyRotated { .. } => "key_rotated",
@@ -228,6 +241,11 @@ fn trace(event: &AuditEvent) {
         AuditEvent::FamilyRevoked { family, count } => {
             tracing::info!(target: T, event = name, %family, count);
         }
+        AuditEvent::FamilyProfileSet {
+            user,
+            family,
+            profile,
+        } => tracing::info!(target: T, event = name, %user, %family, %profile),
         AuditEvent::PasswordReset { user } => tracing::info!(target: T, event = name, %user),
         AuditEvent::KeyCreated { key, owner } => {
             tracing::info!(target: T, event = name, %key, owner = ?owner);

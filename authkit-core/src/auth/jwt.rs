@@ -9,6 +9,12 @@
 //! (`exp`, `nbf`, `iat`; RFC 7519 §4.1.4, §4.1.5), its lifetime within the configured cap,
 //! and `sub` a user id. Every check on the claims runs after the signature, so a forged
 //! token learns nothing about them.
+//!
+//! Two kinds of subject share the format: users, and service keys holding machine tokens
+//! (client credentials; see [`Auth::issue_machine_token`]). A machine token carries
+//! `client_id` and `gty`, which a user's never does; each verification accepts one kind
+//! only and refuses the other with [`Error::WrongTokenKind`], so a key id is never read
+//! as a user id.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,10 +25,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use super::Auth;
-use crate::config::TokenConfig;
+use super::machine::MachineClaims;
+use crate::config::{STANDARD_PROFILE, TokenConfig};
 use crate::error::{Error, Result};
 use crate::keys::{JwsAlgorithm, KeyRing, PrivateKey};
-use crate::model::{Timestamp, UserId};
+use crate::model::{ApiKeyId, Timestamp, UserId};
 
 /// Who an access token is for. A token minted for one audience is refused by the other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -149,6 +156,34 @@ struct WireClaims {
     jti: Claim<String>,
     #[serde(default)]
     scope: Claim<String>,
+    #[serde(default)]
+    client_id: Claim<String>,
+    #[serde(default)]
+    gty: Claim<String>,
+}
+
+/// The `gty` (grant type) claim of machine tokens: the `grant_type` of RFC 6749 §4.4.2.
+pub const CLIENT_CREDENTIALS_GTY: &str = "client_credentials";
+
+/// Which kind of subject a verification accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SubjectKind {
+    /// `sub` is a user id; no `client_id` nor `gty`.
+    User,
+    /// `sub` and `client_id` are a service key's id; `gty` is `client_credentials`.
+    Machine,
+}
+
+/// What every access token yields once its claims are checked, before it is read as a
+/// user's or a machine's.
+struct Checked {
+    sub: Uuid,
+    iat: i64,
+    exp: i64,
+    iss: String,
+    aud: String,
+    jti: String,
+    scope: Option<String>,
 }
 
 /// The longest access token accepted, in bytes: ours are a few hundred, and refusing
@@ -226,17 +261,57 @@ impl Jwt {
         })
     }
 
-    pub(super) fn sign(&self, claims: &AccessClaims) -> Result<String> {
+    pub(super) fn sign<T: Serialize>(&self, claims: &T) -> Result<String> {
         jsonwebtoken::encode(&self.header, claims, &self.encoding)
             .map_err(|e| Error::internal("jwt signing", e))
     }
 
+    /// Verifies a user's access token for `audience` at `now`.
     pub(super) fn verify(
         &self,
         token: &str,
         audience: Audience,
         now: Timestamp,
     ) -> Result<AccessClaims> {
+        let claims = self.decode(token)?;
+        let c = self.check(claims, audience, SubjectKind::User, now.unix_timestamp())?;
+        Ok(AccessClaims {
+            sub: UserId(c.sub),
+            iat: c.iat,
+            exp: c.exp,
+            iss: c.iss,
+            aud: c.aud,
+            jti: c.jti,
+            scope: c.scope,
+        })
+    }
+
+    /// Verifies a machine token (audience `api`) at `now`.
+    pub(super) fn verify_machine(&self, token: &str, now: Timestamp) -> Result<MachineClaims> {
+        let claims = self.decode(token)?;
+        let c = self.check(
+            claims,
+            Audience::Api,
+            SubjectKind::Machine,
+            now.unix_timestamp(),
+        )?;
+        let scope = c.scope.unwrap_or_default();
+        Ok(MachineClaims {
+            client_id: ApiKeyId(c.sub),
+            scopes: scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            iat: c.iat,
+            exp: c.exp,
+            iss: c.iss,
+            jti: c.jti,
+        })
+    }
+
+    /// The payload of a token whose header is ours and whose signature verifies.
+    fn decode(&self, token: &str) -> Result<WireClaims> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Error::MalformedToken);
         }
@@ -260,7 +335,7 @@ impl Jwt {
         if !self.typ_accepted(data.header.typ.as_deref()) {
             return Err(Error::InvalidToken);
         }
-        self.check(data.claims, audience, now.unix_timestamp())
+        Ok(data.claims)
     }
 
     /// Explicit typing (RFC 8725 §3.11): `at+jwt`, or `application/at+jwt` (RFC 7515
@@ -275,8 +350,15 @@ impl Jwt {
     }
 
     /// The checks on the claims of a token whose signature and header passed, at `now`
-    /// (Unix seconds), in the order [`Auth::verify_access`] documents.
-    fn check(&self, c: WireClaims, audience: Audience, now: i64) -> Result<AccessClaims> {
+    /// (Unix seconds), in the order [`Auth::verify_access`] and
+    /// [`Auth::verify_machine_token`] document.
+    fn check(
+        &self,
+        c: WireClaims,
+        audience: Audience,
+        kind: SubjectKind,
+        now: i64,
+    ) -> Result<Checked> {
         let iss = c.iss.required("iss")?;
         let aud = c.aud.required("aud")?;
         let sub = c.sub.required("sub")?;
@@ -288,11 +370,31 @@ impl Jwt {
         }
         let nbf = c.nbf.optional("nbf")?;
         let scope = c.scope.optional("scope")?;
+        let client_id = c.client_id.optional("client_id")?;
+        let gty = c.gty.optional("gty")?;
         if iss != self.issuer {
             return Err(Error::InvalidToken);
         }
         if aud != audience.as_str() {
             return Err(Error::WrongAudience);
+        }
+        // Either mark makes a machine token: a user's token carries neither.
+        let machine = client_id.is_some() || gty.is_some();
+        match kind {
+            SubjectKind::User if machine => return Err(Error::WrongTokenKind),
+            SubjectKind::Machine if !machine => return Err(Error::WrongTokenKind),
+            SubjectKind::User => {}
+            SubjectKind::Machine => {
+                if gty.as_deref() != Some(CLIENT_CREDENTIALS_GTY) {
+                    return Err(Error::ClaimInvalid("gty"));
+                }
+                if client_id.as_deref() != Some(sub.as_str()) {
+                    return Err(Error::ClaimInvalid("client_id"));
+                }
+                if scope.is_none() {
+                    return Err(Error::ClaimInvalid("scope"));
+                }
+            }
         }
         let skewed = now.saturating_add(self.leeway);
         if now >= exp.saturating_add(self.leeway) {
@@ -310,8 +412,8 @@ impl Jwt {
             .ok()
             .filter(|id| sub.len() == 36 && !id.is_nil())
             .ok_or(Error::ClaimInvalid("sub"))?;
-        Ok(AccessClaims {
-            sub: UserId(sub),
+        Ok(Checked {
+            sub,
             iat,
             exp,
             iss,
@@ -400,10 +502,12 @@ impl Auth {
     ///   tokens).
     /// - [`Error::ClaimInvalid`] naming the claim: one of the claims we write (`iss`,
     ///   `aud`, `sub`, `iat`, `exp` as integers, a non-empty `jti`) is missing, or any of
-    ///   them, `nbf` or `scope`, is not of the JSON type we write it with. A missing claim
-    ///   is always this variant, whichever claim it is.
+    ///   them, `nbf`, `scope`, `client_id` or `gty`, is not of the JSON type we write it
+    ///   with. A missing claim is always this variant, whichever claim it is.
     /// - [`Error::InvalidToken`]: `iss` is not the configured issuer.
     /// - [`Error::WrongAudience`]: `aud` is not `audience`.
+    /// - [`Error::WrongTokenKind`]: a machine token (it carries `client_id` or `gty`; see
+    ///   [`Auth::issue_machine_token`]): its `sub` is a service key's id, never a user's.
     /// - [`Error::TokenExpired`]: `now >= exp + leeway` (RFC 7519 §4.1.4).
     /// - [`Error::TokenNotYetValid`]: `iat` or `nbf` later than `now + leeway` (RFC 7519
     ///   §4.1.5; we write no `nbf`, a past one is accepted).
@@ -430,19 +534,53 @@ impl Auth {
         ttl: time::Duration,
     ) -> Result<(String, Timestamp)> {
         let expires_at = now + ttl;
-        let mut jti = [0u8; 16];
-        self.rng.fill(&mut jti);
         let claims = AccessClaims {
             sub: user,
             iat: now.unix_timestamp(),
             exp: expires_at.unix_timestamp(),
             iss: self.config.tokens.issuer.clone(),
             aud: audience.as_str().to_owned(),
-            jti: URL_SAFE_NO_PAD.encode(jti),
+            jti: self.new_jti(),
             scope,
         };
         Ok((self.jwt.sign(&claims)?, expires_at))
     }
+
+    /// A fresh `jti`: 128 random bits, base64url.
+    pub(super) fn new_jti(&self) -> String {
+        let mut jti = [0u8; 16];
+        self.rng.fill(&mut jti);
+        URL_SAFE_NO_PAD.encode(jti)
+    }
+
+    /// The access lifetime of a user's token under `profile` (`None`: standard), whose
+    /// configured access lifetime is `ttl`: the standard profile's is shortened by a random
+    /// amount in `[0, tokens.access_ttl_jitter]`; a named profile's is `ttl` exactly.
+    pub(super) fn access_lifetime(
+        &self,
+        profile: Option<&str>,
+        ttl: time::Duration,
+    ) -> time::Duration {
+        let jitter = self.config.tokens.access_ttl_jitter;
+        let standard = profile.is_none_or(|p| p == STANDARD_PROFILE);
+        if !standard || !jitter.is_positive() {
+            // No draw: the randomness is consumed only when jitter is configured.
+            return ttl;
+        }
+        let mut raw = [0u8; 8];
+        self.rng.fill(&mut raw);
+        ttl - jitter_draw(u64::from_le_bytes(raw), jitter)
+    }
+}
+
+/// Maps a uniform 64-bit draw onto `[0, max]` in whole microseconds (Lemire's
+/// multiply-shift: `r * (n + 1) / 2^64`), so `0` gives zero and `u64::MAX` gives `max`.
+/// Uniform up to a bias of `(n + 1) / 2^64`, below 2^-27 for any jitter under a day.
+fn jitter_draw(r: u64, max: time::Duration) -> time::Duration {
+    let micros = u64::try_from(max.whole_microseconds()).unwrap_or(0);
+    let span = u128::from(micros) + 1;
+    let drawn = (u128::from(r) * span) >> 64;
+    time::Duration::microseconds(i64::try_from(drawn).unwrap_or(i64::MAX))
 }
 
 /// A signed access token with no refresh token: for programmatic clients.
@@ -456,7 +594,8 @@ pub struct AccessToken {
 
 impl Auth {
     /// Issues a scoped access token for programmatic clients (audience `api`), with the
-    /// access lifetime of `profile` (`None`: standard). A browser (`bff`) verifier refuses it.
+    /// access lifetime of `profile` (`None`: standard, shortened by the configured
+    /// [`TokenConfig::access_ttl_jitter`]). A browser (`bff`) verifier refuses it.
     ///
     /// Errors: [`Error::InvalidScope`], [`Error::UnknownProfile`], [`Error::UserNotFound`].
     pub async fn issue_api_token(
@@ -471,13 +610,14 @@ impl Auth {
         let lifetimes = self.config.tokens.profile(profile)?;
         self.user(user).await?;
         let scope = Some(scopes.join(" "));
-        let (token, expires_at) =
-            self.mint_access(user, Audience::Api, scope, self.now(), lifetimes.access_ttl)?;
+        let ttl = self.access_lifetime(profile, lifetimes.access_ttl);
+        let (token, expires_at) = self.mint_access(user, Audience::Api, scope, self.now(), ttl)?;
         Ok(AccessToken { token, expires_at })
     }
 
-    /// Verifies an `api` access token and, when given, that its scopes cover
-    /// `required_scope`. Errors: those of [`Auth::verify_access`], and
+    /// Verifies a user's `api` access token and, when given, that its scopes cover
+    /// `required_scope`. Errors: those of [`Auth::verify_access`] (a machine token is
+    /// [`Error::WrongTokenKind`]: verify it with [`Auth::verify_machine_token`]), and
     /// [`Error::ScopeMissing`].
     pub fn verify_api_token(
         &self,
@@ -783,6 +923,131 @@ mod tests {
         let upper = SUB.to_uppercase();
         let claims = verify(&jwt, &header(), &with(claims(), "sub", json!(upper))).unwrap();
         assert_eq!(claims.sub.to_string(), SUB);
+    }
+
+    /// The claims of a machine token we would write at `NOW`: `sub` and `client_id` the
+    /// key id, `gty` client credentials, audience `api`, lifetime 1 h.
+    fn machine_claims() -> Value {
+        json!({
+            "sub": SUB, "client_id": SUB, "gty": "client_credentials", "iat": now(),
+            "exp": now() + 3600, "iss": ISSUER, "aud": "api", "jti": "m", "scope": "a:b c",
+        })
+    }
+
+    fn verify_machine(jwt: &Jwt, payload: &Value) -> Result<MachineClaims> {
+        jwt.verify_machine(&signed(&header(), payload), NOW)
+    }
+
+    #[test]
+    fn a_machine_token_is_never_a_users() {
+        let jwt = jwt(&config());
+        let machine = verify_machine(&jwt, &machine_claims()).unwrap();
+        assert_eq!(machine.client_id.0, Uuid::parse_str(SUB).unwrap());
+        assert_eq!(machine.scopes, ["a:b", "c"]);
+        // Either mark alone makes it a machine token that user verification refuses,
+        // whatever its value.
+        let marked = [
+            machine_claims(),
+            without(machine_claims(), "gty"),
+            without(machine_claims(), "client_id"),
+            with(claims(), "client_id", json!(SUB)),
+            with(claims(), "gty", json!("password")),
+            with(claims(), "client_id", json!("")),
+        ];
+        for payload in &marked {
+            let api = with(payload.clone(), "aud", json!("api"));
+            let r = jwt.verify(&signed(&header(), &api), Audience::Api, NOW);
+            assert!(matches!(r, Err(Error::WrongTokenKind)), "{payload}: {r:?}");
+        }
+        // Judged after the audience, so a `bff` verifier says the audience is wrong.
+        let r = jwt.verify(&signed(&header(), &machine_claims()), Audience::Bff, NOW);
+        assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+        // A mark of the wrong JSON type is malformed, not a user's token either.
+        let r = verify(&jwt, &header(), &with(claims(), "client_id", json!(7)));
+        assert!(matches!(r, Err(Error::ClaimInvalid("client_id"))), "{r:?}");
+    }
+
+    #[test]
+    fn a_users_token_is_never_a_machines() {
+        let jwt = jwt(&config());
+        for scope in [None, Some("a:b")] {
+            let mut user = with(claims(), "aud", json!("api"));
+            if let Some(scope) = scope {
+                user = with(user, "scope", json!(scope));
+            }
+            let r = verify_machine(&jwt, &user);
+            assert!(matches!(r, Err(Error::WrongTokenKind)), "{r:?}");
+        }
+        let r = verify_machine(&jwt, &with(machine_claims(), "aud", json!("bff")));
+        assert!(matches!(r, Err(Error::WrongAudience)), "{r:?}");
+    }
+
+    #[test]
+    fn a_machine_token_must_be_whole() {
+        let jwt = jwt(&config());
+        let other = "0190b3a4-7c2e-7d4f-8a1b-2c3d4e5f6a7c";
+        let cases = [
+            (without(machine_claims(), "gty"), "gty"),
+            (with(machine_claims(), "gty", json!("password")), "gty"),
+            (without(machine_claims(), "client_id"), "client_id"),
+            (
+                with(machine_claims(), "client_id", json!(other)),
+                "client_id",
+            ),
+            (with(machine_claims(), "client_id", json!(7)), "client_id"),
+            (without(machine_claims(), "scope"), "scope"),
+            (without(machine_claims(), "jti"), "jti"),
+        ];
+        for (payload, name) in cases {
+            let r = verify_machine(&jwt, &payload);
+            assert!(
+                matches!(r, Err(Error::ClaimInvalid(n)) if n == name),
+                "{payload}: {r:?}"
+            );
+        }
+        let both = |v: &str| {
+            with(
+                with(machine_claims(), "sub", json!(v)),
+                "client_id",
+                json!(v),
+            )
+        };
+        let r = verify_machine(&jwt, &both("service-a"));
+        assert!(matches!(r, Err(Error::ClaimInvalid("sub"))), "{r:?}");
+        // The lifetime cap and the clock hold for machine tokens too.
+        let long = with(machine_claims(), "exp", json!(now() + 86_401));
+        let r = verify_machine(&jwt, &long);
+        assert!(matches!(r, Err(Error::ClaimInvalid("exp"))), "{r:?}");
+        let past = with(
+            with(machine_claims(), "iat", json!(now() - 60)),
+            "exp",
+            json!(now()),
+        );
+        let r = verify_machine(&jwt, &past);
+        assert!(matches!(r, Err(Error::TokenExpired)), "{r:?}");
+        let empty = verify_machine(&jwt, &with(machine_claims(), "scope", json!(""))).unwrap();
+        assert!(empty.scopes.is_empty());
+    }
+
+    #[test]
+    fn jitter_draws_span_zero_to_the_maximum() {
+        let max = Duration::seconds(90);
+        assert_eq!(jitter_draw(0, max), Duration::ZERO);
+        assert_eq!(jitter_draw(u64::MAX, max), max);
+        assert_eq!(
+            jitter_draw(u64::MAX / 2, max),
+            Duration::microseconds(45_000_000)
+        );
+        assert_eq!(jitter_draw(u64::MAX, Duration::ZERO), Duration::ZERO);
+        assert_eq!(jitter_draw(12345, Duration::seconds(-5)), Duration::ZERO);
+        // Monotonic in the draw, and every draw within [0, max].
+        let mut last = Duration::ZERO;
+        for step in 0..=64u32 {
+            let r = u64::MAX.checked_shr(64 - step).unwrap_or(0);
+            let d = jitter_draw(r, max);
+            assert!(d >= last && d <= max, "{r}: {d}");
+            last = d;
+        }
     }
 
     #[test]

@@ -58,7 +58,13 @@ impl Auth {
 
     /// Issues a new pair under a named lifetime profile (`None`: standard). The profile's
     /// name is stored with the family and resolved again at every refresh, so a changed
-    /// profile takes effect on the next refresh.
+    /// profile takes effect on the next refresh. The family keeps its profile for life:
+    /// every rotation copies it, and no call changes it, so this is the one place a
+    /// family's profile is set; a named one (not standard) is audited as
+    /// `family_profile_set` ([`AuditEvent::FamilyProfileSet`]). Standard access tokens are
+    /// shortened by the configured
+    /// [`access_ttl_jitter`](crate::config::TokenConfig::access_ttl_jitter); a named
+    /// profile's live exactly its `access_ttl`.
     ///
     /// Errors: [`Error::UnknownProfile`] (never a fall-back to another lifetime),
     /// [`Error::UserNotFound`].
@@ -81,6 +87,13 @@ impl Auth {
             .create_refresh(&row)
             .await
             .map_err(user_missing)?;
+        if let Some(profile) = &row.profile {
+            self.audit(AuditEvent::FamilyProfileSet {
+                user,
+                family,
+                profile: profile.clone(),
+            });
+        }
         self.pair(row, secret, lifetimes, now)
     }
 
@@ -192,8 +205,10 @@ impl Auth {
         now: Timestamp,
     ) -> Result<TokenPair> {
         let audience = Audience::parse(&row.audience).unwrap_or(Audience::Bff);
+        // A family without a profile name is standard: its access tokens get the jitter.
+        let ttl = self.access_lifetime(row.profile.as_deref(), lifetimes.access_ttl);
         let (access_token, access_expires_at) =
-            self.mint_access(row.user_id, audience, None, now, lifetimes.access_ttl)?;
+            self.mint_access(row.user_id, audience, None, now, ttl)?;
         Ok(TokenPair {
             access_token,
             access_expires_at,

@@ -175,3 +175,45 @@ pub async fn panicking_sink_blocks_nothing<F: StoreFactory>(factory: &F) {
         .await
         .expect("login with a panicking audit sink");
 }
+
+/// A family started under a named profile is audited once, with its user, family and
+/// profile; a standard family and the rotations of either are not.
+pub async fn family_profile_set_audited<F: StoreFactory>(factory: &F) {
+    let recorder = Arc::new(Recorder::default());
+    let auth = auth_with_sink(factory, recorder.clone()).await;
+    let user = auth.create_user("long@example.com").await.expect("user");
+    recorder.take_names();
+    let standard = auth.issue_token_pair(user.id).await.expect("standard");
+    auth.refresh(standard.refresh_token.expose())
+        .await
+        .expect("rotate");
+    assert!(
+        recorder.take_names().is_empty(),
+        "audit: a standard family sets no profile"
+    );
+    let long = auth
+        .issue_token_pair_with(user.id, Some("long"))
+        .await
+        .expect("long");
+    auth.refresh(long.refresh_token.expose())
+        .await
+        .expect("rotate");
+    let events = std::mem::take(&mut *recorder.0.lock().unwrap_or_else(|e| e.into_inner()));
+    assert_eq!(
+        events,
+        [AuditEvent::FamilyProfileSet {
+            user: user.id,
+            family: long.family_id,
+            profile: "long".into(),
+        }],
+        "audit: issue under a named profile is family_profile_set, once; a rotation keeps \
+         the profile and is no event"
+    );
+    assert_eq!(events[0].name(), "family_profile_set");
+    let r = auth.issue_token_pair_with(user.id, Some("forever")).await;
+    assert!(matches!(r, Err(Error::UnknownProfile(_))), "{r:?}");
+    assert!(
+        recorder.take_names().is_empty(),
+        "audit: an unknown profile issues nothing and is no event"
+    );
+}

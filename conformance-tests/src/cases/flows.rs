@@ -688,6 +688,7 @@ pub async fn access_token_refuses_what_we_would_not_issue<F: StoreFactory>(facto
     lowered.tokens.access_ttl = Duration::minutes(5);
     lowered.tokens.max_access_ttl = Duration::minutes(10);
     lowered.tokens.profiles.clear();
+    lowered.api_keys.machine_token_ttl = Duration::minutes(10);
     let (capped, _) = auth_with(factory, lowered).await;
     let r = capped.verify_access(&pair.access_token, Audience::Bff);
     assert!(

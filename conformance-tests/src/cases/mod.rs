@@ -15,6 +15,7 @@ pub mod cascade;
 pub mod flows;
 pub mod key_access;
 pub mod key_limits;
+pub mod machine_flows;
 pub mod one_time_flows;
 pub mod profile_flows;
 pub mod props;
@@ -27,4 +28,4 @@ pub mod users;
 
 /// How many case modules there are (checked against the suite's own list of them).
 #[cfg(test)]
-pub(crate) const MODULE_COUNT: usize = 17;
+pub(crate) const MODULE_COUNT: usize = 18;

@@ -271,3 +271,61 @@ pub async fn profile_over_cap_refused<F: StoreFactory>(factory: &F) {
         .build()
         .expect("exactly at the caps");
 }
+
+/// With `tokens.access_ttl_jitter` set, every standard access token (pairs, their
+/// refreshes, `api` tokens) lives between `access_ttl - jitter` and `access_ttl`, and the
+/// lifetimes spread; a named profile's live exactly their configured lifetime.
+pub async fn standard_access_tokens_jittered<F: StoreFactory>(factory: &F) {
+    let jitter = Duration::minutes(5);
+    let ttl = Duration::minutes(15);
+    let mut config = test_config();
+    config.tokens.access_ttl_jitter = jitter;
+    let (auth, _, user) = with_user(factory, config).await;
+    let now = auth.now();
+    let mut seen = Vec::new();
+    for _ in 0..8 {
+        let pair = auth.issue_token_pair(user).await.expect("pair");
+        let next = auth
+            .refresh(pair.refresh_token.expose())
+            .await
+            .expect("refresh");
+        let api = auth.issue_api_token(user, &[], None).await.expect("api");
+        for (what, at) in [
+            ("issue_token_pair", pair.access_expires_at),
+            ("refresh", next.access_expires_at),
+            ("issue_api_token", api.expires_at),
+        ] {
+            let lifetime = at - now;
+            assert!(
+                lifetime <= ttl && lifetime >= ttl - jitter,
+                "{what} with a jitter of {jitter}: access lifetime {lifetime} outside [{}, {ttl}]",
+                ttl - jitter
+            );
+            seen.push(lifetime);
+        }
+        let short = auth
+            .issue_token_pair_with(user, Some("short"))
+            .await
+            .expect("short");
+        assert_eq!(
+            short.access_expires_at,
+            now + ttl,
+            "issue_token_pair_with a named profile: no jitter"
+        );
+        let long = auth
+            .issue_api_token(user, &[], Some("long"))
+            .await
+            .expect("long");
+        assert_eq!(
+            long.expires_at,
+            now + Duration::hours(24),
+            "issue_api_token with a named profile: no jitter"
+        );
+    }
+    seen.sort();
+    seen.dedup();
+    assert!(
+        seen.len() > 1,
+        "access_ttl_jitter: 24 standard lifetimes drawn, all equal: {seen:?}"
+    );
+}
