@@ -118,6 +118,30 @@ async fn concurrent_counts_are_distinct(stores: &Stores) {
     assert_eq!(within, 5, "exactly the limit's worth pass");
 }
 
+/// 32 verifications at once of a key limited to 5 (through `api_key_for_request`, the
+/// path core takes; one statement on PostgreSQL): 32 distinct counts, so exactly 5 pass.
+async fn concurrent_verifications_are_distinct(stores: &Stores) {
+    const N: usize = 32;
+    let key = limited_key(stores, 5, 3600).await;
+    let keys = stores.api_keys.clone();
+    let mut counts = fixtures::together(N, |_| {
+        let keys = keys.clone();
+        async move {
+            let (found, window) = keys
+                .api_key_for_request(&key.key_hash, at(1))
+                .await
+                .unwrap()
+                .expect("the key");
+            assert_eq!(found.id, key.id);
+            window.expect("a limited key is counted").count
+        }
+    })
+    .await;
+    counts.sort_unstable();
+    let expected: Vec<u64> = (1..=u64::try_from(N).unwrap()).collect();
+    assert_eq!(counts, expected);
+}
+
 /// `api_key_for_request`: the key as stored and its window for a limited key; the key
 /// and no window for an unlimited one; `None` for an unknown hash.
 async fn key_for_request(stores: &Stores) {
@@ -461,6 +485,7 @@ mod postgres {
     cases!(
         counts_and_restarts,
         concurrent_counts_are_distinct,
+        concurrent_verifications_are_distinct,
         key_for_request,
         new_columns_round_trip,
         key_roles,
@@ -582,6 +607,7 @@ mod mysql {
     cases!(
         counts_and_restarts,
         concurrent_counts_are_distinct,
+        concurrent_verifications_are_distinct,
         key_for_request,
         new_columns_round_trip,
         key_roles,
@@ -688,6 +714,7 @@ mod sqlite {
     cases!(
         counts_and_restarts,
         concurrent_counts_are_distinct,
+        concurrent_verifications_are_distinct,
         key_for_request,
         new_columns_round_trip,
         key_roles,
