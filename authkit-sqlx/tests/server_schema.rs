@@ -201,7 +201,9 @@ async fn postgres_overridden_names() {
     let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&admin)
         .await;
-    assert_eq!(tracked, 1);
+    // One row per migration the crate ships, tracked in the renamed table.
+    let shipped = PgStore::migrator(&names()).iter().count();
+    assert_eq!(usize::try_from(tracked).unwrap(), shipped);
 }
 
 #[tokio::test]
@@ -233,5 +235,6 @@ async fn mysql_overridden_names() {
     let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE {database}")))
         .execute(&admin)
         .await;
-    assert_eq!(tracked, 1);
+    let shipped = MySqlStore::migrator(&names()).iter().count();
+    assert_eq!(usize::try_from(tracked).unwrap(), shipped);
 }
