@@ -119,7 +119,7 @@ async fn concurrent_counts_are_distinct(stores: &Stores) {
 }
 
 /// 32 verifications at once of a key limited to 5 (through `api_key_for_request`, the
-/// path core takes; one statement on PostgreSQL): 32 distinct counts, so exactly 5 pass.
+/// path core takes): 32 distinct counts, so exactly 5 pass.
 async fn concurrent_verifications_are_distinct(stores: &Stores) {
     const N: usize = 32;
     let key = limited_key(stores, 5, 3600).await;
@@ -491,7 +491,7 @@ mod postgres {
         key_roles,
     );
 
-    /// The one-statement `api_key_for_request` writes nothing for an unlimited key (its
+    /// `api_key_for_request` writes nothing for an unlimited key (its
     /// row version is unchanged) and writes the window of a limited one.
     #[test]
     fn key_for_request_writes_only_a_limited_key() {
