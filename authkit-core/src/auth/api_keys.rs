@@ -89,7 +89,7 @@ pub struct NewApiKey {
     /// Roles the key holds (registered role slugs).
     pub roles: Vec<String>,
     /// The user whose rights the key also holds: the owner (delegation) or, when the
-    /// owner holds [`ApiKeyConfig::impersonation_permission`](crate::ApiKeyConfig::impersonation_permission),
+    /// owner holds [`ApiKeyConfig::impersonation_permission`](crate::config::ApiKeyConfig::impersonation_permission),
     /// another user (impersonation). Service keys act for nobody.
     pub acts_for: Option<UserId>,
 }

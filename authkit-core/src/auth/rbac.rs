@@ -371,7 +371,7 @@ impl Auth {
 
     /// The user `key` acts for, checked now: `None` for a key acting for nobody; its
     /// owner for a delegating key; the named user for an impersonating key whose owner
-    /// still holds [`ApiKeyConfig::impersonation_permission`](crate::ApiKeyConfig::impersonation_permission),
+    /// still holds [`ApiKeyConfig::impersonation_permission`](crate::config::ApiKeyConfig::impersonation_permission),
     /// and [`Error::Forbidden`] once the owner lost it (or impersonation was switched
     /// off). An application treats the request as that user's.
     pub async fn key_acts_for(&self, key: &ApiKey) -> Result<Option<UserId>> {
