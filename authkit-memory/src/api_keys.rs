@@ -97,18 +97,18 @@ impl ApiKeys {
 
     fn count_request(&mut self, id: ApiKeyId, now: Timestamp) -> Option<RateWindow> {
         let limit = self.by_id.get(&id)?.rate_limit?;
-        let window = self.windows.entry(id).or_insert(RateWindow {
-            count: 0,
-            started_at: now,
-        });
-        if window.count == 0 || window.started_at <= now - limit.window {
-            *window = RateWindow {
-                count: 0,
+        let window = match self.windows.get(&id) {
+            Some(w) if w.started_at > now - limit.window => RateWindow {
+                count: w.count + 1,
+                ..*w
+            },
+            _ => RateWindow {
+                count: 1,
                 started_at: now,
-            };
-        }
-        window.count += 1;
-        Some(*window)
+            },
+        };
+        self.windows.insert(id, window);
+        Some(window)
     }
 
     fn update(&mut self, id: ApiKeyId, update: &ApiKeyUpdate) -> Result<ApiKey, StoreError> {

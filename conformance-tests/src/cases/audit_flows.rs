@@ -14,7 +14,7 @@ use crate::fixtures::BASE;
 
 /// Keeps every event it is given.
 #[derive(Debug, Default)]
-struct Recorder(Mutex<Vec<AuditEvent>>);
+pub(crate) struct Recorder(Mutex<Vec<AuditEvent>>);
 
 impl AuditSink for Recorder {
     fn record(&self, event: &AuditEvent) {
@@ -27,7 +27,7 @@ impl AuditSink for Recorder {
 
 impl Recorder {
     /// The names of the events so far, and forgets them.
-    fn take_names(&self) -> Vec<&'static str> {
+    pub(crate) fn take_names(&self) -> Vec<&'static str> {
         let mut events = self.0.lock().unwrap_or_else(|e| e.into_inner());
         events.drain(..).map(|e| e.name()).collect()
     }

@@ -2,14 +2,15 @@
 //! across servers, environment restriction, the user agent of a use, roles on keys,
 //! delegation of the owner's rights and impersonation behind a permission.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use authkit::{
-    ApiKeyUpdate, AuditEvent, AuditSink, Auth, Config, Environment, Error, GrantKind, IssuedApiKey,
-    KeyRequest, KeyType, ManualClock, NewApiKey, Predicate, RateLimit, SlugKind, Subject, UserId,
+    ApiKeyUpdate, Auth, Config, Environment, Error, GrantKind, IssuedApiKey, KeyRequest, KeyType,
+    ManualClock, NewApiKey, Predicate, RateLimit, SlugKind, Subject, UserId,
 };
 use time::Duration;
 
+use super::audit_flows::Recorder;
 use super::flows::{auth_with, test_config};
 use crate::StoreFactory;
 use crate::fixtures::{BASE, together};
@@ -39,26 +40,6 @@ async fn create(auth: &Auth, new: NewApiKey) -> IssuedApiKey {
     auth.create_api_key(new).await.expect("create_api_key")
 }
 
-/// Keeps the names of the audit events it is given.
-#[derive(Debug, Default)]
-struct Names(Mutex<Vec<&'static str>>);
-
-impl AuditSink for Names {
-    fn record(&self, event: &AuditEvent) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(event.name());
-    }
-}
-
-impl Names {
-    fn count(&self, name: &str) -> usize {
-        let names = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        names.iter().filter(|n| **n == name).count()
-    }
-}
-
 /// N concurrent verifications of a key limited to K, split over two servers sharing the
 /// database: exactly K pass, the rest are `RateLimited` with a retry within the window,
 /// one `key_rate_limited` event per window; the next window lets K through again.
@@ -67,7 +48,7 @@ pub async fn rate_limit_holds_across_servers<F: StoreFactory>(factory: &F) {
     const N: usize = 24;
     let (a, b) = factory.two_handles().await;
     let clock = Arc::new(ManualClock::new(BASE));
-    let names = Arc::new(Names::default());
+    let names = Arc::new(Recorder::default());
     let server = |stores, seed| {
         Auth::builder(stores, config())
             .clock(clock.clone())
@@ -103,13 +84,13 @@ pub async fn rate_limit_holds_across_servers<F: StoreFactory>(factory: &F) {
                 other => panic!("round {round}: over the limit must be RateLimited, got {other:?}"),
             }
         }
+        let limited = names.take_names();
         assert_eq!(
-            names.count("key_rate_limited"),
+            limited.iter().filter(|n| **n == "key_rate_limited").count(),
             1,
             "key_rate_limited: one event per window over both servers, at the first refusal"
         );
         clock.advance(Duration::minutes(1));
-        names.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 

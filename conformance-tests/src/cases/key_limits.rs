@@ -347,8 +347,9 @@ pub async fn key_roles<F: StoreFactory>(factory: &F) {
     );
 }
 
-/// With keys and roles in one store: assigning to an unknown key is `NotFound` naming
-/// the key, and deleting a key, or the user a key acts for, ends its assignments.
+/// With keys, users and roles in one store: assigning to an unknown key is `NotFound`
+/// naming the key, a key acting for an unknown user is `NotFound` and not written, and
+/// deleting a key, or the user a key acts for, ends its assignments.
 pub async fn key_roles_follow_the_key<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     define_roles(&stores).await;
@@ -364,6 +365,16 @@ pub async fn key_roles_follow_the_key<F: StoreFactory>(factory: &F) {
     );
 
     let owner = create_user(&stores).await;
+    let mut acting_for_nobody = api_key(Some(owner.id), BASE);
+    acting_for_nobody.acts_for = Some(authkit::UserId::new());
+    let refused = stores.api_keys.create_api_key(&acting_for_nobody).await;
+    assert!(
+        matches!(refused, Err(StoreError::NotFound { what: Entity::User })),
+        "create_api_key acting for an unknown user: NotFound naming the user, got {refused:?}"
+    );
+    let stored = stores.api_keys.api_key_by_id(acting_for_nobody.id).await;
+    assert_eq!(stored.ok(), Some(None), "a refused key is not written");
+
     let target = create_user(&stores).await;
     let deleted = api_key(Some(owner.id), BASE);
     let mut acting = api_key(Some(owner.id), BASE);

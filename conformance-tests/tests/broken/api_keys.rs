@@ -158,6 +158,13 @@ impl ApiKeyStore for Broken {
         }
         match self.inner.create_api_key(&key).await {
             Err(StoreError::Conflict { .. }) if self.has(Fault::KeyInsertIgnore) => Ok(()),
+            Err(StoreError::NotFound { .. })
+                if self.has(Fault::ActsForUnchecked) && key.acts_for.is_some() =>
+            {
+                // Stored without the reference the store could not check.
+                key.acts_for = None;
+                self.inner.create_api_key(&key).await
+            }
             Err(err) => Err(err),
             Ok(()) => {
                 self.shadow().key_ids.push(key.id);
@@ -552,4 +559,10 @@ async fn user_agent_moving_back_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn update_that_drops_the_rate_limit_is_caught() {
     assert_caught!(Fault::UpdateIgnoresRateLimit => key_limits::update_rate_limit);
+}
+
+/// "Unknown owner or `acts_for` user: `NotFound`."
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unchecked_acts_for_is_caught() {
+    assert_caught!(Fault::ActsForUnchecked => key_limits::key_roles_follow_the_key);
 }

@@ -259,6 +259,8 @@ pub(crate) enum Fault {
     UserAgentMovesBack,
     /// `update_api_key` forgets the rate-limit columns.
     UpdateIgnoresRateLimit,
+    /// `create_api_key` has no foreign key on `acts_for`: an unknown user is stored.
+    ActsForUnchecked,
 
     // RbacStore.
     /// Slug lookups use `slug LIKE ?`: `_` and `%` in the input match other slugs.
@@ -385,6 +387,7 @@ impl Fault {
         Fault::ForRequestSkipsCount,
         Fault::UserAgentMovesBack,
         Fault::UpdateIgnoresRateLimit,
+        Fault::ActsForUnchecked,
         Fault::SlugLike,
         Fault::SlugCaseFolded,
         Fault::GrantCountsRepeat,
@@ -495,7 +498,8 @@ impl Fault {
             | CountsUnlimitedKeys
             | ForRequestSkipsCount
             | UserAgentMovesBack
-            | UpdateIgnoresRateLimit => Area::ApiKeys,
+            | UpdateIgnoresRateLimit
+            | ActsForUnchecked => Area::ApiKeys,
             SlugLike
             | SlugCaseFolded
             | GrantCountsRepeat
