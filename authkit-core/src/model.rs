@@ -555,6 +555,38 @@ pub struct KeyUsage {
     pub last_used_user_agent: Option<String>,
 }
 
+impl KeyUsage {
+    /// Folds `other`, a use of the same key, into this entry: the uses add up, and the
+    /// time, IP and user agent are those of the later entry (this one's when equal).
+    pub fn absorb(&mut self, other: KeyUsage) {
+        self.uses = self.uses.saturating_add(other.uses);
+        if other.last_used_at > self.last_used_at {
+            self.last_used_at = other.last_used_at;
+            self.last_used_ip = other.last_used_ip;
+            self.last_used_user_agent = other.last_used_user_agent;
+        }
+    }
+
+    /// One entry per key, each [`absorb`](Self::absorb)ing the others of its key, sorted
+    /// by key id (a batch that locks rows in one order cannot deadlock with another).
+    /// What a store writing a batch in one statement needs, since such a statement
+    /// updates each row once.
+    pub fn merge(batch: &[KeyUsage]) -> Vec<KeyUsage> {
+        let mut by_key: std::collections::BTreeMap<ApiKeyId, KeyUsage> = Default::default();
+        for usage in batch {
+            match by_key.entry(usage.key_id) {
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    e.get_mut().absorb(usage.clone())
+                }
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(usage.clone());
+                }
+            }
+        }
+        by_key.into_values().collect()
+    }
+}
+
 /// The three kinds of RBAC slug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SlugKind {

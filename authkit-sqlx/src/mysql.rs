@@ -216,3 +216,6 @@ async fn check_connection(_pool: &MySqlPool) -> Result<Vec<String>, StoreError> 
 async fn before_migrate(_pool: &MySqlPool, _tables: &TableNames) -> Result<(), StoreError> {
     Ok(())
 }
+
+/// Usage batches: see [`api_keys::usage_chunks`].
+use api_keys::usage_chunks as usage_statements;

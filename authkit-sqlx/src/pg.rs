@@ -241,3 +241,43 @@ async fn before_migrate(pool: &PgPool, tables: &TableNames) -> Result<(), StoreE
     }
     Ok(())
 }
+
+/// A usage batch in one statement, whatever its size: the entries as five arrays,
+/// joined to the keys by `UNNEST`. PostgreSQL reads the row's old values in every
+/// assignment.
+fn usage_statements(store: &PgStore, merged: &[authkit::KeyUsage]) -> Vec<shared::Query> {
+    static SQL: crate::sql::Stmt = crate::sql::Stmt::new(
+        "UPDATE {api_keys} AS k SET usage_count = k.usage_count + u.uses, \
+         last_used_ip = CASE WHEN k.last_used_at IS NULL OR k.last_used_at < u.at \
+         THEN u.ip ELSE k.last_used_ip END, \
+         last_used_user_agent = CASE WHEN k.last_used_at IS NULL OR k.last_used_at < u.at \
+         THEN u.ua ELSE k.last_used_user_agent END, \
+         last_used_at = CASE WHEN k.last_used_at IS NULL OR k.last_used_at < u.at \
+         THEN u.at ELSE k.last_used_at END \
+         FROM UNNEST(?::uuid[], ?::bigint[], ?::timestamptz[], ?::text[], ?::text[]) \
+         AS u(id, uses, at, ip, ua) WHERE k.id = u.id",
+    );
+    if merged.is_empty() {
+        return Vec::new();
+    }
+    let ids: Vec<uuid::Uuid> = merged.iter().map(|u| u.key_id.0).collect();
+    let uses: Vec<i64> = merged.iter().map(|u| shared::count(u.uses)).collect();
+    let at: Vec<time::OffsetDateTime> = merged.iter().map(|u| u.last_used_at).collect();
+    let ips: Vec<Option<String>> = merged
+        .iter()
+        .map(|u| u.last_used_ip.map(|ip| ip.to_string()))
+        .collect();
+    let agents: Vec<Option<String>> = merged
+        .iter()
+        .map(|u| u.last_used_user_agent.clone())
+        .collect();
+    vec![
+        store
+            .query(&SQL)
+            .bind(ids)
+            .bind(uses)
+            .bind(at)
+            .bind(ips)
+            .bind(agents),
+    ]
+}

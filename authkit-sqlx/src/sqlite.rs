@@ -286,3 +286,6 @@ mod tests {
         assert!(super::index_keys("nonsense").is_empty());
     }
 }
+
+/// Usage batches: see [`api_keys::usage_chunks`].
+use api_keys::usage_chunks as usage_statements;

@@ -284,6 +284,7 @@ macro_rules! __cases {
             api_keys_replace_api_key = api_keys::replace_api_key [async];
             api_keys_record_usage_adds_up = api_keys::record_usage_adds_up [async];
             api_keys_record_usage_last_used_moves_forward = api_keys::record_usage_last_used_moves_forward [async];
+            api_keys_record_usage_large_batch = api_keys::record_usage_large_batch [async];
             api_keys_delete_api_key = api_keys::delete_api_key [async];
             api_keys_purge_api_keys = api_keys::purge_api_keys [async];
             api_keys_revoke_races_replace = api_keys::revoke_races_replace [async];
@@ -395,6 +396,7 @@ macro_rules! __cases {
             key_access_key_roles_and_delegation = key_access::key_roles_and_delegation [async];
             key_access_impersonation_needs_the_permission = key_access::impersonation_needs_the_permission [async];
             api_key_flows_usage_flush_waits_for_background_writes = api_key_flows::usage_flush_waits_for_background_writes [async];
+            api_key_flows_one_background_flush_at_a_time = api_key_flows::one_background_flush_at_a_time [async];
             api_key_flows_revoked_while_verifying = api_key_flows::revoked_while_verifying [async];
             api_key_flows_owner_deletion_deletes_keys = api_key_flows::owner_deletion_deletes_keys [async];
             rbac_flows_define_refuses_bad_slugs = rbac_flows::define_refuses_bad_slugs [async];

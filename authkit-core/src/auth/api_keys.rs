@@ -19,10 +19,12 @@
 //! revoked user permission stops the key too.
 //!
 //! Usage is buffered: a verification records its use in memory, and the buffer is written
-//! in one batch, in a background task so no verification waits for it, when a
-//! verification finds `api_keys.usage_flush_uses` uses pending or the oldest pending one
+//! in one batch ([`record_key_usage`](crate::ApiKeyStore::record_key_usage), one statement per batch in the sqlx
+//! store), in a background task so no verification waits for it, when a verification
+//! finds `api_keys.usage_flush_uses` uses pending or the oldest pending one
 //! `api_keys.usage_flush_interval` old (checked at each verification: there is no timer),
-//! or when [`Auth::flush_key_usage`] is called, which waits for writes under way. Guarantee: every
+//! or when [`Auth::flush_key_usage`] is called, which waits for writes under way. At most
+//! one background flush is scheduled at a time, whatever the load. Guarantee: every
 //! successful verification is counted exactly once once flushed; the stored count never
 //! exceeds the real uses; uses still buffered when the process dies are lost, so call
 //! `flush_key_usage` on shutdown.
@@ -480,11 +482,7 @@ impl Auth {
         {
             let usage = Arc::clone(&self.usage);
             let store = Arc::clone(&self.stores.api_keys);
-            tokio::spawn(async move {
-                if let Err(error) = usage.flush(store.as_ref()).await {
-                    tracing::warn!(%error, "could not write API key usage; will retry");
-                }
-            });
+            tokio::spawn(async move { usage.background_flush(store.as_ref()).await });
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::StoreError;
 use crate::model::{ApiKeyId, KeyUsage, Timestamp};
@@ -14,6 +15,9 @@ pub(super) struct UsageBuffer {
     /// Held across take-and-write, so a flush waits for any write already under way:
     /// when `flush` returns, every use recorded before it was called is in the store.
     writing: tokio::sync::Mutex<()>,
+    /// A background flush is scheduled or running: at most one at a time, so a busy
+    /// buffer costs one task, not one per verification.
+    flushing: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -24,7 +28,9 @@ struct Pending {
 }
 
 impl UsageBuffer {
-    /// Adds `usage`; returns whether the buffer is due for a flush.
+    /// Adds `usage`; returns whether the caller should start a background flush: the
+    /// buffer is due and no other background flush is scheduled or running. The caller
+    /// that gets `true` must call [`background_flush`](Self::background_flush).
     pub(super) fn record(
         &self,
         usage: KeyUsage,
@@ -35,7 +41,19 @@ impl UsageBuffer {
         let mut p = self.lock();
         add(&mut p, usage);
         let oldest = *p.oldest.get_or_insert(now);
-        p.uses >= flush_uses || now - oldest >= flush_interval
+        let due = p.uses >= flush_uses || now - oldest >= flush_interval;
+        drop(p);
+        due && !self.flushing.swap(true, Ordering::AcqRel)
+    }
+
+    /// The background flush a `true` from [`record`](Self::record) asked for: flushes,
+    /// then lets the next due verification schedule another. A failed write stays
+    /// pending for that one.
+    pub(super) async fn background_flush(&self, store: &dyn ApiKeyStore) {
+        if let Err(error) = self.flush(store).await {
+            tracing::warn!(%error, "could not write API key usage; will retry");
+        }
+        self.flushing.store(false, Ordering::Release);
     }
 
     /// Writes every pending use to `store`. Uses that fail to write are put back, so a
@@ -70,14 +88,7 @@ fn add(p: &mut Pending, usage: KeyUsage) {
     let oldest = p.oldest.get_or_insert(usage.last_used_at);
     *oldest = (*oldest).min(usage.last_used_at);
     match p.by_key.get_mut(&usage.key_id) {
-        Some(entry) => {
-            entry.uses += usage.uses;
-            if usage.last_used_at >= entry.last_used_at {
-                entry.last_used_at = usage.last_used_at;
-                entry.last_used_ip = usage.last_used_ip;
-                entry.last_used_user_agent = usage.last_used_user_agent;
-            }
-        }
+        Some(entry) => entry.absorb(usage),
         None => {
             p.by_key.insert(usage.key_id, usage);
         }

@@ -90,8 +90,14 @@ pub trait ApiKeyStore: std::fmt::Debug + Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Adds each entry's `uses` to the key's count, and moves `last_used_at` (with its
-    /// IP and user agent) forward to the entry's if it is later. Atomic per key, so concurrent batches
-    /// add up. Entries for keys that no longer exist are skipped.
+    /// IP and user agent) forward to the entry's if it is later. Atomic per key, so
+    /// concurrent batches add up. Entries for keys that no longer exist are skipped.
+    ///
+    /// All or nothing: an error means no entry was applied, because core puts a failed
+    /// batch back and writes it again later (a partial write would count twice). Core
+    /// passes each key at most once per call, with any number of entries; this is a
+    /// batch write, so a store should make it one statement (or one per few hundred
+    /// keys, in one transaction), not one per key.
     async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError>;
 
     /// Deletes the key. `false` if there was none.

@@ -389,37 +389,27 @@ impl ApiKeyStore for Store {
         commit(tx).await
     }
 
-    /// One statement per key, each atomic on its own row: the count is added in the
-    /// database (`usage_count = usage_count + n`) and `last_used_at` moves only
-    /// forward, with its IP and user agent. Keys that no longer exist match no row.
+    /// One statement per batch on PostgreSQL, one per [`USAGE_CHUNK`] keys (in one
+    /// transaction) elsewhere: see `usage_statements` in each database's module. Uses of
+    /// one key are merged first ([`KeyUsage::merge`]), since such a statement updates a
+    /// row once. Each row's change is atomic: the count is added in the database
+    /// (`usage_count = usage_count + n`) and `last_used_at` moves only forward, with its
+    /// IP and user agent. Keys that no longer exist match no row.
     async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
-        // MySQL applies SET assignments left to right, reading values already assigned:
-        // the IP and the user agent go first, while `last_used_at` still holds the old
-        // value.
-        static SQL: Stmt = Stmt::new(
-            "UPDATE {api_keys} SET usage_count = usage_count + ?, \
-             last_used_ip = CASE WHEN last_used_at IS NULL OR last_used_at < ? \
-             THEN ? ELSE last_used_ip END, \
-             last_used_user_agent = CASE WHEN last_used_at IS NULL OR last_used_at < ? \
-             THEN ? ELSE last_used_user_agent END, \
-             last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? \
-             THEN ? ELSE last_used_at END \
-             WHERE id = ?",
-        );
-        for entry in usage {
-            let query = self
-                .query(&SQL)
-                .bind(count(entry.uses))
-                .bind(conv::ts(entry.last_used_at))
-                .bind(entry.last_used_ip.map(|ip| ip.to_string()))
-                .bind(conv::ts(entry.last_used_at))
-                .bind(entry.last_used_user_agent.clone())
-                .bind(conv::ts(entry.last_used_at))
-                .bind(conv::ts(entry.last_used_at))
-                .bind(entry.key_id.0);
-            self.execute(query).await?;
+        let merged = KeyUsage::merge(usage);
+        let mut statements = super::usage_statements(self, &merged).into_iter();
+        let Some(first) = statements.next() else {
+            return Ok(());
+        };
+        let rest: Vec<Query> = statements.collect();
+        if rest.is_empty() {
+            return self.execute(first).await.map(drop);
         }
-        Ok(())
+        let mut tx = self.begin_write().await?;
+        for query in std::iter::once(first).chain(rest) {
+            execute_in(&mut tx, query).await?;
+        }
+        commit(tx).await
     }
 
     async fn delete_api_key(&self, id: ApiKeyId) -> Result<bool, StoreError> {
@@ -438,4 +428,90 @@ impl ApiKeyStore for Store {
         let query = self.query(&SQL).bind(conv::ts(now)).bind(i64::from(limit));
         self.execute(query).await
     }
+}
+
+/// Keys per usage statement where a batch takes several (MySQL, SQLite).
+#[allow(
+    dead_code,
+    reason = "PostgreSQL writes a batch in one UNNEST statement"
+)]
+pub(super) const USAGE_CHUNK: usize = 64;
+
+/// Usage statements of the form every database takes: one per [`USAGE_CHUNK`] keys,
+/// each a single-table `UPDATE … WHERE id IN (…)` choosing each key's values with
+/// `CASE id WHEN …`. A chunk is padded to a power of two with entries for the nil id
+/// (no key has it: ids are UUIDv7), so a few statement texts serve every batch size and
+/// the prepared-statement cache stays small. MySQL applies single-table assignments left
+/// to right, reading values already assigned: the IP and the user agent go first, while
+/// `last_used_at` still holds the old value; SQLite reads old values throughout.
+#[allow(
+    dead_code,
+    reason = "PostgreSQL writes a batch in one UNNEST statement"
+)]
+pub(super) fn usage_chunks(store: &Store, merged: &[KeyUsage]) -> Vec<Query> {
+    merged
+        .chunks(USAGE_CHUNK)
+        .map(|chunk| usage_chunk(store, chunk))
+        .collect()
+}
+
+#[allow(
+    dead_code,
+    reason = "PostgreSQL writes a batch in one UNNEST statement"
+)]
+fn usage_chunk(store: &Store, chunk: &[KeyUsage]) -> Query {
+    let padding = KeyUsage {
+        key_id: ApiKeyId(uuid::Uuid::nil()),
+        uses: 0,
+        last_used_at: time::OffsetDateTime::UNIX_EPOCH,
+        last_used_ip: None,
+        last_used_user_agent: None,
+    };
+    let size = chunk.len().next_power_of_two();
+    let entries: Vec<&KeyUsage> = chunk
+        .iter()
+        .chain(std::iter::repeat_n(&padding, size - chunk.len()))
+        .collect();
+    let later = |col: &str| {
+        let arm = format!(
+            "WHEN ? THEN CASE WHEN last_used_at IS NULL OR last_used_at < ? \
+             THEN ? ELSE {col} END "
+        );
+        format!("{col} = CASE id {}ELSE {col} END", arm.repeat(size))
+    };
+    let sql = format!(
+        "UPDATE {{api_keys}} SET {}, {}, {}, \
+         usage_count = usage_count + CASE id {}ELSE 0 END WHERE id IN ({})",
+        later("last_used_ip"),
+        later("last_used_user_agent"),
+        later("last_used_at"),
+        "WHEN ? THEN ? ".repeat(size),
+        vec!["?"; size].join(", ")
+    );
+    let mut query = sqlx::query::<super::Db>(store.sql.sql(&sql));
+    for e in &entries {
+        let ip = e.last_used_ip.map(|ip| ip.to_string());
+        query = query
+            .bind(e.key_id.0)
+            .bind(conv::ts(e.last_used_at))
+            .bind(ip);
+    }
+    for e in &entries {
+        let ua = e.last_used_user_agent.clone();
+        query = query
+            .bind(e.key_id.0)
+            .bind(conv::ts(e.last_used_at))
+            .bind(ua);
+    }
+    for e in &entries {
+        let at = conv::ts(e.last_used_at);
+        query = query.bind(e.key_id.0).bind(at).bind(at);
+    }
+    for e in &entries {
+        query = query.bind(e.key_id.0).bind(count(e.uses));
+    }
+    for e in &entries {
+        query = query.bind(e.key_id.0);
+    }
+    query
 }

@@ -678,6 +678,35 @@ pub async fn usage_flush_waits_for_background_writes<F: StoreFactory>(factory: &
     );
 }
 
+/// A busy buffer schedules one background flush at a time: while a slow write runs,
+/// further due verifications start no other, and every use still lands exactly once.
+pub async fn one_background_flush_at_a_time<F: StoreFactory>(factory: &F) {
+    let mut stores = factory.stores().await;
+    let slow = Arc::new(SpyKeys::new(
+        stores.api_keys.clone(),
+        Duration::milliseconds(300),
+    ));
+    stores.api_keys = slow.clone();
+    let mut config = key_config();
+    config.api_keys.usage_flush_uses = 1;
+    let auth = auth_over(stores, config, Arc::new(ManualClock::new(BASE)), 1);
+    let owner = auth.create_user("ola@example.com").await.expect("user").id;
+    let issued = create(&auth, secret_key(owner, &["read"])).await;
+    for _ in 0..20 {
+        verify(&auth, &issued, None).await.expect("verify");
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        slow.usage_writes.load(Ordering::SeqCst),
+        1,
+        "20 due verifications during one slow usage write started other writes"
+    );
+    auth.flush_key_usage().await.expect("flush");
+    let stored = auth.api_key(issued.key.id).await.expect("read");
+    assert_eq!(stored.usage_count, 20, "every use lands exactly once");
+}
+
 /// A key revoked while verifications run is refused by every verification that starts
 /// after the revocation returns.
 pub async fn revoked_while_verifying<F: StoreFactory>(factory: &F) {
@@ -765,6 +794,8 @@ struct SpyKeys {
     inner: Arc<dyn ApiKeyStore>,
     lookups: AtomicUsize,
     usage_delay: Duration,
+    /// `record_key_usage` calls started.
+    usage_writes: AtomicUsize,
 }
 
 impl SpyKeys {
@@ -773,6 +804,7 @@ impl SpyKeys {
             inner,
             lookups: AtomicUsize::new(0),
             usage_delay,
+            usage_writes: AtomicUsize::new(0),
         }
     }
 
@@ -835,6 +867,7 @@ impl ApiKeyStore for SpyKeys {
     }
 
     async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
+        self.usage_writes.fetch_add(1, Ordering::SeqCst);
         if self.usage_delay.is_positive() {
             tokio::time::sleep(self.usage_delay.unsigned_abs()).await;
         }

@@ -769,6 +769,59 @@ pub async fn record_usage_adds_up<F: StoreFactory>(factory: &F) {
         .expect("record_key_usage");
 }
 
+/// A batch of any size is written whole: 150 keys (more than one statement's worth in
+/// stores that split a batch), each with its own count, time, IP and agent, plus an
+/// entry for a key that does not exist.
+pub async fn record_usage_large_batch<F: StoreFactory>(factory: &F) {
+    let stores = factory.stores().await;
+    let mut keys = Vec::new();
+    for _ in 0..150 {
+        let key = api_key(None, BASE);
+        stores
+            .api_keys
+            .create_api_key(&key)
+            .await
+            .expect("create_api_key");
+        keys.push(key);
+    }
+    let entry = |i: usize, key: &ApiKey| KeyUsage {
+        key_id: key.id,
+        uses: i as u64 + 1,
+        last_used_at: at(10 + i as i64),
+        last_used_ip: Some(IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8])),
+        last_used_user_agent: Some(format!("agent/{i}")),
+    };
+    let mut batch: Vec<KeyUsage> = keys.iter().enumerate().map(|(i, k)| entry(i, k)).collect();
+    batch.push(KeyUsage {
+        key_id: ApiKeyId::new(),
+        ..batch[0].clone()
+    });
+    stores
+        .api_keys
+        .record_key_usage(&batch)
+        .await
+        .expect("record_key_usage of 151 entries");
+    for (i, key) in keys.iter().enumerate() {
+        let stored = stores
+            .api_keys
+            .api_key_by_id(key.id)
+            .await
+            .expect("api_key_by_id")
+            .expect("api_key_by_id: the key is stored");
+        let want = entry(i, key);
+        assert_eq!(
+            (stored.usage_count, stored.last_used_at),
+            (want.uses, Some(want.last_used_at)),
+            "record_key_usage of 151 entries: entry {i} is written (count, time)"
+        );
+        assert_eq!(
+            (stored.last_used_ip, stored.last_used_user_agent),
+            (want.last_used_ip, want.last_used_user_agent),
+            "record_key_usage of 151 entries: entry {i} is written (IP, user agent)"
+        );
+    }
+}
+
 /// `last_used_at` (with its IP) only moves forward: an older or equal use adds its count
 /// and leaves them.
 pub async fn record_usage_last_used_moves_forward<F: StoreFactory>(factory: &F) {

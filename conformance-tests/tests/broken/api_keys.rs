@@ -321,6 +321,10 @@ impl ApiKeyStore for Broken {
                 }
                 Ok(())
             }
+            Fault::UsageBatchTruncated => {
+                let kept = usage.len().min(64);
+                self.inner.record_key_usage(&usage[..kept]).await
+            }
             _ => self.inner.record_key_usage(usage).await,
         }
     }
@@ -474,6 +478,12 @@ async fn usage_lost_update_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn last_used_moving_back_is_caught() {
     assert_caught!(Fault::LastUsedMovesBack => api_keys::record_usage_last_used_moves_forward);
+}
+
+/// "Adds each entry's `uses` to the key's count": every entry of a batch, however large.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn truncated_usage_batch_is_caught() {
+    assert_caught!(Fault::UsageBatchTruncated => api_keys::record_usage_large_batch);
 }
 
 /// "Duplicate id or hash: `Conflict`" (`create_api_key`).

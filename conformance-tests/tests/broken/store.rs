@@ -240,6 +240,9 @@ pub(crate) enum Fault {
     ReplaceInsertsBeforeCheck,
     /// `record_key_usage` fails on an entry whose key is gone instead of skipping it.
     UsageOfDeletedKeyFails,
+    /// `record_key_usage` writes the first 64 entries of a batch (one statement's worth)
+    /// and drops the rest.
+    UsageBatchTruncated,
     /// `delete_api_key` answers `true` whether or not a row went.
     DeleteKeyAlwaysTrue,
     /// `purge_api_keys` ignores `limit`.
@@ -378,6 +381,7 @@ impl Fault {
         Fault::RevokeUnknownKeyFalse,
         Fault::ReplaceInsertsBeforeCheck,
         Fault::UsageOfDeletedKeyFails,
+        Fault::UsageBatchTruncated,
         Fault::DeleteKeyAlwaysTrue,
         Fault::PurgeKeysUnlimited,
         Fault::CountReadThenWrite,
@@ -490,6 +494,7 @@ impl Fault {
             | RevokeUnknownKeyFalse
             | ReplaceInsertsBeforeCheck
             | UsageOfDeletedKeyFails
+            | UsageBatchTruncated
             | DeleteKeyAlwaysTrue
             | PurgeKeysUnlimited
             | CountReadThenWrite
