@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use authkit::StoreError;
 use authkit_schema::{Catalogue, Dialect, LiveColumn, LiveForeignKey, LiveIndex, TableNames};
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::mysql::{MySqlPool, MySqlRow};
 
 use crate::options::StoreOptions;
 use crate::sql::Statements;
@@ -82,12 +82,11 @@ pub struct MySqlStore {
 }
 
 impl MySqlStore {
-    /// Connects with a pool of up to 10 connections, runs the migrations and verifies
-    /// the schema, on the default table names. For anything else, build the pool
-    /// yourself and call [`MySqlStore::new`].
+    /// Connects with a pool built from [`MySqlStore::pool_options`], runs the
+    /// migrations and verifies the schema, on the default table names. For anything
+    /// else, build the pool yourself and call [`MySqlStore::new`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = MySqlPoolOptions::new()
-            .max_connections(10)
+        let pool = Self::pool_options()
             .connect(url)
             .await
             .map_err(StoreError::backend)?;

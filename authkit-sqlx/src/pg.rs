@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use authkit::StoreError;
 use authkit_schema::{Catalogue, Dialect, LiveColumn, LiveForeignKey, LiveIndex, TableNames};
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgPool, PgRow};
 
 use crate::options::StoreOptions;
 use crate::sql::Statements;
@@ -79,12 +79,11 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connects with a pool of up to 10 connections, runs the migrations and verifies
-    /// the schema, on the default table names. For anything else, build the pool
-    /// yourself and call [`PgStore::new`].
+    /// Connects with a pool built from [`PgStore::pool_options`], runs the migrations
+    /// and verifies the schema, on the default table names. For anything else, build the
+    /// pool yourself and call [`PgStore::new`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
+        let pool = Self::pool_options()
             .connect(url)
             .await
             .map_err(StoreError::backend)?;

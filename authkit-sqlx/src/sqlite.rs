@@ -17,9 +17,7 @@ use std::time::Duration;
 
 use authkit::StoreError;
 use authkit_schema::{Catalogue, Dialect, LiveColumn, LiveForeignKey, LiveIndex, TableNames};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow};
 
 use crate::options::StoreOptions;
 use crate::sql::Statements;
@@ -97,11 +95,12 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating it if missing) the database at `url` (`sqlite://path/to/file.db`)
-    /// with WAL, a 5 s busy timeout and foreign keys on, a pool of up to 5 connections,
-    /// runs the migrations and verifies the schema, on the default table names.
+    /// with WAL, a 5 s busy timeout and foreign keys on, a pool of up to 5 connections
+    /// otherwise as [`SqliteStore::pool_options`], runs the migrations and verifies the
+    /// schema, on the default table names.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = Self::connect_options(url)?;
-        let pool = SqlitePoolOptions::new()
+        let pool = Self::pool_options()
             .max_connections(5)
             .connect_with(options)
             .await

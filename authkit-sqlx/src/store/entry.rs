@@ -5,15 +5,54 @@
 //! schema relies on) and `before_migrate` (what must exist before sqlx's migrator runs).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use authkit::StoreError;
 use authkit_schema::{Catalogue, Problem, TableNames};
 
-use super::{DIALECT, Pool, Store, before_migrate, catalogue, check_connection};
+use super::{DIALECT, Db, Pool, Store, before_migrate, catalogue, check_connection};
 use crate::options::StoreOptions;
 use crate::sql::Statements;
 
+/// A pooled connection idle at least this long is pinged before use; see
+/// [`Store::pool_options`].
+const PING_IDLE_AFTER: Duration = Duration::from_secs(5);
+
 impl Store {
+    /// The pool settings `connect` uses, to start from when you build the pool yourself
+    /// (then call [`new`](Self::new)):
+    ///
+    /// - **No ping on every acquire.** sqlx's default (`test_before_acquire(true)`) sends
+    ///   a ping each time a connection leaves the pool: a second round trip on every
+    ///   authentication, measured at 26–39% of the hot path's throughput on PostgreSQL.
+    ///   Here only a connection idle for 5 s or more is pinged (a dead one is dropped and
+    ///   another taken), so a connection the pool handed out within the last seconds is
+    ///   trusted. The risk: when the database restarts or a proxy drops connections
+    ///   under load, each connection that was in use just before fails one statement
+    ///   (a [`StoreError::Backend`], surfacing as an
+    ///   [`ErrorKind::Unavailable`](authkit::ErrorKind::Unavailable) error, never a
+    ///   wrong answer) and is then replaced.
+    /// - **10 connections**, sqlx's default: enough for two cores; size it to your
+    ///   database's connection budget divided by your instances.
+    /// - **A 5 s acquire timeout** instead of sqlx's 30 s: with the pool exhausted, a
+    ///   request fails fast as unavailable rather than holding its caller half a minute.
+    /// - sqlx's idle timeout (10 min) and maximum lifetime (30 min), which retire
+    ///   connections before most middleboxes drop them.
+    pub fn pool_options() -> sqlx::pool::PoolOptions<Db> {
+        sqlx::pool::PoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IDLE_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
+    }
+
     /// Builds the store on an existing pool: runs authkit's pending migrations and
     /// verifies the live schema, unless `options` turn either step off.
     ///

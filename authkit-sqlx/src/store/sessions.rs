@@ -57,47 +57,30 @@ impl SessionStore for Store {
         Ok(())
     }
 
-    /// One round trip when the deadline need not move (the common case with a
-    /// `min_step`): the live session by its unique hash. When
-    /// [`SlidePolicy::next_deadline`] asks for a write, a second statement moves the
-    /// deadline forward only (`idle_expires_at < new`), so concurrent touches never move
-    /// it back, and never revive a session that died meanwhile. When that write loses
-    /// to a concurrent touch that moved the deadline further, the session is returned
-    /// with this call's own deadline (the stored one is later).
+    /// PostgreSQL: one statement whatever the slide, the lookup and the conditional
+    /// write in one data-modifying CTE ([`touch_in_one`]). MySQL and SQLite (no
+    /// `UPDATE … RETURNING` on MariaDB, no writing CTEs on either): the live session by
+    /// its unique hash and, only when [`SlidePolicy::next_deadline`] asks for a write, a
+    /// second statement on the same connection.
+    ///
+    /// Either way the write moves the deadline forward only (`idle_expires_at < new`),
+    /// so concurrent touches never move it back and never revive a session that died
+    /// meanwhile. When it loses to a concurrent touch that moved the deadline further,
+    /// the session is returned with this call's own deadline (the stored one is later).
     async fn touch_session(
         &self,
         hash: &TokenHash,
         now: Timestamp,
         policy: SlidePolicy,
     ) -> Result<Option<Session>, StoreError> {
-        static LIVE_BY_HASH: Stmt = Stmt::new(concat!(
-            "SELECT ",
-            session_cols!(),
-            " FROM {sessions} \
-             WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?"
-        ));
-        let query = self
-            .query(&LIVE_BY_HASH)
-            .bind(&hash.0[..])
-            .bind(conv::ts(now))
-            .bind(conv::ts(now));
-        let Some(row) = self.fetch_optional(query).await? else {
+        let found = match DIALECT {
+            Dialect::Postgres => touch_in_one(self, hash, now, policy).await?,
+            Dialect::MySql | Dialect::Sqlite => touch_in_two(self, hash, now, policy).await?,
+        };
+        let Some(mut session) = found else {
             return Ok(None);
         };
-        let mut session = session_from(&row)?;
         if let Some(deadline) = policy.next_deadline(&session, now) {
-            static SLIDE: Stmt = Stmt::new(
-                "UPDATE {sessions} SET idle_expires_at = ?, last_seen_at = ? \
-                 WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?",
-            );
-            let query = self
-                .query(&SLIDE)
-                .bind(conv::ts(deadline))
-                .bind(conv::ts(now))
-                .bind(session.id.0)
-                .bind(conv::ts(deadline))
-                .bind(conv::ts(now));
-            self.execute(query).await?;
             session.idle_expires_at = deadline;
             session.last_seen_at = now;
         }
@@ -205,4 +188,88 @@ impl SessionStore for Store {
             .bind(i64::from(limit));
         self.execute(query).await
     }
+}
+
+/// The live session by its hash as it was before the touch, slid in the same statement
+/// when [`SlidePolicy::next_deadline`] asks for it: the `UPDATE` states that rule in SQL
+/// (`idle_expires_at < min(now + idle_ttl, absolute_expires_at) - min_step`, strictly
+/// forward, only while live). PostgreSQL runs a data-modifying CTE to completion even
+/// though the outer `SELECT` reads only the lookup, and an `UPDATE` that matches no row
+/// writes nothing.
+async fn touch_in_one(
+    store: &Store,
+    hash: &TokenHash,
+    now: Timestamp,
+    policy: SlidePolicy,
+) -> Result<Option<Session>, StoreError> {
+    static SQL: Stmt = Stmt::new(concat!(
+        "WITH hit AS (SELECT ",
+        session_cols!(),
+        " FROM {sessions} \
+         WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?), \
+         slid AS (UPDATE {sessions} AS s \
+         SET idle_expires_at = LEAST(?, s.absolute_expires_at), last_seen_at = ? \
+         FROM hit WHERE s.id = hit.id AND s.idle_expires_at > ? \
+         AND s.idle_expires_at < LEAST(?, s.absolute_expires_at) \
+         - ? * INTERVAL '1 microsecond') \
+         SELECT ",
+        session_cols!(),
+        " FROM hit"
+    ));
+    let target = conv::ts(now + policy.idle_ttl);
+    let step = policy.min_step.max(time::Duration::ZERO);
+    let step_micros = i64::try_from(step.whole_microseconds()).unwrap_or(i64::MAX);
+    let query = store
+        .query(&SQL)
+        .bind(&hash.0[..])
+        .bind(conv::ts(now))
+        .bind(conv::ts(now))
+        .bind(target)
+        .bind(conv::ts(now))
+        .bind(conv::ts(now))
+        .bind(target)
+        .bind(step_micros);
+    let row = store.fetch_optional(query).await?;
+    row.as_ref().map(session_from).transpose()
+}
+
+/// The live session by its hash as it was before the touch, then the slide when due,
+/// on one connection.
+async fn touch_in_two(
+    store: &Store,
+    hash: &TokenHash,
+    now: Timestamp,
+    policy: SlidePolicy,
+) -> Result<Option<Session>, StoreError> {
+    static LIVE_BY_HASH: Stmt = Stmt::new(concat!(
+        "SELECT ",
+        session_cols!(),
+        " FROM {sessions} \
+         WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?"
+    ));
+    static SLIDE: Stmt = Stmt::new(
+        "UPDATE {sessions} SET idle_expires_at = ?, last_seen_at = ? \
+         WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?",
+    );
+    let mut conn = store.pool.acquire().await.map_err(backend)?;
+    let query = store
+        .query(&LIVE_BY_HASH)
+        .bind(&hash.0[..])
+        .bind(conv::ts(now))
+        .bind(conv::ts(now));
+    let Some(row) = query.fetch_optional(&mut *conn).await.map_err(backend)? else {
+        return Ok(None);
+    };
+    let session = session_from(&row)?;
+    if let Some(deadline) = policy.next_deadline(&session, now) {
+        let query = store
+            .query(&SLIDE)
+            .bind(conv::ts(deadline))
+            .bind(conv::ts(now))
+            .bind(session.id.0)
+            .bind(conv::ts(deadline))
+            .bind(conv::ts(now));
+        query.execute(&mut *conn).await.map_err(backend)?;
+    }
+    Ok(Some(session))
 }
