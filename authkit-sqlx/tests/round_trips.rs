@@ -1,0 +1,481 @@
+//! How many statements and round trips each hot path sends, counted on the wire.
+//!
+//! The store's pool (one connection, built from the store's own `pool_options`) reaches
+//! the local PostgreSQL and MariaDB through a TCP proxy that reads what the client sends:
+//! PostgreSQL's frontend messages (an `Execute` or a simple `Query` is a statement; a
+//! `Sync` or a simple `Query` is a round trip) and MySQL's command packets (a
+//! `COM_STMT_EXECUTE` or `COM_QUERY` is a statement; every command that gets an answer
+//! is a round trip). `BEGIN`, `COMMIT` and `ROLLBACK` are counted apart. Each path runs
+//! once to warm the statement cache, then once counted.
+//!
+//! Servers: `AUTHKIT_TEST_POSTGRES_URL`, `AUTHKIT_TEST_MYSQL_URL` (defaults: the local
+//! ones); unreachable is a failure, never a skip. Each test works in a schema
+//! (PostgreSQL) or database (MariaDB) of its own, dropped when it ends.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use authkit::{
+    Auth, Config, Environment, KeyType, ManualClock, NewApiKey, RateLimit, SigningKey, Stores,
+};
+use authkit_conformance::Cleanup;
+use authkit_sqlx::sqlx::mysql::MySqlConnectOptions;
+use authkit_sqlx::sqlx::postgres::{PgConnectOptions, PgSslMode};
+use authkit_sqlx::sqlx::{self, AssertSqlSafe, Connection};
+use authkit_sqlx::{MySqlStore, PgStore, StoreOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const PG_VAR: &str = "AUTHKIT_TEST_POSTGRES_URL";
+const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
+const MYSQL_VAR: &str = "AUTHKIT_TEST_MYSQL_URL";
+const MYSQL_DEFAULT: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// Keys whose uses one flush writes.
+const FLUSHED_KEYS: usize = 150;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    Postgres,
+    MySql,
+}
+
+/// What the client sent since the last [`Wire::take`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Counts {
+    /// Statements other than transaction control.
+    statements: usize,
+    /// `BEGIN`, `COMMIT`, `ROLLBACK`.
+    tx_control: usize,
+    /// Messages the client waits on, pings aside.
+    round_trips: usize,
+    /// Pings: sqlx's pool pings each connection it takes back, after the caller has
+    /// its answer (and, with `test_before_acquire`, before handing one out).
+    pings: usize,
+}
+
+#[derive(Debug, Default)]
+struct Wire(Mutex<Counts>);
+
+impl Wire {
+    /// The counts so far, reset. Waits first for the pool's release ping of the last
+    /// call, which sqlx sends after the caller has its answer.
+    async fn take(&self) -> Counts {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    fn note(&self, statement: Option<&[u8]>, round_trip: bool) {
+        let mut c = self.0.lock().unwrap();
+        if let Some(text) = statement {
+            let text = String::from_utf8_lossy(text).trim().to_ascii_uppercase();
+            if ["BEGIN", "COMMIT", "ROLLBACK"]
+                .iter()
+                .any(|w| text.starts_with(w))
+            {
+                c.tx_control += 1;
+            } else {
+                c.statements += 1;
+            }
+        }
+        c.round_trips += usize::from(round_trip);
+    }
+
+    fn ping(&self) {
+        self.0.lock().unwrap().pings += 1;
+    }
+}
+
+/// Where a PostgreSQL client is in its stream.
+#[derive(Debug, Default)]
+struct State {
+    /// The startup message has gone.
+    started: bool,
+    /// Extended-protocol messages were sent since the last `Sync`.
+    exchange: bool,
+}
+
+/// Splits the client's bytes into messages and notes each; returns how many bytes of
+/// `buf` were whole messages.
+///
+/// On PostgreSQL a `Sync` that ends no extended-protocol exchange (`Parse`, `Bind`,
+/// `Describe`, `Execute`, `Close` since the last `Sync`) is sqlx's ping.
+fn parse(protocol: Protocol, buf: &[u8], state: &mut State, wire: &Wire) -> usize {
+    let mut at = 0;
+    loop {
+        let rest = &buf[at..];
+        let len = match protocol {
+            // Before the startup message: untyped (length, code), SSL requests included.
+            Protocol::Postgres if !state.started => {
+                let Some(len) = rest.get(..4) else { break };
+                let len = u32::from_be_bytes(len.try_into().unwrap()) as usize;
+                if rest.len() < len {
+                    break;
+                }
+                let code = u32::from_be_bytes(rest[4..8].try_into().unwrap());
+                state.started = !matches!(code, 80_877_103 | 80_877_104);
+                len
+            }
+            Protocol::Postgres => {
+                let Some(head) = rest.get(..5) else { break };
+                let len = 1 + u32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
+                if rest.len() < len {
+                    break;
+                }
+                match head[0] {
+                    b'S' if state.exchange => wire.note(None, true),
+                    b'S' => wire.ping(),
+                    b'E' => wire.note(Some(b"execute"), false),
+                    b'Q' => wire.note(Some(&rest[5..len - 1]), true),
+                    _ => {}
+                }
+                state.exchange = !matches!(head[0], b'S' | b'Q');
+                len
+            }
+            Protocol::MySql => {
+                let Some(head) = rest.get(..4) else { break };
+                let len = 4 + (u32::from_le_bytes([head[0], head[1], head[2], 0]) as usize);
+                if rest.len() < len {
+                    break;
+                }
+                // Commands start a sequence; the handshake answer does not.
+                if head[3] == 0 && len > 4 {
+                    match rest[4] {
+                        0x17 => wire.note(Some(b"execute"), true),
+                        0x03 => wire.note(Some(&rest[5..len]), true),
+                        0x19 => {} // COM_STMT_CLOSE: no answer.
+                        0x0e => wire.ping(),
+                        _ => wire.note(None, true),
+                    }
+                }
+                len
+            }
+        };
+        at += len;
+    }
+    at
+}
+
+/// A forwarder on `127.0.0.1` that counts what clients send to `upstream`.
+async fn counting_proxy(upstream: String, protocol: Protocol) -> (u16, Arc<Wire>) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the proxy");
+    let port = listener.local_addr().expect("the proxy's address").port();
+    let wire = Arc::new(Wire::default());
+    let counts = Arc::clone(&wire);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = TcpStream::connect(&upstream)
+                .await
+                .expect("reach the server");
+            let (mut from_client, mut to_client) = client.into_split();
+            let (mut from_server, mut to_server) = server.into_split();
+            tokio::spawn(async move { tokio::io::copy(&mut from_server, &mut to_client).await });
+            let wire = Arc::clone(&counts);
+            tokio::spawn(async move {
+                let (mut buf, mut chunk, mut state) = (Vec::new(), [0u8; 8192], State::default());
+                while let Ok(n @ 1..) = from_client.read(&mut chunk).await {
+                    buf.extend_from_slice(&chunk[..n]);
+                    // Counted before forwarding: once the answer arrives, it is counted.
+                    let whole = parse(protocol, &buf, &mut state, &wire);
+                    if to_server.write_all(&buf[..whole]).await.is_err() {
+                        break;
+                    }
+                    buf.drain(..whole);
+                }
+            });
+        }
+    });
+    (port, wire)
+}
+
+fn case_name() -> String {
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("akt_{secs}_{}_rt{seq}", std::process::id())
+}
+
+fn url(var: &str, default: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| default.to_owned())
+}
+
+/// What a test runs against: `Auth` on a store behind the proxy, its clock, the counts.
+struct Rig {
+    auth: Auth,
+    clock: Arc<ManualClock>,
+    wire: Arc<Wire>,
+    protocol: Protocol,
+    _drop: Cleanup,
+}
+
+async fn postgres_rig() -> Rig {
+    let url = url(PG_VAR, PG_DEFAULT);
+    let schema = case_name();
+    let mut admin = sqlx::PgConnection::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {PG_VAR} ({url}): {e}"));
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let options = PgConnectOptions::from_str(&url).unwrap();
+    let upstream = format!("{}:{}", options.get_host(), options.get_port());
+    let (port, wire) = counting_proxy(upstream, Protocol::Postgres).await;
+    let options = options
+        .host("127.0.0.1")
+        .port(port)
+        .ssl_mode(PgSslMode::Disable);
+    let pool = PgStore::pool_options()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let store = PgStore::new(pool, StoreOptions::default().namespace(&schema).unwrap())
+        .await
+        .unwrap();
+    let drop = Cleanup::new(async move {
+        let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut admin).await;
+    });
+    rig(Stores::from_backend(store), wire, Protocol::Postgres, drop)
+}
+
+async fn mysql_rig() -> Rig {
+    let url = url(MYSQL_VAR, MYSQL_DEFAULT);
+    let database = case_name();
+    let mut admin = sqlx::MySqlConnection::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("MariaDB at {MYSQL_VAR} ({url}): {e}"));
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let options = MySqlConnectOptions::from_str(&url).unwrap();
+    let upstream = format!("{}:{}", options.get_host(), options.get_port());
+    let (port, wire) = counting_proxy(upstream, Protocol::MySql).await;
+    let options = options
+        .host("127.0.0.1")
+        .port(port)
+        .database(&database)
+        .ssl_mode(sqlx::mysql::MySqlSslMode::Disabled);
+    let pool = MySqlStore::pool_options()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let store = MySqlStore::new(pool, StoreOptions::default())
+        .await
+        .unwrap();
+    let drop = Cleanup::new(async move {
+        let sql = format!("DROP DATABASE IF EXISTS {database}");
+        let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut admin).await;
+    });
+    rig(Stores::from_backend(store), wire, Protocol::MySql, drop)
+}
+
+fn rig(stores: Stores, wire: Arc<Wire>, protocol: Protocol, drop: Cleanup) -> Rig {
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let auth = Auth::builder(
+        stores,
+        Config::new("https://rt.test", SigningKey::new([3; 32])),
+    )
+    .clock(clock.clone())
+    .build()
+    .unwrap();
+    Rig {
+        auth,
+        clock,
+        wire,
+        protocol,
+        _drop: drop,
+    }
+}
+
+/// What one path sends: `statements` in `round_trips`, `tx_control` of them
+/// transaction control, from `checkouts` pool checkouts (each one release ping, and no
+/// ping on acquire: the store's pool options skip it for a busy connection).
+fn counts(statements: usize, tx_control: usize, round_trips: usize, checkouts: usize) -> Counts {
+    Counts {
+        statements,
+        tx_control,
+        round_trips,
+        pings: checkouts,
+    }
+}
+
+/// Session authentication: one statement when no slide is due; when one is, one on
+/// PostgreSQL (a writing CTE) and two elsewhere (MariaDB has no `UPDATE … RETURNING`).
+async fn session_authentication(rig: Rig) {
+    let user = rig.auth.create_user("rt@example.com").await.unwrap();
+    let issued = rig.auth.issue_session(user.id).await.unwrap();
+    let secret = issued.secret.expose();
+    rig.auth.authenticate_session(secret).await.unwrap();
+    rig.wire.take().await;
+    rig.auth.authenticate_session(secret).await.unwrap();
+    assert_eq!(
+        rig.wire.take().await,
+        counts(1, 0, 1, 1),
+        "session auth, no slide due"
+    );
+
+    rig.clock.advance(time::Duration::minutes(5));
+    rig.auth.authenticate_session(secret).await.unwrap();
+    rig.clock.advance(time::Duration::minutes(5));
+    rig.wire.take().await;
+    let slid = rig.auth.authenticate_session(secret).await.unwrap();
+    let due = match rig.protocol {
+        Protocol::Postgres => counts(1, 0, 1, 1),
+        Protocol::MySql => counts(2, 0, 2, 1),
+    };
+    assert_eq!(rig.wire.take().await, due, "session auth, slide due");
+    let stored = rig
+        .auth
+        .list_sessions(user.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == issued.session.id)
+        .unwrap();
+    assert_eq!(
+        stored.idle_expires_at, slid.idle_expires_at,
+        "the due slide was written"
+    );
+}
+
+/// API-key verification: one statement for a key without a limit, one more to count a
+/// limited key (two on MariaDB); the buffered uses of 150 keys in one statement on PostgreSQL, in one
+/// transaction of three (64 keys each) on MariaDB.
+async fn key_verification(rig: Rig) {
+    let user = rig.auth.create_user("keys@example.com").await.unwrap();
+    let mut secrets = Vec::new();
+    for i in 0..=FLUSHED_KEYS {
+        let mut new = NewApiKey::new(KeyType::Secret, Environment::Live, Some(user.id), "k");
+        new.scopes = Some(vec!["read".into()]);
+        if i == FLUSHED_KEYS {
+            new.rate_limit = Some(RateLimit::new(100, time::Duration::SECOND));
+        }
+        secrets.push(rig.auth.create_api_key(new).await.unwrap().secret);
+    }
+    let (plain, limited) = (secrets[0].expose(), secrets[FLUSHED_KEYS].expose());
+    rig.auth
+        .verify_api_key(plain, Some("read"), None)
+        .await
+        .unwrap();
+    rig.auth
+        .verify_api_key(limited, Some("read"), None)
+        .await
+        .unwrap();
+    rig.auth.flush_key_usage().await.unwrap();
+    rig.wire.take().await;
+
+    rig.auth
+        .verify_api_key(plain, Some("read"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        rig.wire.take().await,
+        counts(1, 0, 1, 1),
+        "key without a limit"
+    );
+    rig.auth
+        .verify_api_key(limited, Some("read"), None)
+        .await
+        .unwrap();
+    // MariaDB has no `UPDATE … RETURNING`: the count comes back through
+    // `LAST_INSERT_ID(…)` and the window's start takes a `SELECT` of its own.
+    let limited_counts = match rig.protocol {
+        Protocol::Postgres => counts(2, 0, 2, 2),
+        Protocol::MySql => counts(3, 0, 3, 3),
+    };
+    assert_eq!(rig.wire.take().await, limited_counts, "rate-limited key");
+
+    // Twice: the first flush of this size prepares its statements.
+    for _ in 0..2 {
+        for secret in &secrets[1..FLUSHED_KEYS] {
+            rig.auth
+                .verify_api_key(secret.expose(), Some("read"), None)
+                .await
+                .unwrap();
+        }
+        rig.wire.take().await;
+        rig.auth.flush_key_usage().await.unwrap();
+    }
+    for secret in &secrets[1..FLUSHED_KEYS] {
+        rig.auth
+            .verify_api_key(secret.expose(), Some("read"), None)
+            .await
+            .unwrap();
+    }
+    rig.wire.take().await;
+    rig.auth.flush_key_usage().await.unwrap();
+    let flush = match rig.protocol {
+        Protocol::Postgres => counts(1, 0, 1, 1),
+        Protocol::MySql => counts(3, 2, 5, 1),
+    };
+    assert_eq!(
+        rig.wire.take().await,
+        flush,
+        "flushing the uses of {FLUSHED_KEYS} keys"
+    );
+    let first = rig
+        .auth
+        .verify_api_key(plain, Some("read"), None)
+        .await
+        .unwrap();
+    assert_eq!(first.usage_count, 2, "the flushed uses are stored");
+}
+
+/// Refresh rotation: the locked read and the consume-and-insert, two statements in its
+/// transaction on PostgreSQL; MariaDB has no writing CTE, so the consume and the insert
+/// are two statements there.
+async fn refresh_rotation(rig: Rig) {
+    let user = rig.auth.create_user("rotate@example.com").await.unwrap();
+    let pair = rig.auth.issue_token_pair(user.id).await.unwrap();
+    let pair = rig.auth.refresh(pair.refresh_token.expose()).await.unwrap();
+    rig.wire.take().await;
+    rig.auth.refresh(pair.refresh_token.expose()).await.unwrap();
+    let rotation = match rig.protocol {
+        Protocol::Postgres => counts(2, 2, 4, 1),
+        Protocol::MySql => counts(3, 2, 5, 1),
+    };
+    assert_eq!(rig.wire.take().await, rotation, "refresh rotation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_session_authentication() {
+    session_authentication(postgres_rig().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_session_authentication() {
+    session_authentication(mysql_rig().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_key_verification() {
+    key_verification(postgres_rig().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_key_verification() {
+    key_verification(mysql_rig().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refresh_rotation() {
+    refresh_rotation(postgres_rig().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_refresh_rotation() {
+    refresh_rotation(mysql_rig().await).await;
+}
