@@ -38,6 +38,9 @@ mod tokens;
 #[path = "store/users.rs"]
 mod users;
 
+/// Usage batches: see [`api_keys::usage_chunks`].
+use api_keys::usage_chunks as usage_statements;
+
 /// Timestamps as `DATETIME(6)` holding UTC: bound and read as a `PrimitiveDateTime`.
 mod conv {
     use authkit::{StoreError, Timestamp};
@@ -215,6 +218,3 @@ async fn check_connection(_pool: &MySqlPool) -> Result<Vec<String>, StoreError> 
 async fn before_migrate(_pool: &MySqlPool, _tables: &TableNames) -> Result<(), StoreError> {
     Ok(())
 }
-
-/// Usage batches: see [`api_keys::usage_chunks`].
-use api_keys::usage_chunks as usage_statements;

@@ -45,6 +45,9 @@ mod tokens;
 #[path = "store/users.rs"]
 mod users;
 
+/// Usage batches: see [`api_keys::usage_chunks`].
+use api_keys::usage_chunks as usage_statements;
+
 /// Timestamps as Unix microseconds in an `INTEGER`: exact, compact, and ordered.
 mod conv {
     use authkit::{StoreError, Timestamp};
@@ -285,6 +288,3 @@ mod tests {
         assert!(super::index_keys("nonsense").is_empty());
     }
 }
-
-/// Usage batches: see [`api_keys::usage_chunks`].
-use api_keys::usage_chunks as usage_statements;
