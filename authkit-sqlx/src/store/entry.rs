@@ -38,6 +38,10 @@ impl Store {
     ///   request fails fast as unavailable rather than holding its caller half a minute.
     /// - sqlx's idle timeout (10 min) and maximum lifetime (30 min), which retire
     ///   connections before most middleboxes drop them.
+    ///
+    /// sqlx 0.9 also pings every connection it takes back, whatever the options: the
+    /// caller has its answer by then, but the connection stays busy one more round trip,
+    /// so a pool serves fewer statements per second than its size suggests.
     pub fn pool_options() -> sqlx::pool::PoolOptions<Db> {
         sqlx::pool::PoolOptions::new()
             .max_connections(10)
