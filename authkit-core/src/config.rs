@@ -106,6 +106,12 @@ impl Default for CookieConfig {
 
 /// Argon2id cost parameters. The default is OWASP's first recommended configuration
 /// (Password Storage Cheat Sheet, "Argon2id": m=19 MiB, t=2, p=1).
+///
+/// Each hash or verification in flight works in `memory_kib` KiB. Between them, an
+/// [`Auth`](crate::Auth) keeps up to one zeroized buffer of that size per available CPU
+/// ([`std::thread::available_parallelism`]) for reuse, so it holds at most
+/// `available_parallelism × memory_kib` KiB at rest (8 × 19 MiB = 152 MiB on an 8-CPU
+/// machine with the defaults).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PasswordParams {
