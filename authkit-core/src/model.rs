@@ -687,9 +687,21 @@ impl SlidePolicy {
     /// The new deadline is never past the absolute deadline and never earlier than the
     /// stored one, so skipping a write only makes the session end earlier, never later.
     pub fn next_deadline(&self, session: &Session, now: Timestamp) -> Option<Timestamp> {
-        let target = (now + self.idle_ttl).min(session.absolute_expires_at);
+        self.next_deadline_of(session.idle_expires_at, session.absolute_expires_at, now)
+    }
+
+    /// [`next_deadline`](Self::next_deadline) for a session whose deadlines are
+    /// `idle_expires_at` and `absolute_expires_at`. Since a stored idle deadline only
+    /// moves forward, `None` for a deadline seen earlier means `None` for the stored one.
+    pub fn next_deadline_of(
+        &self,
+        idle_expires_at: Timestamp,
+        absolute_expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Option<Timestamp> {
+        let target = (now + self.idle_ttl).min(absolute_expires_at);
         let step = self.min_step.max(time::Duration::ZERO);
-        (target - session.idle_expires_at > step).then_some(target)
+        (target - idle_expires_at > step).then_some(target)
     }
 }
 

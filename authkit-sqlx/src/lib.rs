@@ -17,6 +17,8 @@ compile_error!(
 #[cfg(feature = "_any")]
 mod error;
 #[cfg(feature = "_any")]
+mod hints;
+#[cfg(feature = "_any")]
 mod migrate;
 #[cfg(feature = "_any")]
 mod options;

@@ -82,6 +82,8 @@ mod conv {
 pub struct MySqlStore {
     pool: MySqlPool,
     sql: Arc<Statements>,
+    /// Sessions last seen with no slide due (PostgreSQL picks its statement by them).
+    hints: Arc<crate::hints::SlideHints>,
 }
 
 impl MySqlStore {

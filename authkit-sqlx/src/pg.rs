@@ -76,6 +76,8 @@ mod conv {
 pub struct PgStore {
     pool: PgPool,
     sql: Arc<Statements>,
+    /// Sessions last seen with no slide due (PostgreSQL picks its statement by them).
+    hints: Arc<crate::hints::SlideHints>,
 }
 
 impl PgStore {

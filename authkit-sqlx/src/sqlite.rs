@@ -94,6 +94,8 @@ mod conv {
 pub struct SqliteStore {
     pool: SqlitePool,
     sql: Arc<Statements>,
+    /// Sessions last seen with no slide due (PostgreSQL picks its statement by them).
+    hints: Arc<crate::hints::SlideHints>,
 }
 
 impl SqliteStore {

@@ -82,6 +82,7 @@ impl Store {
         Ok(Store {
             pool,
             sql: Arc::new(Statements::new(DIALECT, options.tables)),
+            hints: Arc::default(),
         })
     }
 

@@ -57,11 +57,14 @@ impl SessionStore for Store {
         Ok(())
     }
 
-    /// PostgreSQL: one statement whatever the slide, the lookup and the conditional
-    /// write in one data-modifying CTE ([`touch_in_one`]). MySQL and SQLite (no
-    /// `UPDATE … RETURNING` on MariaDB, no writing CTEs on either): the live session by
-    /// its unique hash and, only when [`SlidePolicy::next_deadline`] asks for a write, a
-    /// second statement on the same connection.
+    /// One statement on PostgreSQL, whether or not a slide is due: a plain `SELECT` by
+    /// the unique hash for a session this store last saw with no slide due (the common
+    /// case with a `min_step`; see `SlideHints`), else the lookup and the conditional
+    /// write in one data-modifying CTE ([`touch_in_one`]), which costs more than the
+    /// `SELECT` when it writes nothing. MySQL and SQLite (no `UPDATE … RETURNING` on
+    /// MariaDB, no writing CTEs on either), and PostgreSQL when its guess was wrong: the
+    /// `SELECT` and, only when [`SlidePolicy::next_deadline`] asks for a write, a second
+    /// statement on the same connection.
     ///
     /// Either way the write moves the deadline forward only (`idle_expires_at < new`),
     /// so concurrent touches never move it back and never revive a session that died
@@ -73,9 +76,11 @@ impl SessionStore for Store {
         now: Timestamp,
         policy: SlidePolicy,
     ) -> Result<Option<Session>, StoreError> {
-        let found = match DIALECT {
-            Dialect::Postgres => touch_in_one(self, hash, now, policy).await?,
-            Dialect::MySql | Dialect::Sqlite => touch_in_two(self, hash, now, policy).await?,
+        let one_statement = DIALECT == Dialect::Postgres && !self.hints.not_due(hash, now, policy);
+        let found = if one_statement {
+            touch_in_one(self, hash, now, policy).await?
+        } else {
+            touch_in_two(self, hash, now, policy).await?
         };
         let Some(mut session) = found else {
             return Ok(None);
@@ -83,6 +88,9 @@ impl SessionStore for Store {
         if let Some(deadline) = policy.next_deadline(&session, now) {
             session.idle_expires_at = deadline;
             session.last_seen_at = now;
+        }
+        if DIALECT == Dialect::Postgres {
+            self.hints.saw(&session);
         }
         Ok(Some(session))
     }
