@@ -52,7 +52,12 @@ impl SlideHints {
     /// Notes `session`'s deadlines as of the touch that returned it.
     pub(crate) fn saw(&self, session: &Session) {
         let (tag, slot) = Self::place(&session.token_hash);
-        *self.lock(slot) = Some((tag, session.idle_expires_at, session.absolute_expires_at));
+        let seen = Some((tag, session.idle_expires_at, session.absolute_expires_at));
+        let mut held = self.lock(slot);
+        // Most touches see what the last one saw: then nothing is written.
+        if *held != seen {
+            *held = seen;
+        }
     }
 
     fn place(hash: &TokenHash) -> (u64, usize) {
