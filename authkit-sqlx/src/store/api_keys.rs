@@ -400,7 +400,7 @@ impl ApiKeyStore for Store {
         commit(tx).await
     }
 
-    /// One statement per batch on PostgreSQL, one per [`USAGE_CHUNK`] keys (in one
+    /// One statement per batch on PostgreSQL, one per `USAGE_CHUNK` (64) keys (in one
     /// transaction) elsewhere: see `usage_statements` in each database's module. Uses of
     /// one key are merged first ([`KeyUsage::merge`]), since such a statement updates a
     /// row once. Each row's change is atomic: the count is added in the database

@@ -60,7 +60,7 @@ impl SessionStore for Store {
     /// One statement on PostgreSQL, whether or not a slide is due: a plain `SELECT` by
     /// the unique hash for a session this store last saw with no slide due (the common
     /// case with a `min_step`; see `SlideHints`), else the lookup and the conditional
-    /// write in one data-modifying CTE ([`touch_in_one`]), which costs more than the
+    /// write in one data-modifying CTE (`touch_in_one`), which costs more than the
     /// `SELECT` when it writes nothing. MySQL and SQLite (no `UPDATE … RETURNING` on
     /// MariaDB, no writing CTEs on either), and PostgreSQL when its guess was wrong: the
     /// `SELECT` and, only when [`SlidePolicy::next_deadline`] asks for a write, a second
