@@ -1,6 +1,6 @@
-//! Which sessions this process last saw with no slide due, so that PostgreSQL's
-//! authentication can pick its statement: a plain `SELECT` for those, the
-//! one-statement lookup-and-slide for the rest.
+//! Which sessions this process expects a slide for, so that PostgreSQL's
+//! authentication can pick its statement: the one-statement lookup-and-slide for those,
+//! a plain `SELECT` for the rest.
 
 use std::sync::Mutex;
 
@@ -13,11 +13,12 @@ const SLOTS: usize = 4096;
 type Seen = Option<(u64, Timestamp, Timestamp)>;
 
 /// A fixed table of the idle and absolute deadlines last seen per session hash (a few
-/// hundred KiB, never more). Only a hint: a stored idle deadline only moves forward,
-/// so a session whose last seen deadline needs no slide needs none now either, and
-/// the plain `SELECT` still checks that the session is live. A wrong guess (another
-/// session in the slot, a tag collision) costs a second statement, never a wrong
-/// answer: after the `SELECT`, the store slides a session that turns out due.
+/// hundred KiB, never more). Only a hint, and only ever used to choose the statement
+/// that costs less: a session it knows and expects a slide for gets the
+/// one-statement lookup-and-slide, every other session (unknown, evicted by another
+/// in its slot, or not due) the plain `SELECT`, after which the store still slides a
+/// session that turns out due, in a second statement. So a miss costs what the store
+/// cost before the table existed, never more, and never a wrong answer.
 pub(crate) struct SlideHints {
     slots: Box<[Mutex<Seen>]>,
 }
@@ -37,13 +38,13 @@ impl Default for SlideHints {
 }
 
 impl SlideHints {
-    /// Whether the session with `hash` was last seen with deadlines that need no slide
-    /// at `now`.
-    pub(crate) fn not_due(&self, hash: &TokenHash, now: Timestamp, policy: SlidePolicy) -> bool {
+    /// Whether the session with `hash` was last seen with deadlines that need a slide
+    /// at `now`. Unknown: `false`.
+    pub(crate) fn due(&self, hash: &TokenHash, now: Timestamp, policy: SlidePolicy) -> bool {
         let (tag, slot) = Self::place(hash);
         match *self.lock(slot) {
             Some((seen, idle, absolute)) if seen == tag => {
-                policy.next_deadline_of(idle, absolute, now).is_none()
+                policy.next_deadline_of(idle, absolute, now).is_some()
             }
             _ => false,
         }
@@ -105,19 +106,19 @@ mod tests {
     }
 
     #[test]
-    fn a_session_never_seen_is_not_known_to_need_no_slide() {
+    fn a_session_never_seen_is_not_expected_to_slide() {
         let hints = SlideHints::default();
-        assert!(!hints.not_due(&TokenHash([1; 32]), T0, policy()));
+        assert!(!hints.due(&TokenHash([1; 32]), T0 + Duration::days(1), policy()));
     }
 
     #[test]
-    fn a_session_seen_needs_no_slide_until_the_step_passes() {
+    fn a_session_seen_is_expected_to_slide_once_the_step_passes() {
         let hints = SlideHints::default();
         let seen = session([1; 32], T0 + Duration::hours(1));
         hints.saw(&seen);
         let hash = &seen.token_hash;
-        assert!(hints.not_due(hash, T0 + Duration::seconds(59), policy()));
-        assert!(!hints.not_due(hash, T0 + Duration::seconds(61), policy()));
+        assert!(!hints.due(hash, T0 + Duration::seconds(59), policy()));
+        assert!(hints.due(hash, T0 + Duration::seconds(61), policy()));
     }
 
     #[test]
@@ -127,6 +128,8 @@ mod tests {
         // Same slot (the tag modulo the table size), another tag.
         other[7] = 2;
         hints.saw(&session([1; 32], T0 + Duration::hours(1)));
-        assert!(!hints.not_due(&TokenHash(other), T0, policy()));
+        let later = T0 + Duration::minutes(10);
+        assert!(hints.due(&TokenHash([1; 32]), later, policy()));
+        assert!(!hints.due(&TokenHash(other), later, policy()));
     }
 }

@@ -318,8 +318,8 @@ async fn session_authentication(rig: Rig) {
     let user = rig.auth.create_user("rt@example.com").await.unwrap();
     let issued = rig.auth.issue_session(user.id).await.unwrap();
     let secret = issued.secret.expose();
-    // Twice: PostgreSQL takes the one-statement slide for a session it has not seen,
-    // and the plain lookup once it has.
+    // Twice, so that the store has seen the session: on PostgreSQL its next due slide
+    // then takes the one-statement form.
     rig.auth.authenticate_session(secret).await.unwrap();
     rig.auth.authenticate_session(secret).await.unwrap();
     rig.wire.take().await;

@@ -57,14 +57,14 @@ impl SessionStore for Store {
         Ok(())
     }
 
-    /// One statement on PostgreSQL, whether or not a slide is due: a plain `SELECT` by
-    /// the unique hash for a session this store last saw with no slide due (the common
-    /// case with a `min_step`; see `SlideHints`), else the lookup and the conditional
-    /// write in one data-modifying CTE (`touch_in_one`), which costs more than the
-    /// `SELECT` when it writes nothing. MySQL and SQLite (no `UPDATE … RETURNING` on
-    /// MariaDB, no writing CTEs on either), and PostgreSQL when its guess was wrong: the
-    /// `SELECT` and, only when [`SlidePolicy::next_deadline`] asks for a write, a second
-    /// statement on the same connection.
+    /// The live session by its unique hash in a plain `SELECT` and, only when
+    /// [`SlidePolicy::next_deadline`] asks for a write, a second statement on the same
+    /// connection. On PostgreSQL, a session this store last saw close enough to its
+    /// step that a slide is due now (see `SlideHints`) takes one statement instead: the
+    /// lookup and the conditional write in one data-modifying CTE (`touch_in_one`),
+    /// which costs more than the `SELECT` when it writes nothing, so it is kept for
+    /// the calls expected to write. MySQL and SQLite have no such statement (no
+    /// `UPDATE … RETURNING` on MariaDB, no writing CTEs on either).
     ///
     /// Either way the write moves the deadline forward only (`idle_expires_at < new`),
     /// so concurrent touches never move it back and never revive a session that died
@@ -76,7 +76,7 @@ impl SessionStore for Store {
         now: Timestamp,
         policy: SlidePolicy,
     ) -> Result<Option<Session>, StoreError> {
-        let one_statement = DIALECT == Dialect::Postgres && !self.hints.not_due(hash, now, policy);
+        let one_statement = DIALECT == Dialect::Postgres && self.hints.due(hash, now, policy);
         let found = if one_statement {
             touch_in_one(self, hash, now, policy).await?
         } else {
