@@ -243,20 +243,27 @@ async fn before_migrate(pool: &PgPool, tables: &TableNames) -> Result<(), StoreE
     Ok(())
 }
 
-/// A usage batch in one statement, whatever its size: the entries as five arrays,
-/// joined to the keys by `UNNEST`. PostgreSQL reads the row's old values in every
-/// assignment.
+/// A usage batch in one statement, whatever its size: the entries as five arrays
+/// (`UNNEST`), the keys' rows locked first in id order by a `FOR UPDATE` CTE, and then
+/// updated. The order matters: two batches sharing keys otherwise lock them in
+/// whatever order the join visits them and can deadlock (seen in the conformance race
+/// of concurrent batches). PostgreSQL reads the row's old values in every assignment,
+/// and re-reads a row a concurrent batch changed before updating it, so counts add up.
 fn usage_statements(store: &PgStore, merged: &[authkit::KeyUsage]) -> Vec<shared::Query> {
     static SQL: crate::sql::Stmt = crate::sql::Stmt::new(
-        "UPDATE {api_keys} AS k SET usage_count = k.usage_count + u.uses, \
+        "WITH u AS (SELECT * FROM \
+         UNNEST(?::uuid[], ?::bigint[], ?::timestamptz[], ?::text[], ?::text[]) \
+         AS u(id, uses, at, ip, ua)), \
+         locked AS (SELECT k.id FROM {api_keys} AS k JOIN u ON k.id = u.id \
+         ORDER BY k.id FOR UPDATE OF k) \
+         UPDATE {api_keys} AS k SET usage_count = k.usage_count + u.uses, \
          last_used_ip = CASE WHEN k.last_used_at IS NULL OR k.last_used_at < u.at \
          THEN u.ip ELSE k.last_used_ip END, \
          last_used_user_agent = CASE WHEN k.last_used_at IS NULL OR k.last_used_at < u.at \
          THEN u.ua ELSE k.last_used_user_agent END, \
          last_used_at = CASE WHEN k.last_used_at IS NULL OR k.last_used_at < u.at \
          THEN u.at ELSE k.last_used_at END \
-         FROM UNNEST(?::uuid[], ?::bigint[], ?::timestamptz[], ?::text[], ?::text[]) \
-         AS u(id, uses, at, ip, ua) WHERE k.id = u.id",
+         FROM u JOIN locked ON locked.id = u.id WHERE k.id = u.id",
     );
     if merged.is_empty() {
         return Vec::new();
