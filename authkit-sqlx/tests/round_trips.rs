@@ -17,7 +17,6 @@
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use authkit::{
     Auth, Config, Environment, KeyType, ManualClock, NewApiKey, RateLimit, SigningKey, Stores,
@@ -29,6 +28,9 @@ use authkit_sqlx::sqlx::{self, AssertSqlSafe, Connection};
 use authkit_sqlx::{MySqlStore, PgStore, StoreOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+mod common;
+use common::{case_name, url_from_env};
 
 const PG_VAR: &str = "AUTHKIT_TEST_POSTGRES_URL";
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -194,20 +196,6 @@ async fn counting_proxy(upstream: String, protocol: Protocol) -> (u16, Arc<Wire>
     (port, wire)
 }
 
-fn case_name() -> String {
-    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format!("akt_{secs}_{}_rt{seq}", std::process::id())
-}
-
-fn url(var: &str, default: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| default.to_owned())
-}
-
 /// What a test runs against: `Auth` on a store behind the proxy, its clock, the counts.
 struct Rig {
     auth: Auth,
@@ -218,8 +206,8 @@ struct Rig {
 }
 
 async fn postgres_rig() -> Rig {
-    let url = url(PG_VAR, PG_DEFAULT);
-    let schema = case_name();
+    let url = url_from_env(PG_VAR, PG_DEFAULT);
+    let schema = case_name("akt_");
     let mut admin = sqlx::PgConnection::connect(&url)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {PG_VAR} ({url}): {e}"));
@@ -250,8 +238,8 @@ async fn postgres_rig() -> Rig {
 }
 
 async fn mysql_rig() -> Rig {
-    let url = url(MYSQL_VAR, MYSQL_DEFAULT);
-    let database = case_name();
+    let url = url_from_env(MYSQL_VAR, MYSQL_DEFAULT);
+    let database = case_name("akt_");
     let mut admin = sqlx::MySqlConnection::connect(&url)
         .await
         .unwrap_or_else(|e| panic!("MariaDB at {MYSQL_VAR} ({url}): {e}"));

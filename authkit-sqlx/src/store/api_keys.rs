@@ -407,17 +407,15 @@ impl ApiKeyStore for Store {
     /// (`usage_count = usage_count + n`) and `last_used_at` moves only forward, with its
     /// IP and user agent. Keys that no longer exist match no row.
     async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
-        let merged = KeyUsage::merge(usage);
-        let mut statements = super::usage_statements(self, &merged).into_iter();
-        let Some(first) = statements.next() else {
+        let mut statements = super::usage_statements(self, &KeyUsage::merge(usage));
+        if statements.len() <= 1 {
+            if let Some(only) = statements.pop() {
+                self.execute(only).await?;
+            }
             return Ok(());
-        };
-        let rest: Vec<Query> = statements.collect();
-        if rest.is_empty() {
-            return self.execute(first).await.map(drop);
         }
         let mut tx = self.begin_write().await?;
-        for query in std::iter::once(first).chain(rest) {
+        for query in statements {
             execute_in(&mut tx, query).await?;
         }
         commit(tx).await

@@ -1,5 +1,5 @@
 //! Shared by the sqlx conformance targets (`conformance_postgres`, `conformance_sqlite`,
-//! `conformance_mysql`):
+//! `conformance_mysql`) and `round_trips`:
 //! unique per-case names, the sweep of leftovers, and cleanup from `Drop`.
 
 // Each target uses part of this module.

@@ -679,12 +679,15 @@ pub async fn usage_flush_waits_for_background_writes<F: StoreFactory>(factory: &
 }
 
 /// A busy buffer schedules one background flush at a time: while a slow write runs,
-/// further due verifications start no other, and every use still lands exactly once.
+/// further due verifications start no other write and leave no task behind each (the
+/// runtime's live tasks grow by a handful at most, not by one per verification), and
+/// every use still lands exactly once.
 pub async fn one_background_flush_at_a_time<F: StoreFactory>(factory: &F) {
+    const USES: u64 = 50;
     let mut stores = factory.stores().await;
     let slow = Arc::new(SpyKeys::new(
         stores.api_keys.clone(),
-        Duration::milliseconds(300),
+        Duration::milliseconds(600),
     ));
     stores.api_keys = slow.clone();
     let mut config = key_config();
@@ -692,19 +695,26 @@ pub async fn one_background_flush_at_a_time<F: StoreFactory>(factory: &F) {
     let auth = auth_over(stores, config, Arc::new(ManualClock::new(BASE)), 1);
     let owner = auth.create_user("ola@example.com").await.expect("user").id;
     let issued = create(&auth, secret_key(owner, &["read"])).await;
-    for _ in 0..20 {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    for _ in 0..USES {
         verify(&auth, &issued, None).await.expect("verify");
         tokio::task::yield_now().await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let alive = metrics.num_alive_tasks();
+    assert!(
+        alive <= before + 8,
+        "{USES} due verifications during one slow usage write left {} tasks alive",
+        alive.saturating_sub(before)
+    );
     assert_eq!(
         slow.usage_writes.load(Ordering::SeqCst),
         1,
-        "20 due verifications during one slow usage write started other writes"
+        "{USES} due verifications during one slow usage write started other writes"
     );
     auth.flush_key_usage().await.expect("flush");
     let stored = auth.api_key(issued.key.id).await.expect("read");
-    assert_eq!(stored.usage_count, 20, "every use lands exactly once");
+    assert_eq!(stored.usage_count, USES, "every use lands exactly once");
 }
 
 /// A key revoked while verifications run is refused by every verification that starts
