@@ -707,6 +707,8 @@ pub async fn one_background_flush_at_a_time<F: StoreFactory>(factory: &F) {
         "{USES} due verifications during one slow usage write left {} tasks alive",
         alive.saturating_sub(before)
     );
+    // Let the background write start (it sleeps 600 ms once it has).
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(
         slow.usage_writes.load(Ordering::SeqCst),
         1,
