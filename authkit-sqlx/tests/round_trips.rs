@@ -301,7 +301,7 @@ fn counts(statements: usize, tx_control: usize, round_trips: usize, checkouts: u
 }
 
 /// Session authentication: one statement when no slide is due; when one is, one on
-/// PostgreSQL (a writing CTE) and two elsewhere (MariaDB has no `UPDATE … RETURNING`).
+/// PostgreSQL (a conditional `UPDATE … RETURNING`) and two elsewhere (MariaDB has no `UPDATE … RETURNING`).
 async fn session_authentication(rig: Rig) {
     let user = rig.auth.create_user("rt@example.com").await.unwrap();
     let issued = rig.auth.issue_session(user.id).await.unwrap();

@@ -61,10 +61,11 @@ impl SessionStore for Store {
     /// [`SlidePolicy::next_deadline`] asks for a write, a second statement on the same
     /// connection. On PostgreSQL, a session this store last saw close enough to its
     /// step that a slide is due now (see `SlideHints`) takes one statement instead: the
-    /// lookup and the conditional write in one data-modifying CTE (`touch_in_one`),
-    /// which costs more than the `SELECT` when it writes nothing, so it is kept for
-    /// the calls expected to write. MySQL and SQLite have no such statement (no
-    /// `UPDATE … RETURNING` on MariaDB, no writing CTEs on either).
+    /// conditional slide with `UPDATE … RETURNING` (`slide_in_one`). Should that find
+    /// nothing to slide (the session died, or another instance slid it first), the
+    /// plain path runs after it and says which. MySQL and SQLite have no such statement
+    /// (no `UPDATE … RETURNING` on MariaDB; SQLite's returns no row that was not
+    /// written, so it too would need the `SELECT` after it).
     ///
     /// Either way the write moves the deadline forward only (`idle_expires_at < new`),
     /// so concurrent touches never move it back and never revive a session that died
@@ -77,12 +78,19 @@ impl SessionStore for Store {
         policy: SlidePolicy,
     ) -> Result<Option<Session>, StoreError> {
         let one_statement = DIALECT == Dialect::Postgres && self.hints.due(hash, now, policy);
-        let found = if one_statement {
-            touch_in_one(self, hash, now, policy).await?
+        let slid = if one_statement {
+            slide_in_one(self, hash, now, policy).await?
         } else {
-            touch_in_two(self, hash, now, policy).await?
+            None
+        };
+        let found = match slid {
+            Some(session) => Some(session),
+            None => touch_in_two(self, hash, now, policy).await?,
         };
         let Some(mut session) = found else {
+            if DIALECT == Dialect::Postgres {
+                self.hints.forget(hash);
+            }
             return Ok(None);
         };
         if let Some(deadline) = policy.next_deadline(&session, now) {
@@ -198,41 +206,33 @@ impl SessionStore for Store {
     }
 }
 
-/// The live session by its hash as it was before the touch, slid in the same statement
-/// when [`SlidePolicy::next_deadline`] asks for it: the `UPDATE` states that rule in SQL
+/// Slides the live session with `hash` when due, in one `UPDATE … RETURNING` of the
+/// row as written (PostgreSQL only). `None`: nothing was due or nothing is live. The
+/// statement states [`SlidePolicy::next_deadline`]'s rule in SQL
 /// (`idle_expires_at < min(now + idle_ttl, absolute_expires_at) - min_step`, strictly
-/// forward, only while live). PostgreSQL runs a data-modifying CTE to completion even
-/// though the outer `SELECT` reads only the lookup, and an `UPDATE` that matches no row
-/// writes nothing.
-async fn touch_in_one(
+/// forward, only while live).
+async fn slide_in_one(
     store: &Store,
     hash: &TokenHash,
     now: Timestamp,
     policy: SlidePolicy,
 ) -> Result<Option<Session>, StoreError> {
     static SQL: Stmt = Stmt::new(concat!(
-        "WITH hit AS (SELECT ",
-        session_cols!(),
-        " FROM {sessions} \
-         WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?), \
-         slid AS (UPDATE {sessions} AS s \
-         SET idle_expires_at = LEAST(?, s.absolute_expires_at), last_seen_at = ? \
-         FROM hit WHERE s.id = hit.id AND s.idle_expires_at > ? \
-         AND s.idle_expires_at < LEAST(?, s.absolute_expires_at) \
-         - ? * INTERVAL '1 microsecond') \
-         SELECT ",
-        session_cols!(),
-        " FROM hit"
+        "UPDATE {sessions} \
+         SET idle_expires_at = LEAST(?, absolute_expires_at), last_seen_at = ? \
+         WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ? \
+         AND idle_expires_at < LEAST(?, absolute_expires_at) - ? * INTERVAL '1 microsecond' \
+         RETURNING ",
+        session_cols!()
     ));
     let target = conv::ts(now + policy.idle_ttl);
     let step = policy.min_step.max(time::Duration::ZERO);
     let step_micros = i64::try_from(step.whole_microseconds()).unwrap_or(i64::MAX);
     let query = store
         .query(&SQL)
-        .bind(&hash.0[..])
-        .bind(conv::ts(now))
-        .bind(conv::ts(now))
         .bind(target)
+        .bind(conv::ts(now))
+        .bind(&hash.0[..])
         .bind(conv::ts(now))
         .bind(conv::ts(now))
         .bind(target)
