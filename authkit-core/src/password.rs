@@ -344,6 +344,10 @@ fn is_outdated(hash: &PasswordHash, want: &Params) -> bool {
     if hash.algorithm != ARGON2ID_IDENT || hash.version != Some(Version::V0x13.into()) {
         return true;
     }
+    let want_len = want.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    if hash.hash.is_none_or(|output| output.len() != want_len) {
+        return true;
+    }
     match Params::try_from(hash) {
         Ok(have) => {
             have.m_cost() != want.m_cost()
@@ -503,6 +507,13 @@ mod tests {
                 Algorithm::Argon2d,
                 Version::V0x13,
                 params(128, 1, 1),
+                PASSWORD,
+            ),
+            // The configured m, t and p, but a 16-byte output.
+            crate_phc(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(256, 1, 1, Some(16)).unwrap_or_else(|e| panic!("{e}")),
                 PASSWORD,
             ),
         ];
