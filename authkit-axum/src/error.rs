@@ -78,6 +78,16 @@ impl Rejection {
         Rejection::of_kind(ErrorKind::Forbidden)
     }
 
+    /// 404 for an id the caller may not see (another user's session or key).
+    pub(crate) fn not_found() -> Self {
+        Rejection::of_kind(ErrorKind::NotFound)
+    }
+
+    /// 503 for a dependency of the application that failed (the mailer).
+    pub(crate) fn unavailable() -> Self {
+        Rejection::of_kind(ErrorKind::Unavailable)
+    }
+
     /// 403 for a cookie-authenticated unsafe request from another origin.
     pub(crate) fn cross_origin() -> Self {
         let mut r = Rejection::of_kind(ErrorKind::Forbidden);

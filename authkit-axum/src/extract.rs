@@ -140,3 +140,15 @@ extractor!(Key, |p| match p {
     _ => None,
 });
 extractor!(CurrentUser, |p| p.user_id().map(CurrentUser));
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestAuth {
+    type Rejection = ExtractRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<RequestAuth>()
+            .cloned()
+            .ok_or(ExtractRejection::NoLayer)
+    }
+}

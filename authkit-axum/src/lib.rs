@@ -40,6 +40,7 @@ mod config;
 mod csrf;
 mod error;
 mod extract;
+pub mod flows;
 mod guard;
 mod layer;
 
@@ -49,5 +50,6 @@ pub use error::Rejection;
 pub use extract::{
     Authenticated, CurrentUser, ExtractRejection, Key, MachineToken, UserSession, UserToken,
 };
+pub use flows::{Mail, MailKind, Mailer, flows};
 pub use guard::{Guard, GuardService};
 pub use layer::{AuthLayer, AuthService, Principal, RequestAuth};
