@@ -47,8 +47,10 @@ impl Principal {
     }
 }
 
-/// The credential a request carries, taken in this order: the session cookie, then a
-/// bearer token, then an API key. Only the first one found is used.
+/// The credential a request carries, taken in this order: a bearer token, then an API
+/// key, then the session cookie. Only the first one found is used. The credentials a
+/// client chose to attach come before the one a browser attaches on its own, so a
+/// script that calls an API with a key from a logged-in page acts as the key.
 #[derive(Clone, Debug)]
 enum Credential {
     Cookie(String),
@@ -277,15 +279,15 @@ impl RequestAuth {
 
 /// The first credential in the documented order.
 fn credential(shared: &Shared, headers: &HeaderMap) -> Option<Credential> {
-    let cookie_name = &shared.auth.config().session.cookie.name;
-    if let Some(value) = cookie(headers, cookie_name) {
-        return Some(Credential::Cookie(value));
-    }
     if let Some(token) = bearer(headers) {
         return Some(Credential::Bearer(token));
     }
-    let key = headers.get(&shared.config.api_key_header)?.to_str().ok()?;
-    Some(Credential::ApiKey(key.trim().to_owned()))
+    let key = headers.get(&shared.config.api_key_header);
+    if let Some(key) = key.and_then(|v| v.to_str().ok()) {
+        return Some(Credential::ApiKey(key.trim().to_owned()));
+    }
+    let cookie_name = &shared.auth.config().session.cookie.name;
+    cookie(headers, cookie_name).map(Credential::Cookie)
 }
 
 /// The value of the cookie `name` (RFC 6265 §5.4: `name=value` pairs separated by `; `,

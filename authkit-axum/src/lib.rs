@@ -27,10 +27,14 @@
 //!
 //! # Which credential
 //! The layer takes the first of these a request carries, and only that one:
-//! 1. the session cookie (named by the core's `Config::session.cookie`);
-//! 2. `Authorization: Bearer <access token>`, tried under each of
+//! 1. `Authorization: Bearer <access token>`, tried under each of
 //!    [`HttpConfig::bearer_audiences`]; an `api` token may be a machine token;
-//! 3. an API key in [`HttpConfig::api_key_header`].
+//! 2. an API key in [`HttpConfig::api_key_header`];
+//! 3. the session cookie (named by the core's `Config::session.cookie`).
+//!
+//! Credentials a client attaches on purpose come before the cookie a browser attaches
+//! on its own: a page's script calling an API with a key acts as that key, and only the
+//! cookie is subject to the cross-origin check.
 //!
 //! Nothing touches a store until an extractor or a guard asks; the answer is kept for
 //! the rest of the request.

@@ -180,6 +180,35 @@ async fn a_session_cookie_a_bearer_token_and_a_key_each_log_in() {
 }
 
 #[tokio::test]
+async fn a_bearer_or_key_sent_on_purpose_wins_over_the_cookie() {
+    let rig = rig().await;
+    let app = app(&rig, HttpConfig::default());
+    let cookie = session_cookie(&rig).await;
+    let key = key(&rig, Some(rig.user), &["reports:read"]).await;
+    let pair = rig.auth.issue_token_pair(rig.user).await.unwrap();
+    let bearer = format!("Bearer {}", pair.access_token);
+    let all = Request::get("/token")
+        .header("cookie", &cookie)
+        .header("x-api-key", &key)
+        .header("authorization", &bearer)
+        .body(Body::empty())
+        .unwrap();
+    let response = send(&app, all).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(text(response).await, "bff");
+    let key_and_cookie = Request::get("/reports")
+        .header("cookie", &cookie)
+        .header("x-api-key", &key)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send(&app, key_and_cookie).await.status(),
+        StatusCode::OK,
+        "a session has no scopes; the key has"
+    );
+}
+
+#[tokio::test]
 async fn a_bad_token_is_invalid_token_and_a_bad_cookie_is_not() {
     let rig = rig().await;
     let app = app(&rig, HttpConfig::default());
