@@ -1,33 +1,4 @@
-//! A router of the standard flows, JSON in and out, for an application to nest behind
-//! [`AuthLayer`](crate::AuthLayer):
-//!
-//! | route | who | does |
-//! |---|---|---|
-//! | `POST /register` `{email, password}` | anyone | creates the user, logs in (cookie), mails a verification link |
-//! | `POST /login` `{email, password}` | anyone | a new session (cookie); the one presented, if any, ends |
-//! | `POST /login/token` `{email, password}` | anyone | a token pair for a first-party programmatic client |
-//! | `POST /logout` | anyone | ends the session presented, clears the cookie |
-//! | `POST /refresh` `{refresh_token}` | anyone | rotates the pair |
-//! | `GET /sessions` | account | the user's live sessions, the current one marked |
-//! | `DELETE /sessions/{id}` | account | ends one of the user's sessions |
-//! | `POST /sessions/revoke-others` | session | ends every other session of the user |
-//! | `POST /email/verification` | account | mails a new verification link |
-//! | `POST /email/verify` `{token}` | anyone | marks the email verified; a session presented gets a new id |
-//! | `POST /password/forgot` `{email}` | anyone | mails a reset link (202 whether or not the email exists) |
-//! | `POST /password/reset` `{token, password}` | anyone | sets the password; every session and refresh token of the user ends |
-//! | `POST /magic-link` `{email}` | anyone | mails a login link (202 either way) |
-//! | `POST /magic-link/login` `{token}` | anyone | a new session (cookie) |
-//! | `POST /otp` `{email}` | anyone | mails a code (202 either way) |
-//! | `POST /otp/login` `{email, code}` | anyone | a new session (cookie) |
-//! | `GET /keys`, `POST /keys` `{name, scopes?}` | account | the user's API keys; a new one (its secret shown once) |
-//! | `POST /keys/{id}/rotate`, `DELETE /keys/{id}` | account | a new secret for a key (the old one dies at once); revokes a key |
-//!
-//! "Account" is a user's session or access token; an API key cannot manage keys or
-//! sessions. Logging in always issues a new session id, and so does verifying the email
-//! from a logged-in browser (OWASP Session Management Cheat Sheet, "Renew the Session ID
-//! After Any Privilege Level Change"). Mail for the endpoints that answer 202 either way
-//! is sent in the background and its failure only logged, so that neither the answer
-//! nor its timing tells whether an account exists (OWASP Forgot Password Cheat Sheet).
+//! The router of the standard flows; see [`flows`].
 
 use std::sync::Arc;
 
@@ -86,9 +57,36 @@ struct Flows {
     mailer: Arc<dyn Mailer>,
 }
 
-/// The router of the standard flows (see the module docs), to nest under a prefix of
-/// the application's choice, behind an [`AuthLayer`](crate::AuthLayer) over the same
-/// `auth`.
+/// The router of the standard flows, JSON in and out, to nest under a prefix of the
+/// application's choice behind an [`AuthLayer`](crate::AuthLayer) over the same `auth`:
+///
+/// | route | who | does |
+/// |---|---|---|
+/// | `POST /register` `{email, password}` | anyone | creates the user, logs in (cookie), mails a verification link |
+/// | `POST /login` `{email, password}` | anyone | a new session (cookie); the one presented, if any, ends |
+/// | `POST /login/token` `{email, password}` | anyone | a token pair for a first-party programmatic client |
+/// | `POST /logout` | anyone | ends the session presented, clears the cookie |
+/// | `POST /refresh` `{refresh_token}` | anyone | rotates the pair |
+/// | `GET /sessions` | account | the user's live sessions, the current one marked |
+/// | `DELETE /sessions/{id}` | account | ends one of the user's sessions |
+/// | `POST /sessions/revoke-others` | session | ends every other session of the user |
+/// | `POST /email/verification` | account | mails a new verification link |
+/// | `POST /email/verify` `{token}` | anyone | marks the email verified; a session presented gets a new id |
+/// | `POST /password/forgot` `{email}` | anyone | mails a reset link (202 whether or not the email exists) |
+/// | `POST /password/reset` `{token, password}` | anyone | sets the password; every session and refresh token of the user ends |
+/// | `POST /magic-link` `{email}` | anyone | mails a login link (202 either way) |
+/// | `POST /magic-link/login` `{token}` | anyone | a new session (cookie) |
+/// | `POST /otp` `{email}` | anyone | mails a code (202 either way) |
+/// | `POST /otp/login` `{email, code}` | anyone | a new session (cookie) |
+/// | `GET /keys`, `POST /keys` `{name, scopes?}` | account | the user's API keys; a new one (its secret shown once) |
+/// | `POST /keys/{id}/rotate`, `DELETE /keys/{id}` | account | a new secret for a key (the old one dies at once); revokes a key |
+///
+/// "Account" is a user's session or access token; an API key cannot manage keys or
+/// sessions. Logging in always issues a new session id, and so does verifying the email
+/// from a logged-in browser (OWASP Session Management Cheat Sheet, "Renew the Session ID
+/// After Any Privilege Level Change"). Mail for the endpoints that answer 202 either way
+/// is sent in the background and its failure only logged, so that neither the answer
+/// nor its timing tells whether an account exists (OWASP Forgot Password Cheat Sheet).
 pub fn flows(auth: Arc<Auth>, mailer: Arc<dyn Mailer>) -> Router {
     Router::new()
         .route("/register", post(register))

@@ -44,7 +44,7 @@ mod config;
 mod csrf;
 mod error;
 mod extract;
-pub mod flows;
+mod flows;
 mod guard;
 mod layer;
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The demo under wrk: requests per second of a route behind the login guard (a session
+# cookie) against its unguarded twin, at 1 and 16 connections.
+#   scripts/load.sh [DATABASE_URL]   (default: a fresh SQLite file)
+# Installs Debian's wrk when missing. Builds and runs the demo in release mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk
+url="${1:-sqlite:///tmp/authkit-load.db}"
+case "$url" in sqlite://*) rm -f "${url#sqlite://}"{,-wal,-shm} ;; esac
+port=3917
+cargo build --release -p authkit-demo
+target/release/authkit-demo --database-url "$url" --listen "127.0.0.1:$port" &
+demo=$!
+trap 'kill $demo' EXIT
+base="http://127.0.0.1:$port"
+for _ in $(seq 100); do curl -sf "$base/ping/open" >/dev/null && break; sleep 0.1; done
+email="load-$(date +%s%N)@example.com"
+cookie=$(curl -sf -D - -o /dev/null -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"correct horse battery staple\"}" \
+    "$base/auth/register" | sed -n 's/^set-cookie: \([^;]*\).*/\1/Ip' | tr -d '\r')
+[ -n "$cookie" ] || { echo "no session cookie" >&2; exit 1; }
+rps() { wrk -t "$1" -c "$2" -d "${DURATION:-10s}" -H "cookie: $cookie" "$base$3" | awk '/Requests\/sec/ {print $2}'; }
+echo "store: $url"
+for conns in 1 16; do
+    threads=$(( conns < 2 ? 1 : 2 ))
+    open=$(rps "$threads" "$conns" /ping/open)
+    guarded=$(rps "$threads" "$conns" /ping/guarded)
+    ratio=$(awk -v g="$guarded" -v o="$open" 'BEGIN {printf "%.2f", g / o}')
+    echo "$conns connections: open $open req/s, guarded $guarded req/s, ratio $ratio"
+done
