@@ -10,7 +10,7 @@ url="${1:-sqlite:///tmp/authkit-load.db}"
 case "$url" in sqlite://*) rm -f "${url#sqlite://}"{,-wal,-shm} ;; esac
 port=3917
 cargo build --release -p authkit-demo
-target/release/authkit-demo --database-url "$url" --listen "127.0.0.1:$port" &
+"${CARGO_TARGET_DIR:-target}/release/authkit-demo" --database-url "$url" --listen "127.0.0.1:$port" &
 demo=$!
 trap 'kill $demo' EXIT
 base="http://127.0.0.1:$port"

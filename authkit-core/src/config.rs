@@ -179,8 +179,22 @@ pub struct SessionConfig {
     /// default 60 s. A session may so end up to this much before `idle_ttl` of idleness,
     /// never after.
     pub touch_step: Duration,
+    /// How long [`Auth::authenticate_session`](crate::Auth::authenticate_session) may
+    /// answer from memory a session it verified in the store, at most
+    /// [`SessionConfig::MAX_CACHE_TTL`]; default zero (off: every call asks the store).
+    ///
+    /// With it on, a session revoked through this `Auth` stops working at once, but one
+    /// revoked elsewhere (another instance, the CLI, the database) keeps working here for
+    /// up to this long, and the idle deadline this process writes is up to this late.
+    /// Deadlines are still checked on every call. Up to 10,000 sessions are kept.
+    pub cache_ttl: Duration,
     /// The cookie.
     pub cookie: CookieConfig,
+}
+
+impl SessionConfig {
+    /// The longest [`SessionConfig::cache_ttl`]: what a revocation elsewhere may lag.
+    pub const MAX_CACHE_TTL: Duration = Duration::seconds(60);
 }
 
 impl Default for SessionConfig {
@@ -189,6 +203,7 @@ impl Default for SessionConfig {
             idle_ttl: Duration::hours(24),
             absolute_ttl: Duration::days(30),
             touch_step: Duration::seconds(60),
+            cache_ttl: Duration::ZERO,
             cookie: CookieConfig::default(),
         }
     }
@@ -550,10 +565,24 @@ impl Config {
             "session.idle_ttl",
             s.idle_ttl,
         );
+        p.not_negative("session.cache_ttl", s.cache_ttl);
+        p.check(s.cache_ttl <= SessionConfig::MAX_CACHE_TTL, || {
+            "session.cache_ttl is over 60 s".into()
+        });
         let cookie = &s.cookie;
         p.check(cookie.same_site != SameSite::None || cookie.secure, || {
             "session.cookie: SameSite=None requires Secure".into()
         });
+        // RFC 6265bis §4.1.3: browsers refuse such cookies otherwise.
+        p.check(
+            !cookie.name.starts_with("__Secure-") || cookie.secure,
+            || "session.cookie: the __Secure- prefix requires Secure".into(),
+        );
+        p.check(
+            !cookie.name.starts_with("__Host-")
+                || (cookie.secure && cookie.path == "/" && cookie.domain.is_none()),
+            || "session.cookie: the __Host- prefix requires Secure, Path=/ and no Domain".into(),
+        );
         let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
         p.check(
             !cookie.name.is_empty() && cookie.name.chars().all(token_char),
@@ -862,6 +891,40 @@ mod tests {
             problems(&c),
             ["tokens.access_ttl_jitter must not be negative"]
         );
+    }
+
+    #[test]
+    fn cookie_prefixes_need_the_attributes_browsers_demand() {
+        let mut c = config();
+        c.session.cookie.name = "__Host-sid".into();
+        c.validate().expect("the defaults suit __Host-");
+        c.session.cookie.path = "/app".into();
+        c.session.cookie.domain = Some("example.com".into());
+        assert_eq!(
+            problems(&c),
+            ["session.cookie: the __Host- prefix requires Secure, Path=/ and no Domain"]
+        );
+        let mut c = config();
+        c.session.cookie.name = "__Secure-sid".into();
+        c.session.cookie.domain = Some("example.com".into());
+        c.validate().expect("__Secure- allows a domain");
+        c.session.cookie.secure = false;
+        assert_eq!(
+            problems(&c),
+            ["session.cookie: the __Secure- prefix requires Secure"]
+        );
+    }
+
+    #[test]
+    fn session_cache_ttl_is_between_zero_and_a_minute() {
+        let mut c = config();
+        assert_eq!(c.session.cache_ttl, Duration::ZERO);
+        c.session.cache_ttl = SessionConfig::MAX_CACHE_TTL;
+        c.validate().expect("the cap");
+        c.session.cache_ttl += Duration::microseconds(1);
+        assert_eq!(problems(&c), ["session.cache_ttl is over 60 s"]);
+        c.session.cache_ttl = Duration::seconds(-1);
+        assert_eq!(problems(&c), ["session.cache_ttl must not be negative"]);
     }
 
     #[test]

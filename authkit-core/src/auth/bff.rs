@@ -95,12 +95,14 @@ impl Auth {
         tokens: &UpstreamTokens,
     ) -> Result<()> {
         let sealed = self.seal(session, tokens)?;
-        match self
+        let set = self
             .stores
             .sessions
             .set_session_payload(session, Some(&sealed), self.now())
-            .await
-        {
+            .await;
+        // A cached copy holds the old payload.
+        self.session_cache.forget_session(session);
+        match set {
             Err(StoreError::NotFound { .. }) => Err(Error::SessionInvalid),
             other => Ok(other?),
         }

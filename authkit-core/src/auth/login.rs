@@ -75,7 +75,7 @@ impl Auth {
     /// Unknown: [`Error::UserNotFound`].
     pub async fn delete_user(&self, id: UserId) -> Result<()> {
         let now = self.now();
-        self.stores.sessions.revoke_user_sessions(id, None).await?;
+        self.revoke_other_sessions(id, None).await?;
         self.stores.tokens.revoke_user_refresh(id, now).await?;
         for key in self.stores.api_keys.list_api_keys(Some(id)).await? {
             self.stores.api_keys.delete_api_key(key.id).await?;

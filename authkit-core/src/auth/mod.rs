@@ -11,6 +11,7 @@ mod one_time;
 mod purge;
 mod rbac;
 mod refresh;
+mod session_cache;
 mod sessions;
 mod usage;
 
@@ -65,6 +66,7 @@ pub struct Auth {
     hook: Option<Arc<dyn LoginHook>>,
     audit: Option<Arc<dyn AuditSink>>,
     usage: Arc<usage::UsageBuffer>,
+    session_cache: session_cache::SessionCache,
 }
 
 impl fmt::Debug for Auth {
@@ -128,6 +130,7 @@ impl AuthBuilder {
             hook: self.hook,
             audit: self.audit,
             usage: Arc::default(),
+            session_cache: Default::default(),
         })
     }
 }

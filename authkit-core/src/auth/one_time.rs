@@ -65,10 +65,7 @@ impl Auth {
             .set_password_hash(user, Some(&phc), now)
             .await
             .map_err(user_missing)?;
-        self.stores
-            .sessions
-            .revoke_user_sessions(user, None)
-            .await?;
+        self.revoke_other_sessions(user, None).await?;
         self.stores.tokens.revoke_user_refresh(user, now).await?;
         self.audit(AuditEvent::PasswordReset { user });
         self.user(user).await

@@ -62,14 +62,24 @@ impl Auth {
     ///
     /// Errors: [`Error::MalformedToken`] without touching the store;
     /// [`Error::SessionInvalid`] for an unknown, revoked or expired session.
+    ///
+    /// With `session.cache_ttl` set, a session verified in the store less than that long
+    /// ago is answered from memory, its deadlines checked against the clock.
     pub async fn authenticate_session(&self, presented: &str) -> Result<Session> {
         let hash = parse_token(TokenKind::Session, presented)?;
-        let policy = self.slide_policy();
-        self.stores
+        let now = self.now();
+        let ttl = self.config.session.cache_ttl;
+        if let Some(session) = self.session_cache.get(&hash, now, ttl) {
+            return Ok(session);
+        }
+        let session = self
+            .stores
             .sessions
-            .touch_session(&hash, self.now(), policy)
+            .touch_session(&hash, now, self.slide_policy())
             .await?
-            .ok_or(Error::SessionInvalid)
+            .ok_or(Error::SessionInvalid)?;
+        self.session_cache.put(&session, now, ttl);
+        Ok(session)
     }
 
     /// The sliding rule in force.
@@ -82,7 +92,10 @@ impl Auth {
 
     /// Revokes one session (logout). `false` if it did not exist.
     pub async fn revoke_session(&self, id: SessionId) -> Result<bool> {
-        Ok(self.stores.sessions.revoke_session(id).await?)
+        let revoked = self.stores.sessions.revoke_session(id).await;
+        // After the store: a concurrent authentication cannot cache it again.
+        self.session_cache.forget_session(id);
+        Ok(revoked?)
     }
 
     /// Revokes every session of `user` but `keep` ("log out everywhere else"); returns
@@ -92,11 +105,9 @@ impl Auth {
         user: UserId,
         keep: Option<SessionId>,
     ) -> Result<u64> {
-        Ok(self
-            .stores
-            .sessions
-            .revoke_user_sessions(user, keep)
-            .await?)
+        let revoked = self.stores.sessions.revoke_user_sessions(user, keep).await;
+        self.session_cache.forget_user(user, keep);
+        Ok(revoked?)
     }
 
     /// The user's live sessions, oldest first.
