@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The demo under wrk: requests per second of a route behind the login guard (a session
 # cookie) against its unguarded twin, at 1 and 16 connections.
-#   scripts/load.sh [DATABASE_URL]   (default: a fresh SQLite file)
+#   scripts/load.sh [DATABASE_URL] [SESSION_CACHE_SECS]
+# (default: a fresh SQLite file, no session cache)
 # Installs Debian's wrk when missing. Builds and runs the demo in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk
 url="${1:-sqlite:///tmp/authkit-load.db}"
+cache="${2:-0}"
 case "$url" in sqlite://*) rm -f "${url#sqlite://}"{,-wal,-shm} ;; esac
 port=3917
 cargo build --release -p authkit-demo
-"${CARGO_TARGET_DIR:-target}/release/authkit-demo" --database-url "$url" --listen "127.0.0.1:$port" &
+"${CARGO_TARGET_DIR:-target}/release/authkit-demo" --database-url "$url" --listen "127.0.0.1:$port" --session-cache "$cache" &
 demo=$!
 trap 'kill $demo' EXIT
 base="http://127.0.0.1:$port"
@@ -21,7 +23,7 @@ cookie=$(curl -sf -D - -o /dev/null -H 'content-type: application/json' \
     "$base/auth/register" | sed -n 's/^set-cookie: \([^;]*\).*/\1/Ip' | tr -d '\r')
 [ -n "$cookie" ] || { echo "no session cookie" >&2; exit 1; }
 rps() { wrk -t "$1" -c "$2" -d "${DURATION:-10s}" -H "cookie: $cookie" "$base$3" | awk '/Requests\/sec/ {print $2}'; }
-echo "store: $url"
+echo "store: $url, session cache: ${cache}s"
 for conns in 1 16; do
     threads=$(( conns < 2 ? 1 : 2 ))
     open=$(rps "$threads" "$conns" /ping/open)

@@ -25,6 +25,9 @@ pub struct DemoOptions {
     /// deployment behind TLS. Off by default, since the demo serves plain HTTP on
     /// loopback.
     pub secure_cookies: bool,
+    /// `session.cache_ttl`: how long a verified session is answered from memory; default
+    /// zero (every request asks the store).
+    pub session_cache: time::Duration,
 }
 
 impl Default for DemoOptions {
@@ -32,6 +35,7 @@ impl Default for DemoOptions {
         DemoOptions {
             database_url: "sqlite://authkit-demo.db".into(),
             secure_cookies: false,
+            session_cache: time::Duration::ZERO,
         }
     }
 }
@@ -62,6 +66,7 @@ struct Demo {
 pub async fn app(options: &DemoOptions) -> Result<Router, authkit::Error> {
     let stores = stores(&options.database_url).await?;
     let mut config = Config::new("http://127.0.0.1", SigningKey::new(random_key()));
+    config.session.cache_ttl = options.session_cache;
     let cookie = &mut config.session.cookie;
     cookie.secure = options.secure_cookies;
     if options.secure_cookies {

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use authkit_demo::DemoOptions;
 
-const USAGE: &str = "usage: authkit-demo [--database-url URL] [--listen ADDR] [--secure-cookies]
+const USAGE: &str = "usage: authkit-demo [--database-url URL] [--listen ADDR] [--secure-cookies] [--session-cache SECS]
   --database-url  sqlite://file.db (default sqlite://authkit-demo.db), postgres://… or mysql://…
   --listen        the address to serve on (default 127.0.0.1:3000)
-  --secure-cookies  a Secure, __Host- session cookie (behind TLS only)";
+  --secure-cookies  a Secure, __Host- session cookie (behind TLS only)
+  --session-cache   answer a verified session from memory for SECS seconds (0 to 60, default 0)";
 
 fn main() -> ExitCode {
     let (options, listen) = match parse(std::env::args().skip(1)) {
@@ -65,6 +66,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(DemoOptions, SocketA
                     .map_err(|e| format!("bad --listen {value}: {e}"))?;
             }
             "--secure-cookies" => options.secure_cookies = true,
+            "--session-cache" => {
+                let value = args.next().ok_or("--session-cache needs seconds")?;
+                let secs: i64 = value
+                    .parse()
+                    .map_err(|e| format!("bad --session-cache {value}: {e}"))?;
+                options.session_cache = time::Duration::seconds(secs);
+            }
             "-h" | "--help" => return Err("authkit demo".into()),
             other => return Err(format!("unknown argument {other}")),
         }

@@ -220,7 +220,7 @@ async fn demo() -> String {
     }
     let options = DemoOptions {
         database_url: format!("sqlite://{}", file.display()),
-        secure_cookies: false,
+        ..DemoOptions::default()
     };
     let app = authkit_demo::app(&options).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
