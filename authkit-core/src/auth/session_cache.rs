@@ -2,7 +2,7 @@
 //! can answer from memory (see [`SessionConfig::cache_ttl`](crate::config::SessionConfig)).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use crate::model::{Session, SessionId, Timestamp, TokenHash, UserId};
 
@@ -12,7 +12,7 @@ const MAX_ENTRIES: usize = 10_000;
 /// Sessions by token hash, each with the time it was read from the store.
 #[derive(Debug, Default)]
 pub(super) struct SessionCache {
-    entries: Mutex<HashMap<TokenHash, (Session, Timestamp)>>,
+    entries: RwLock<HashMap<TokenHash, (Session, Timestamp)>>,
 }
 
 impl SessionCache {
@@ -27,7 +27,7 @@ impl SessionCache {
         if ttl <= time::Duration::ZERO {
             return None;
         }
-        let entries = self.lock();
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         let (session, read_at) = entries.get(hash)?;
         let fresh = now < *read_at + ttl && now >= *read_at;
         let live = now < session.idle_expires_at && now < session.absolute_expires_at;
@@ -60,8 +60,8 @@ impl SessionCache {
             .retain(|_, (s, _)| s.user_id != user || Some(s.id) == keep);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TokenHash, (Session, Timestamp)>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<TokenHash, (Session, Timestamp)>> {
+        self.entries.write().unwrap_or_else(|e| e.into_inner())
     }
 }
 
