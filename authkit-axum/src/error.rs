@@ -78,6 +78,11 @@ impl Rejection {
         Rejection::of_kind(ErrorKind::Forbidden)
     }
 
+    /// 400 for a request body that is not what the route takes.
+    pub(crate) fn bad_request() -> Self {
+        Rejection::of_kind(ErrorKind::InvalidInput)
+    }
+
     /// 404 for an id the caller may not see (another user's session or key).
     pub(crate) fn not_found() -> Self {
         Rejection::of_kind(ErrorKind::NotFound)

@@ -6,12 +6,13 @@ use authkit::{
     ApiKey, ApiKeyId, Auth, BoxError, Environment, KeyType, NewApiKey, OneTimeIssue, Secret,
     Session, SessionId, Timestamp, User, UserId,
 };
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::{Principal, Rejection, RequestAuth};
@@ -112,6 +113,21 @@ pub fn flows(auth: Arc<Auth>, mailer: Arc<dyn Mailer>) -> Router {
 }
 
 type Answer = Result<Response, Rejection>;
+
+/// A JSON request body; one that is missing, not JSON or not of the expected shape is a
+/// 400 `invalid_request`, like any other malformed input.
+struct JsonBody<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Rejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(body)) => Ok(JsonBody(body)),
+            Err(_) => Err(Rejection::bad_request()),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 struct Credentials {
@@ -279,7 +295,7 @@ fn mail_later(flows: &Flows, issue: Option<OneTimeIssue>, kind: MailKind) -> Res
 async fn register(
     State(f): State<Flows>,
     found: RequestAuth,
-    Json(b): Json<Credentials>,
+    JsonBody(b): JsonBody<Credentials>,
 ) -> Answer {
     let refuse = |e: authkit::Error| found.rejection(&e);
     let user = f
@@ -297,7 +313,11 @@ async fn register(
     Ok(logged_in)
 }
 
-async fn login(State(f): State<Flows>, found: RequestAuth, Json(b): Json<Credentials>) -> Answer {
+async fn login(
+    State(f): State<Flows>,
+    found: RequestAuth,
+    JsonBody(b): JsonBody<Credentials>,
+) -> Answer {
     let user = f
         .auth
         .login_password_from(&b.email, &b.password, found.client_ip())
@@ -328,7 +348,7 @@ impl From<authkit::TokenPair> for PairView {
 async fn login_token(
     State(f): State<Flows>,
     found: RequestAuth,
-    Json(b): Json<Credentials>,
+    JsonBody(b): JsonBody<Credentials>,
 ) -> Answer {
     let refuse = |e: authkit::Error| found.rejection(&e);
     let user = f
@@ -354,7 +374,7 @@ async fn logout(State(f): State<Flows>, found: RequestAuth) -> Answer {
 async fn refresh(
     State(f): State<Flows>,
     found: RequestAuth,
-    Json(b): Json<RefreshRequest>,
+    JsonBody(b): JsonBody<RefreshRequest>,
 ) -> Answer {
     let pair = f
         .auth
@@ -431,7 +451,7 @@ async fn request_verification(State(f): State<Flows>, found: RequestAuth) -> Ans
 async fn verify_email(
     State(f): State<Flows>,
     found: RequestAuth,
-    Json(b): Json<TokenOnly>,
+    JsonBody(b): JsonBody<TokenOnly>,
 ) -> Answer {
     let user = f
         .auth
@@ -449,7 +469,7 @@ async fn verify_email(
 async fn forgot_password(
     State(f): State<Flows>,
     found: RequestAuth,
-    Json(b): Json<EmailOnly>,
+    JsonBody(b): JsonBody<EmailOnly>,
 ) -> Answer {
     let issue = f
         .auth
@@ -462,7 +482,7 @@ async fn forgot_password(
 async fn reset_password(
     State(f): State<Flows>,
     found: RequestAuth,
-    Json(b): Json<NewPassword>,
+    JsonBody(b): JsonBody<NewPassword>,
 ) -> Answer {
     let user = f
         .auth
@@ -480,7 +500,7 @@ async fn reset_password(
 async fn request_magic_link(
     State(f): State<Flows>,
     found: RequestAuth,
-    Json(b): Json<EmailOnly>,
+    JsonBody(b): JsonBody<EmailOnly>,
 ) -> Answer {
     let issue = f
         .auth
@@ -493,7 +513,7 @@ async fn request_magic_link(
 async fn magic_link_login(
     State(f): State<Flows>,
     found: RequestAuth,
-    Json(b): Json<TokenOnly>,
+    JsonBody(b): JsonBody<TokenOnly>,
 ) -> Answer {
     let user = f
         .auth
@@ -506,7 +526,7 @@ async fn magic_link_login(
 async fn request_otp(
     State(f): State<Flows>,
     found: RequestAuth,
-    Json(b): Json<EmailOnly>,
+    JsonBody(b): JsonBody<EmailOnly>,
 ) -> Answer {
     let issue = f
         .auth
@@ -516,7 +536,11 @@ async fn request_otp(
     Ok(mail_later(&f, issue, MailKind::LoginCode))
 }
 
-async fn otp_login(State(f): State<Flows>, found: RequestAuth, Json(b): Json<Code>) -> Answer {
+async fn otp_login(
+    State(f): State<Flows>,
+    found: RequestAuth,
+    JsonBody(b): JsonBody<Code>,
+) -> Answer {
     let user = f
         .auth
         .login_email_otp(&b.email, &b.code)
@@ -554,7 +578,7 @@ fn new_key_answer(issued: authkit::IssuedApiKey) -> Response {
 async fn create_key(
     State(f): State<Flows>,
     found: RequestAuth,
-    Json(b): Json<KeyRequestBody>,
+    JsonBody(b): JsonBody<KeyRequestBody>,
 ) -> Answer {
     let (user, _) = account(&found).await?;
     let mut new = NewApiKey::new(KeyType::Secret, Environment::Live, Some(user), b.name);

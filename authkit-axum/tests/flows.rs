@@ -369,6 +369,34 @@ async fn refresh_rotates_and_a_replayed_token_gets_the_same_refusal_as_garbage()
 }
 
 #[tokio::test]
+async fn a_code_locked_after_wrong_tries_is_429_with_retry_after() {
+    let rig = rig();
+    register(&rig).await;
+    send(
+        &rig,
+        call("POST", "/auth/otp", None, Some(json!({ "email": EMAIL }))),
+    )
+    .await;
+    rig.outbox.last(EMAIL, MailKind::LoginCode).await.unwrap();
+    let wrong = json!({ "email": EMAIL, "code": "000000x" });
+    for _ in 0..6 {
+        send(
+            &rig,
+            call("POST", "/auth/otp/login", None, Some(wrong.clone())),
+        )
+        .await;
+    }
+    let response = rig
+        .app
+        .clone()
+        .oneshot(call("POST", "/auth/otp/login", None, Some(wrong)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "60");
+}
+
+#[tokio::test]
 async fn a_bad_body_is_a_400_and_changes_nothing() {
     let rig = rig();
     let bad = call(
@@ -377,8 +405,20 @@ async fn a_bad_body_is_a_400_and_changes_nothing() {
         None,
         Some(json!({ "email": EMAIL })),
     );
-    let (status, _, _) = send(&rig, bad).await;
-    assert!(status.is_client_error(), "{status}");
+    let (status, _, body) = send(&rig, bad).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "error": "invalid_request" })
+        )
+    );
+    let mut not_json = call("POST", "/auth/login", None, None);
+    *not_json.body_mut() = Body::from("{not json");
+    not_json
+        .headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    assert_eq!(send(&rig, not_json).await.0, StatusCode::BAD_REQUEST);
     let (status, _, _) = send(
         &rig,
         call(
