@@ -226,7 +226,7 @@ macro_rules! __cases {
             sessions_payload_set_get_clear = sessions::payload_set_get_clear [async];
             sessions_revoke_session = sessions::revoke_session [async];
             sessions_revoke_user_sessions_except_one = sessions::revoke_user_sessions_except_one [async];
-            sessions_list_live_oldest_first = sessions::list_live_oldest_first [async];
+            sessions_list_live_only = sessions::list_live_only [async];
             sessions_purge_removes_only_dead = sessions::purge_removes_only_dead [async];
             sessions_purge_respects_limit = sessions::purge_respects_limit [async];
             sessions_concurrent_creates_one_hash_one_wins = sessions::concurrent_creates_one_hash_one_wins [async];

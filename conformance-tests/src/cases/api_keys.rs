@@ -181,8 +181,8 @@ pub async fn create_unknown_owner_not_found<F: StoreFactory>(factory: &F) {
     );
 }
 
-/// `list_api_keys` lists an owner's keys, or the service keys, oldest (`created_at`)
-/// first, revoked and expired ones included.
+/// `list_api_keys` lists an owner's keys, or the service keys, in any order, revoked and
+/// expired ones included.
 pub async fn list_by_owner_and_service_keys<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let a = create_user(&stores).await;

@@ -255,11 +255,7 @@ async fn sessions_body(stores: Stores, ops: Vec<SessionOp>) -> Result<(), TestCa
                     .list_user_sessions(users[user], now)
                     .await
                     .map_err(store_err)?;
-                prop_assert!(
-                    got.windows(2).all(|w| w[0].created_at <= w[1].created_at),
-                    "step {}: list_user_sessions not oldest first",
-                    step
-                );
+                // In any order, as the trait says (core sorts).
                 let mut got = got;
                 got.sort_by_key(|s| (s.created_at, s.id));
                 let mut expected: Vec<Session> = model

@@ -756,8 +756,8 @@ pub async fn revoke_user_sessions_except_one<F: StoreFactory>(factory: &F) {
     );
 }
 
-/// `list_user_sessions` lists the user's live sessions only, oldest (`created_at`) first.
-pub async fn list_live_oldest_first<F: StoreFactory>(factory: &F) {
+/// `list_user_sessions` lists the user's live sessions only, in any order.
+pub async fn list_live_only<F: StoreFactory>(factory: &F) {
     let stores = factory.stores().await;
     let u = create_user(&stores).await;
     let other = create_user(&stores).await;

@@ -431,7 +431,7 @@ async fn revoke_all_with_null_exception_is_caught() {
 /// only".
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn listing_dead_sessions_is_caught() {
-    assert_caught!(Fault::ListIncludesDead => sessions::list_live_oldest_first);
+    assert_caught!(Fault::ListIncludesDead => sessions::list_live_only);
 }
 
 /// "Deletes … sessions that are not live at `now`": a deadline equal to `now` is dead.
