@@ -3,10 +3,11 @@
 //!
 //! The tables keep authkit's default names (`authkit_users`, …): entity table names are
 //! fixed at compile time. The columns are those of the frozen schema in
-//! [`authkit_schema`]; the same entity files are compiled twice, because SQLite keeps
-//! timestamps as `INTEGER` Unix microseconds where PostgreSQL and MySQL have a time type:
+//! [`authkit_schema`]; the same entity files are compiled once per database, because each keeps
+//! timestamps in its own way:
 //!
-//! - [`server`]: PostgreSQL and MySQL/MariaDB, timestamps as [`time::OffsetDateTime`] (UTC);
+//! - [`postgres`]: timestamps as [`time::OffsetDateTime`] (UTC);
+//! - [`mysql`]: MySQL/MariaDB, timestamps as [`time::PrimitiveDateTime`] holding UTC;
 //! - [`sqlite`]: SQLite, timestamps as `i64` Unix microseconds
 //!   ([`micros`](crate::micros) and [`from_micros`](crate::from_micros) convert).
 //!
@@ -16,9 +17,12 @@
 //! Write through the store, not through the entities: the store keeps the rules (a hash
 //! is never a secret, a rotation is one atomic step). Read, join and relate freely.
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "mysql"))))]
-pub mod server;
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;

@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// The entity and store files are mounted once per flavor (PostgreSQL/MySQL, SQLite) on
-// purpose, each time over that flavor's timestamp type: one body of code, every line
+// The entity and store files are mounted once per database on purpose, each time over
+// that database's timestamp type: one body of code, every line
 // visible to rustfmt, clippy and editors.
 #![allow(clippy::duplicate_mod)]
 
@@ -16,8 +16,10 @@ pub mod entity;
 mod error;
 #[cfg(feature = "_any")]
 mod migrate;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-mod server;
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod pg;
 #[cfg(feature = "_any")]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -25,13 +27,16 @@ mod sqlite;
 
 #[cfg(feature = "_any")]
 pub use migrate::{AuthkitMigration, HISTORY_TABLE, Migrator, migrations};
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use mysql::MySqlStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use pg::PgStore;
 /// The SeaORM this crate is built on, so connections and entities match its version.
 pub use sea_orm;
 /// The migration crate of that SeaORM, for [`Migrator`] and [`migrations()`].
 pub use sea_orm_migration;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "mysql"))))]
-pub use server::ServerStore;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;

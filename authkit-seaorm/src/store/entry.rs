@@ -1,4 +1,4 @@
-//! The store's constructors, the same for every flavor.
+//! The store's constructors, the same on every database.
 
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] when the connection is to a database of the other flavor.
+    /// [`StoreError::Backend`] when the connection is to another kind of database.
     pub fn new(db: DatabaseConnection) -> Result<Self, StoreError> {
         let backend = db.get_database_backend();
         if !accepts(backend) {
@@ -46,7 +46,7 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Backend`] when the database cannot be reached, a migration fails,
-    /// or the URL names a database of the other flavor.
+    /// or the URL names another kind of database.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let db = Database::connect(Self::connect_options(url))
             .await

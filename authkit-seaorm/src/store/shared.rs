@@ -1,13 +1,13 @@
-//! What the store files of one flavor share: transactions, and reading columns.
+//! What the store files of one database share: transactions, and reading columns.
 //!
-//! The files in `src/store/` are written once and mounted in each flavor's module
-//! (`server` for PostgreSQL and MySQL, `sqlite`) with `#[path = "store/…"] mod …;`.
-//! The flavor's module supplies `e` (its entities), `Store` (the store type, with a
-//! `db: DatabaseConnection` field), `STORE_NAME`, `accepts(DbBackend)`, and
+//! The files in `src/store/` are written once and mounted in each database's module
+//! (`pg`, `mysql`, `sqlite`) with `#[path = "store/…"] mod …;`. The database's module
+//! supplies `e` (its entities), `Store` (the store type, with a `db: DatabaseConnection`
+//! field), `STORE_NAME`, `accepts(DbBackend)`, `tune(&mut ConnectOptions)`, and
 //! `conv::t` / `conv::from_t` (a timestamp as bound and as read).
 //!
-//! Where the databases differ inside one flavor (PostgreSQL or MySQL), the code matches
-//! on the connection's backend.
+//! Where the SQL differs between databases, the code matches on the connection's
+//! backend (one `DbBackend` per store type, checked when the store is built).
 
 use authkit::{Entity, RbacItem, RbacItemId, SlugKind, StoreError, Timestamp, TokenHash};
 use sea_orm::sea_query::Condition;

@@ -80,20 +80,38 @@ fn usable(now: Timestamp) -> Condition {
         .add(OneTime::ExpiresAt.gt(t(now)))
 }
 
-/// Sets `revoked_at = now` on the unrevoked refresh tokens matching `which`.
+/// Most passes of a revocation; each pass after the first needs a rotation to have
+/// committed while the one before it ran, so real runs end within two or three.
+const MAX_REVOKE_PASSES: usize = 32;
+
+/// Sets `revoked_at = now` on the unrevoked refresh tokens matching `which`, in passes
+/// until one changes nothing; returns how many rows all passes changed.
+///
+/// Under PostgreSQL's READ COMMITTED each statement sees the rows committed before it
+/// began: a pass that waits on a row a rotation has locked revokes that row once the
+/// rotation commits, but not the successor the rotation inserted. The next pass sees
+/// it. A rotation that locks its row after a pass that found nothing sees the token
+/// revoked, and core's rule does not rotate it.
 async fn revoke_refresh_where<C: sea_orm::ConnectionTrait>(
     db: &C,
     which: Condition,
     now: Timestamp,
 ) -> Result<u64, StoreError> {
-    let done = RefreshTokens::update_many()
-        .col_expr(Refresh::RevokedAt, Expr::value(t(now)))
-        .filter(which)
-        .filter(Refresh::RevokedAt.is_null())
-        .exec(db)
-        .await
-        .map_err(backend)?;
-    Ok(done.rows_affected)
+    let mut total = 0;
+    for _ in 0..MAX_REVOKE_PASSES {
+        let done = RefreshTokens::update_many()
+            .col_expr(Refresh::RevokedAt, Expr::value(t(now)))
+            .filter(which.clone())
+            .filter(Refresh::RevokedAt.is_null())
+            .exec(db)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected == 0 {
+            break;
+        }
+        total += done.rows_affected;
+    }
+    Ok(total)
 }
 
 /// Applies a rotation decision inside the transaction that holds the presented row.
@@ -150,6 +168,15 @@ async fn apply_otp(
 }
 
 impl Store {
+    /// [`revoke_refresh_where`] in a transaction of its own, so that a rotation racing
+    /// the revocation leaves no live successor.
+    async fn revoke_refresh(&self, which: Condition, now: Timestamp) -> Result<u64, StoreError> {
+        let tx = self.begin_write().await?;
+        let revoked = revoke_refresh_where(&tx, which, now).await?;
+        commit(tx).await?;
+        Ok(revoked)
+    }
+
     /// MySQL has no `UPDATE … RETURNING`: the row is locked and read, then consumed, in
     /// one transaction.
     async fn consume_locked(
@@ -221,12 +248,12 @@ impl TokenStore for Store {
 
     async fn revoke_family(&self, family: FamilyId, now: Timestamp) -> Result<u64, StoreError> {
         let which = Condition::all().add(Refresh::FamilyId.eq(family.0));
-        revoke_refresh_where(&self.db, which, now).await
+        self.revoke_refresh(which, now).await
     }
 
     async fn revoke_user_refresh(&self, user: UserId, now: Timestamp) -> Result<u64, StoreError> {
         let which = Condition::all().add(Refresh::UserId.eq(user.0));
-        revoke_refresh_where(&self.db, which, now).await
+        self.revoke_refresh(which, now).await
     }
 
     async fn purge_refresh(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {

@@ -1,7 +1,9 @@
-//! The entities on PostgreSQL and MySQL/MariaDB: timestamps are `OffsetDateTime` in UTC.
+//! The entities on MySQL/MariaDB: timestamps are `DATETIME(6)` holding UTC, read as
+//! `PrimitiveDateTime` (sqlx binds an `OffsetDateTime` as a `TIMESTAMP`, which ends in
+//! 2038).
 
-/// A timestamp column (`timestamptz` on PostgreSQL, `DATETIME(6)` in UTC on MySQL).
-pub type Time = time::OffsetDateTime;
+/// A timestamp column (`DATETIME(6)`, UTC).
+pub type Time = time::PrimitiveDateTime;
 
 #[path = "api_key.rs"]
 pub mod api_key;

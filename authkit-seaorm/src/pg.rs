@@ -1,19 +1,17 @@
-//! PostgreSQL and MySQL/MariaDB: [`ServerStore`].
+//! PostgreSQL: [`PgStore`].
 //!
-//! Types: `uuid` (PostgreSQL) or `BINARY(16)` (MySQL) ids, `bytea` / `BINARY(32)`
-//! hashes, `timestamptz` / `DATETIME(6)` (UTC) times, JSON text for scopes, IP
+//! Types: `uuid` ids, `bytea` hashes, `timestamptz` times, JSON text for scopes, IP
 //! allow-lists and metadata. Read-then-write steps lock their row with
-//! `SELECT … FOR UPDATE` inside a short transaction; MariaDB has no
-//! `UPDATE … RETURNING`, so a conditional update is followed by a read inside the
-//! transaction that holds its row lock.
+//! `SELECT … FOR UPDATE` inside a short transaction; single-row steps are one
+//! conditional `UPDATE … RETURNING`.
 
 use authkit::{StoreError, Timestamp};
 use sea_orm::{DatabaseConnection, DbBackend};
 
-pub(crate) use crate::entity::server as e;
+pub(crate) use crate::entity::postgres as e;
 
-type Store = ServerStore;
-const STORE_NAME: &str = "ServerStore";
+type Store = PgStore;
+const STORE_NAME: &str = "PgStore";
 
 #[path = "store/api_keys.rs"]
 mod api_keys;
@@ -32,13 +30,13 @@ mod users;
 
 /// Whether the store runs on `backend`.
 fn accepts(backend: DbBackend) -> bool {
-    matches!(backend, DbBackend::Postgres | DbBackend::MySql)
+    backend == DbBackend::Postgres
 }
 
 /// Nothing to add to the common connection settings.
 fn tune(_options: &mut sea_orm::ConnectOptions) {}
 
-/// Timestamps as they are: `OffsetDateTime` in UTC, microseconds kept by both databases.
+/// Timestamps as they are: `OffsetDateTime`, microseconds kept by `timestamptz`.
 mod conv {
     use super::{StoreError, Timestamp, e::Time};
 
@@ -53,11 +51,11 @@ mod conv {
     }
 }
 
-/// Every authkit store trait through SeaORM on PostgreSQL (13+) or MySQL 8 /
-/// MariaDB 10.6+, over the application's [`DatabaseConnection`].
+/// Every authkit store trait through SeaORM on PostgreSQL (13+), over the application's
+/// [`DatabaseConnection`].
 ///
 /// Cheap to clone (a `DatabaseConnection` is a pool handle).
 #[derive(Clone)]
-pub struct ServerStore {
+pub struct PgStore {
     db: DatabaseConnection,
 }
