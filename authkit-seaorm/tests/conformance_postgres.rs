@@ -9,4 +9,6 @@
 
 mod common;
 
-authkit_conformance::conformance_suite!(common::ServerFactory::new(common::Server::Postgres));
+authkit_conformance::conformance_suite!(common::server::ServerFactory::new(
+    common::server::Server::Postgres
+));

@@ -7,12 +7,9 @@
 // Test code: a failed unwrap is a failed case.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// Unique case names and cleanup, shared with authkit-sqlx's conformance targets.
-#[path = "../../authkit-sqlx/tests/common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use authkit::Stores;
 use authkit_conformance::{StoreFactory, async_trait};
@@ -26,19 +23,7 @@ const POOL_SIZE: u32 = 5;
 /// A fresh database file per [`StoreFactory::stores`] call, deleted with the factory.
 #[derive(Default)]
 struct SqliteFactory {
-    files: Mutex<Vec<PathBuf>>,
-}
-
-impl SqliteFactory {
-    /// A fresh file name for one case, remembered for the cleanup.
-    fn fresh_file(&self) -> PathBuf {
-        let path = std::env::temp_dir().join(format!("{}.db", common::case_name("authkit_sea_")));
-        self.files
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(path.clone());
-        path
-    }
+    files: common::TempFiles,
 }
 
 /// A store on a pool of its own over the database file `path` (created and migrated).
@@ -58,30 +43,13 @@ async fn open(path: &Path) -> Stores {
 #[async_trait]
 impl StoreFactory for SqliteFactory {
     async fn stores(&self) -> Stores {
-        open(&self.fresh_file()).await
+        open(&self.files.fresh()).await
     }
 
     async fn two_handles(&self) -> (Stores, Stores) {
-        let path = self.fresh_file();
+        let path = self.files.fresh();
         let first = open(&path).await;
         (first, open(&path).await)
-    }
-}
-
-impl Drop for SqliteFactory {
-    fn drop(&mut self) {
-        for path in self
-            .files
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut file = path.clone().into_os_string();
-                file.push(suffix);
-                let _ = std::fs::remove_file(file);
-            }
-        }
     }
 }
 
