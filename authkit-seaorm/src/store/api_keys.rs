@@ -14,7 +14,7 @@ use authkit_schema::TableNames;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryResult, Statement, Value,
+    QueryOrder, QueryResult, Statement, Value,
 };
 
 use super::shared::{NO_KEY, commit, count, from_json, hash, json, rollback, t, t_opt, ts, ts_opt};
@@ -245,6 +245,7 @@ impl ApiKeyStore for Store {
         row.map(key_from).transpose()
     }
 
+    /// Oldest first (the owner index ends in `created_at`), as authkit-sqlx lists them.
     async fn list_api_keys(&self, owner: Option<UserId>) -> Result<Vec<ApiKey>, StoreError> {
         let owned = match owner {
             Some(owner) => Column::OwnerId.eq(owner.0),
@@ -252,6 +253,8 @@ impl ApiKeyStore for Store {
         };
         let rows = ApiKeys::find()
             .filter(owned)
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
             .all(&self.db)
             .await
             .map_err(backend)?;

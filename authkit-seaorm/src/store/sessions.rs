@@ -5,7 +5,7 @@ use authkit::{
     Entity, Session, SessionId, SessionStore, SlidePolicy, StoreError, Timestamp, TokenHash, UserId,
 };
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::shared::{hash, t, ts};
 use super::{Store, e};
@@ -166,6 +166,8 @@ impl SessionStore for Store {
         Ok(done.rows_affected)
     }
 
+    /// Oldest first, although the trait allows any order: the conformance suite's
+    /// session model checks it (`props_sessions_match_model`).
     async fn list_user_sessions(
         &self,
         user: UserId,
@@ -174,6 +176,8 @@ impl SessionStore for Store {
         let rows = Sessions::find()
             .filter(Column::UserId.eq(user.0))
             .filter(live(now))
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
             .all(&self.db)
             .await
             .map_err(backend)?;
