@@ -6,10 +6,11 @@ use authkit::{
     RefreshToken, RefreshTokenId, RotationDecision, RotationOutcome, RotationRule, StoreError,
     Timestamp, TokenHash, TokenStore, UserId,
 };
+use authkit_schema::TableNames;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, Statement, Value,
 };
 
 use super::shared::{NO_USER, commit, hash, rollback, small_count, t, t_opt, ts, ts_opt};
@@ -114,6 +115,35 @@ async fn revoke_refresh_where<C: sea_orm::ConnectionTrait>(
     Ok(total)
 }
 
+/// PostgreSQL: the presented token consumed and its successor inserted in one statement
+/// (a data-modifying CTE), one round trip fewer than an `UPDATE` and an `INSERT`, as
+/// authkit-sqlx does. The query builder has no `UPDATE` inside a `WITH`, hence raw SQL.
+fn rotate_statement(presented: &RefreshToken, next: &RefreshToken, now: Timestamp) -> Statement {
+    const ROTATE: &str = "WITH consumed AS (UPDATE {refresh_tokens} \
+         SET consumed_at = COALESCE(consumed_at, ?), rotations = rotations + 1 WHERE id = ?) \
+         INSERT INTO {refresh_tokens} (id, family_id, user_id, token_hash, audience, profile, \
+         chain_started_at, created_at, expires_at, consumed_at, rotations, revoked_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let values: [Value; 14] = [
+        t(now).into(),
+        presented.id.0.into(),
+        next.id.0.into(),
+        next.family_id.0.into(),
+        next.user_id.0.into(),
+        next.token_hash.0.to_vec().into(),
+        next.audience.clone().into(),
+        next.profile.clone().into(),
+        t(next.chain_started_at).into(),
+        t(next.created_at).into(),
+        t(next.expires_at).into(),
+        t_opt(next.consumed_at).into(),
+        i64::from(next.rotations).into(),
+        t_opt(next.revoked_at).into(),
+    ];
+    let sql = crate::sql::render(ROTATE, DbBackend::Postgres, &TableNames::default());
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
 /// Applies a rotation decision inside the transaction that holds the presented row.
 async fn apply_rotation(
     tx: &DatabaseTransaction,
@@ -122,6 +152,11 @@ async fn apply_rotation(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     match decision {
+        RotationDecision::Rotate(next) if tx.get_database_backend() == DbBackend::Postgres => {
+            tx.execute_raw(rotate_statement(presented, next, now))
+                .await
+                .map_err(|e| map(e, Entity::RefreshToken, Entity::User))?;
+        }
         RotationDecision::Rotate(next) => {
             RefreshTokens::update_many()
                 .col_expr(
