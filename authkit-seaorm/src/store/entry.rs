@@ -43,6 +43,10 @@ impl Store {
     /// authkit's pending migrations with the standalone [`Migrator`] (history in
     /// `authkit_seaorm_migrations`), and builds the store.
     ///
+    /// SeaORM's migrator takes no database lock (sqlx's does): when several instances
+    /// may start at once on a database that still lacks migrations, migrate in a deploy
+    /// step first, or start one instance before the others.
+    ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] when the database cannot be reached, a migration fails,
