@@ -62,4 +62,6 @@ mod conv {
 #[derive(Clone)]
 pub struct MySqlStore {
     db: DatabaseConnection,
+    /// The text of the hot lookups, rendered once.
+    hot: std::sync::Arc<shared::HotSql>,
 }

@@ -58,4 +58,6 @@ mod conv {
 #[derive(Clone)]
 pub struct PgStore {
     db: DatabaseConnection,
+    /// The text of the hot lookups, rendered once.
+    hot: std::sync::Arc<shared::HotSql>,
 }

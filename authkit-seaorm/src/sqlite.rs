@@ -68,4 +68,6 @@ mod conv {
 #[derive(Clone)]
 pub struct SqliteStore {
     db: DatabaseConnection,
+    /// The text of the hot lookups, rendered once.
+    hot: std::sync::Arc<shared::HotSql>,
 }

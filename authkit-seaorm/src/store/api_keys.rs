@@ -221,11 +221,9 @@ impl ApiKeyStore for Store {
     }
 
     async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKey>, StoreError> {
-        let row = ApiKeys::find()
-            .filter(Column::KeyHash.eq(hash.0.to_vec()))
-            .one(&self.db)
-            .await
-            .map_err(backend)?;
+        let select = || ApiKeys::find().filter(Column::KeyHash.eq(hash.0.to_vec()));
+        let values = vec![hash.0.to_vec().into()];
+        let row = self.hot_one(&self.hot.key_by_hash, select, values).await?;
         row.map(key_from).transpose()
     }
 

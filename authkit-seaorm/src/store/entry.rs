@@ -36,7 +36,10 @@ impl Store {
                 backend,
             }));
         }
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            hot: Default::default(),
+        })
     }
 
     /// Connects to `url` with [`connect_options`](Self::connect_options), applies

@@ -47,12 +47,15 @@ impl Store {
         hash: &TokenHash,
         now: Timestamp,
     ) -> Result<Option<Session>, StoreError> {
-        let row = Sessions::find()
-            .filter(Column::TokenHash.eq(hash.0.to_vec()))
-            .filter(live(now))
-            .one(&self.db)
-            .await
-            .map_err(backend)?;
+        let select = || {
+            Sessions::find()
+                .filter(Column::TokenHash.eq(hash.0.to_vec()))
+                .filter(live(now))
+        };
+        let values = vec![hash.0.to_vec().into(), t(now).into(), t(now).into()];
+        let row = self
+            .hot_one(&self.hot.session_by_hash, select, values)
+            .await?;
         row.map(session_from).transpose()
     }
 }

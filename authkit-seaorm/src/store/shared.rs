@@ -9,11 +9,14 @@
 //! Where the SQL differs between databases, the code matches on the connection's
 //! backend (one `DbBackend` per store type, checked when the store is built).
 
+use std::sync::OnceLock;
+
 use authkit::{Entity, RbacItem, RbacItemId, SlugKind, StoreError, Timestamp, TokenHash};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, QueryTrait, Select, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    QuerySelect, QueryTrait, Select, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait, Value,
 };
 
 use super::{Store, conv, e};
@@ -99,6 +102,37 @@ impl Store {
         };
         let done = self.db.execute(&delete).await.map_err(backend)?;
         Ok(done.rows_affected())
+    }
+}
+
+/// The statement text of each hot-path lookup (a session, a key, a user by email),
+/// rendered by the query builder at its first use and then reused with each call's
+/// values: rendering the text on every call was a measurable share of a lookup.
+#[derive(Debug, Default)]
+pub(super) struct HotSql {
+    pub(super) session_by_hash: OnceLock<String>,
+    pub(super) key_by_hash: OnceLock<String>,
+    pub(super) user_by_email: OnceLock<String>,
+}
+
+impl Store {
+    /// The one row of `E` that `select` finds, with the statement text kept in `cell`
+    /// after the first call. `select` must bind exactly `values`, in that order (the
+    /// values it carries itself are thrown away after the first call).
+    pub(super) async fn hot_one<E: EntityTrait>(
+        &self,
+        cell: &OnceLock<String>,
+        select: impl FnOnce() -> Select<E>,
+        values: Vec<Value>,
+    ) -> Result<Option<E::Model>, StoreError> {
+        let db_backend = self.backend();
+        let sql = cell.get_or_init(|| select().build(db_backend).sql);
+        let statement = Statement::from_sql_and_values(db_backend, sql.clone(), values);
+        E::find()
+            .from_raw_sql(statement)
+            .one(&self.db)
+            .await
+            .map_err(backend)
     }
 }
 

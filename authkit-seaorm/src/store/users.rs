@@ -62,11 +62,11 @@ impl UserStore for Store {
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let row = Users::find()
-            .filter(self.email_is(email))
-            .one(&self.db)
-            .await
-            .map_err(backend)?;
+        let select = || Users::find().filter(self.email_is(email));
+        let values = vec![email.to_owned().into()];
+        let row = self
+            .hot_one(&self.hot.user_by_email, select, values)
+            .await?;
         row.map(user_from).transpose()
     }
 
