@@ -11,10 +11,10 @@ use authkit::{
     RateWindow, StoreError, Timestamp, TokenHash, UserId,
 };
 use authkit_schema::TableNames;
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::sea_query::{CaseStatement, Condition, Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QueryResult, Statement, Value,
+    QueryOrder, QueryResult, QuerySelect, Statement, Value,
 };
 
 use super::shared::{NO_KEY, commit, count, from_json, hash, json, rollback, t, t_opt, ts, ts_opt};
@@ -136,43 +136,73 @@ fn window_from(row: &QueryResult) -> Result<RateWindow, StoreError> {
     })
 }
 
-/// Adds one merged usage entry to its key: the count adds up, and `last_used_at` (with
-/// its IP and user agent) moves only forward.
-async fn add_usage<C: ConnectionTrait>(db: &C, usage: &KeyUsage) -> Result<(), StoreError> {
-    let later = Condition::any()
-        .add(Column::LastUsedAt.is_null())
-        .add(Column::LastUsedAt.lt(t(usage.last_used_at)));
-    let forward = |value: Value, col: Column| {
-        Expr::case(later.clone(), Expr::val(value)).finally(Expr::col(col))
+/// Keys one usage statement updates at most.
+const USAGE_CHUNK: usize = 200;
+
+/// `CASE WHEN when(u) THEN then(u) … ELSE otherwise END` over the entries of a batch.
+fn per_key(
+    batch: &[KeyUsage],
+    when: impl Fn(&KeyUsage) -> Condition,
+    then: impl Fn(&KeyUsage) -> Expr,
+    otherwise: Column,
+) -> Expr {
+    let case = batch
+        .iter()
+        .fold(CaseStatement::new(), |case, u| case.case(when(u), then(u)));
+    case.finally(Expr::col(otherwise)).into()
+}
+
+/// Adds merged usage entries (one per key) to their keys, in one `UPDATE`: each count
+/// adds up, and `last_used_at` (with its IP and user agent) moves only forward.
+async fn add_usage<C: ConnectionTrait>(db: &C, batch: &[KeyUsage]) -> Result<(), StoreError> {
+    let is_key = |u: &KeyUsage| Condition::all().add(Column::Id.eq(u.key_id.0));
+    let later = |u: &KeyUsage| {
+        is_key(u).add(
+            Condition::any()
+                .add(Column::LastUsedAt.is_null())
+                .add(Column::LastUsedAt.lt(t(u.last_used_at))),
+        )
     };
+    let uses = |u: &KeyUsage| Expr::col(Column::UsageCount).add(count(u.uses));
+    let ip = |u: &KeyUsage| Expr::val(u.last_used_ip.map(|ip| ip.to_string()));
+    let agent = |u: &KeyUsage| Expr::val(u.last_used_user_agent.clone());
+    let at = |u: &KeyUsage| Expr::val(Some(t(u.last_used_at)));
+    let ids = || Column::Id.is_in(batch.iter().map(|u| u.key_id.0));
+    if db.get_database_backend() != DbBackend::Sqlite {
+        // The rows are locked in id order first: an `UPDATE … WHERE id IN (…)` locks
+        // them in scan order, and two batches sharing keys could deadlock. (SQLite's
+        // `BEGIN IMMEDIATE` already holds the one write lock.)
+        ApiKeys::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(ids())
+            .order_by_asc(Column::Id)
+            .lock_exclusive()
+            .into_tuple::<uuid::Uuid>()
+            .all(db)
+            .await
+            .map_err(backend)?;
+    }
     ApiKeys::update_many()
         .col_expr(
             Column::UsageCount,
-            Expr::col(Column::UsageCount).add(count(usage.uses)),
+            per_key(batch, is_key, uses, Column::UsageCount),
         )
         // The later-use columns first read the old `last_used_at` (MySQL assigns left
         // to right), and `last_used_at` itself goes last.
         .col_expr(
             Column::LastUsedIp,
-            forward(
-                usage.last_used_ip.map(|ip| ip.to_string()).into(),
-                Column::LastUsedIp,
-            )
-            .into(),
+            per_key(batch, later, ip, Column::LastUsedIp),
         )
         .col_expr(
             Column::LastUsedUserAgent,
-            forward(
-                usage.last_used_user_agent.clone().into(),
-                Column::LastUsedUserAgent,
-            )
-            .into(),
+            per_key(batch, later, agent, Column::LastUsedUserAgent),
         )
         .col_expr(
             Column::LastUsedAt,
-            forward(Some(t(usage.last_used_at)).into(), Column::LastUsedAt).into(),
+            per_key(batch, later, at, Column::LastUsedAt),
         )
-        .filter(Column::Id.eq(usage.key_id.0))
+        .filter(ids())
         .exec(db)
         .await
         .map_err(backend)?;
@@ -362,16 +392,16 @@ impl ApiKeyStore for Store {
         commit(tx).await
     }
 
-    /// One transaction, one `UPDATE` per key in id order ([`KeyUsage::merge`] sorts,
-    /// so two batches lock shared keys in the same order and cannot deadlock). An error
-    /// rolls the whole batch back.
+    /// One transaction, one `UPDATE` per 200 keys (`CASE id …` in the `SET`), keys in id
+    /// order ([`KeyUsage::merge`] sorts, so two batches lock shared keys in the same
+    /// order). An error rolls the whole batch back.
     async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
         if usage.is_empty() {
             return Ok(());
         }
         let tx = self.begin_write().await?;
-        for entry in KeyUsage::merge(usage) {
-            if let Err(err) = add_usage(&tx, &entry).await {
+        for chunk in KeyUsage::merge(usage).chunks(USAGE_CHUNK) {
+            if let Err(err) = add_usage(&tx, chunk).await {
                 rollback(tx).await?;
                 return Err(err);
             }
