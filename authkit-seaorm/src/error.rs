@@ -1,0 +1,55 @@
+//! From SeaORM errors to [`StoreError`]: unique violations are conflicts, foreign-key
+//! violations name the missing row, everything else is a backend error with its source.
+
+use authkit::{Entity, StoreError};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+
+/// Maps a database error. `conflict` names what collided on a unique violation,
+/// `missing` what was absent on a foreign-key violation.
+pub(crate) fn map(err: DbErr, conflict: Entity, missing: Entity) -> StoreError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict { what: conflict },
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::NotFound { what: missing },
+        _ => StoreError::backend(err),
+    }
+}
+
+/// Maps an error of a statement that can violate no constraint the caller handles.
+pub(crate) fn backend(err: DbErr) -> StoreError {
+    StoreError::backend(err)
+}
+
+/// Whether the error is a unique violation (a grant or assignment that already exists).
+pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// A value read from the database that the model cannot hold (an unknown purpose, a
+/// hash of the wrong length, a negative counter): the database was written by something
+/// else, so it is a backend failure, never a miss.
+#[derive(Debug, thiserror::Error)]
+#[error("corrupt value in {column}: {detail}")]
+pub(crate) struct CorruptValue {
+    pub(crate) column: &'static str,
+    pub(crate) detail: String,
+}
+
+/// A [`CorruptValue`] as a store error.
+pub(crate) fn corrupt(column: &'static str, detail: impl Into<String>) -> StoreError {
+    StoreError::backend(CorruptValue {
+        column,
+        detail: detail.into(),
+    })
+}
+
+/// A deadlock or serialization failure (SQLSTATE 40001, PostgreSQL's 40P01): the
+/// database rolled the transaction back, and running it again may succeed.
+pub(crate) fn retryable(err: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    e.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "40001" || code == "40P01")
+}
