@@ -1,0 +1,116 @@
+//! SQLite: [`SqliteStore`], through diesel-async's sync connection wrapper.
+//!
+//! diesel-async has no asynchronous SQLite driver: its `SyncConnectionWrapper` runs
+//! each statement of Diesel's blocking `SqliteConnection` on tokio's blocking thread
+//! pool (`spawn_blocking`). Every statement therefore costs a hand-off to a blocking
+//! thread and back (microseconds), and a statement waiting for SQLite's write lock
+//! (up to the 5 s busy timeout) holds a blocking thread, not an async worker. tokio's
+//! blocking pool grows to 512 threads by default, so this bounds nothing but memory;
+//! the pool's size (5 connections by default) bounds how many statements run at once.
+//!
+//! Types: `BLOB` ids (16 bytes) and hashes (32 bytes), `INTEGER` times as Unix
+//! microseconds, `INTEGER` counters, `TEXT` everywhere else. SQLite has one writer at a
+//! time: connections use WAL and a busy timeout, and every read-then-write step starts
+//! as `BEGIN IMMEDIATE`. Foreign keys (and so the cascades from users) need
+//! `PRAGMA foreign_keys = ON` on every connection, which [`SqliteStore::build_pool`] sets.
+
+use authkit_schema::Dialect;
+use diesel::ConnectionError;
+use diesel::SqliteConnection;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+
+type Conn = SyncConnectionWrapper<SqliteConnection>;
+type Store = SqliteStore;
+const DIALECT: Dialect = Dialect::Sqlite;
+const STORE_NAME: &str = "SqliteStore";
+
+/// No row locks on SQLite: the write transaction (`BEGIN IMMEDIATE`) holds the
+/// database's one write lock instead.
+macro_rules! lock {
+    ($query:expr) => {
+        $query
+    };
+}
+
+/// `BEGIN IMMEDIATE`: a transaction that reads and then writes takes the write lock
+/// up front (a deferred one can fail to upgrade its lock when another did the same).
+macro_rules! write_tx {
+    ($conn:expr, $body:expr) => {
+        $conn.immediate_transaction($body)
+    };
+}
+
+/// `BEGIN IMMEDIATE` already serializes migrations.
+macro_rules! migration_lock {
+    ($conn:expr) => {};
+}
+
+/// SQLite's `lower` changes ASCII letters only: the unique index is on `lower(email)`.
+macro_rules! email_matches {
+    ($email:expr) => {
+        crate::lower(crate::schema::authkit_users::email).eq(crate::lower($email))
+    };
+}
+
+// The store, written once for every database (see `store/shared.rs`).
+#[path = "store/api_keys.rs"]
+mod api_keys;
+#[path = "store/entry.rs"]
+mod entry;
+#[path = "store/rbac.rs"]
+mod rbac;
+#[path = "store/sessions.rs"]
+mod sessions;
+#[path = "store/shared.rs"]
+mod shared;
+#[path = "store/tokens.rs"]
+mod tokens;
+#[path = "store/users.rs"]
+mod users;
+
+/// The pool type [`SqliteStore`] runs on (deadpool, through diesel-async).
+pub type SqlitePool = shared::Pool;
+
+/// Every authkit store trait on SQLite (3.35 or later; the bundled one is newer).
+///
+/// Cheap to clone (the pool is shared). See the module docs in the README for the cost
+/// of the sync connection wrapper.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// Per connection: WAL, `synchronous = NORMAL` (durable across application crashes,
+/// the usual WAL choice), a 5 s busy timeout, foreign keys on.
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                       PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+impl SqliteStore {
+    /// A pool of up to `size` connections to the database file at `path` (created if
+    /// missing), each set up with WAL, a 5 s busy timeout and foreign keys on.
+    pub fn build_pool(path: &str, size: usize) -> Result<SqlitePool, authkit::StoreError> {
+        let mut config = ManagerConfig::default();
+        config.custom_setup = Box::new(|url| {
+            Box::pin(async move {
+                let mut conn = Conn::establish(url).await?;
+                conn.batch_execute(PRAGMAS)
+                    .await
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
+        let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(path, config);
+        SqlitePool::builder(manager)
+            .max_size(size)
+            .build()
+            .map_err(authkit::StoreError::backend)
+    }
+
+    /// Opens the database file at `path` (created if missing) with a pool of 5
+    /// connections, and applies authkit's pending migrations.
+    pub async fn connect(path: &str) -> Result<Self, authkit::StoreError> {
+        Self::new(Self::build_pool(path, 5)?).await
+    }
+}
