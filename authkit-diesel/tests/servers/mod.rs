@@ -1,0 +1,182 @@
+//! A fresh PostgreSQL schema or MariaDB/MySQL database per test case, made and dropped
+//! over diesel-async admin connections. Shared by this crate's server targets.
+//!
+//! The servers are `AUTHKIT_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) and `AUTHKIT_TEST_MYSQL_URL` (default
+//! `mysql://root@127.0.0.1:3306/test`). A server that cannot be reached fails the case
+//! with a message naming the variable; nothing is skipped. Leftovers of killed runs are
+//! dropped by the next run (see `common::is_stale`).
+
+// Each target uses part of this module.
+#![allow(dead_code)]
+
+use std::sync::{Mutex, Once};
+
+use authkit_conformance::Cleanup;
+use diesel::QueryableByName;
+use diesel::sql_types::Text;
+use diesel_async::SimpleAsyncConnection;
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::common;
+
+/// The PostgreSQL server's variable and default.
+pub(crate) const PG_VAR: &str = "AUTHKIT_TEST_POSTGRES_URL";
+const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// The MariaDB/MySQL server's variable and default.
+pub(crate) const MYSQL_VAR: &str = "AUTHKIT_TEST_MYSQL_URL";
+const MYSQL_DEFAULT: &str = "mysql://root@127.0.0.1:3306/test";
+/// Every schema or database these tests make starts so (authkit-sqlx's use `akt_`).
+const PREFIX: &str = "akd_";
+
+/// One name a row, as the catalogue queries below return them.
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// Which server.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Server {
+    /// PostgreSQL: a schema per case.
+    Postgres,
+    /// MariaDB/MySQL: a database per case.
+    Mysql,
+}
+
+impl Server {
+    /// The server's base URL.
+    pub(crate) fn url(self) -> String {
+        match self {
+            Server::Postgres => common::url_from_env(PG_VAR, PG_DEFAULT),
+            Server::Mysql => common::url_from_env(MYSQL_VAR, MYSQL_DEFAULT),
+        }
+    }
+
+    fn var(self) -> &'static str {
+        match self {
+            Server::Postgres => PG_VAR,
+            Server::Mysql => MYSQL_VAR,
+        }
+    }
+
+    /// Runs `sql` on an admin connection to the base URL.
+    async fn admin(self, sql: &str) {
+        let url = self.url();
+        let unreachable = |err: &dyn std::fmt::Display| -> ! {
+            panic!(
+                "cannot reach the server at {url}: {err}. Set {} to a server the suite \
+                 may create schemas and databases on.",
+                self.var()
+            )
+        };
+        match self {
+            Server::Postgres => {
+                let mut conn = AsyncPgConnection::establish(&url)
+                    .await
+                    .unwrap_or_else(|e| unreachable(&e));
+                conn.batch_execute(sql).await.expect("admin statement");
+            }
+            Server::Mysql => {
+                let mut conn = AsyncMysqlConnection::establish(&url)
+                    .await
+                    .unwrap_or_else(|e| unreachable(&e));
+                conn.batch_execute(sql).await.expect("admin statement");
+            }
+        }
+    }
+
+    /// The names of this suite's schemas (PostgreSQL) or databases (MySQL).
+    async fn ours(self) -> Vec<String> {
+        let url = self.url();
+        let rows: Vec<Name> = match self {
+            Server::Postgres => {
+                let Ok(mut conn) = AsyncPgConnection::establish(&url).await else {
+                    return Vec::new();
+                };
+                diesel::sql_query(
+                    "SELECT nspname::text AS name FROM pg_namespace WHERE nspname LIKE 'akd\\_%'",
+                )
+                .load(&mut conn)
+                .await
+                .unwrap_or_default()
+            }
+            Server::Mysql => {
+                let Ok(mut conn) = AsyncMysqlConnection::establish(&url).await else {
+                    return Vec::new();
+                };
+                diesel::sql_query(
+                    "SELECT CAST(SCHEMA_NAME AS CHAR) AS name FROM information_schema.SCHEMATA \
+                     WHERE SCHEMA_NAME LIKE 'akd\\_%'",
+                )
+                .load(&mut conn)
+                .await
+                .unwrap_or_default()
+            }
+        };
+        rows.into_iter().map(|r| r.name).collect()
+    }
+
+    fn drop_sql(self, name: &str) -> String {
+        match self {
+            Server::Postgres => format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"),
+            Server::Mysql => format!("DROP DATABASE IF EXISTS `{name}`"),
+        }
+    }
+
+    /// The URL of a case's schema or database `name`.
+    pub(crate) fn case_url(self, name: &str) -> String {
+        let base = self.url();
+        match self {
+            Server::Postgres => {
+                let join = if base.contains('?') { '&' } else { '?' };
+                format!("{base}{join}options=-c%20search_path%3D{name}")
+            }
+            Server::Mysql => {
+                let (path, query) = base.split_once('?').unwrap_or((&base, ""));
+                let root = path.rsplit_once('/').map_or(path, |(root, _)| root);
+                let query = if query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{query}")
+                };
+                format!("{root}/{name}{query}")
+            }
+        }
+    }
+}
+
+/// Fresh schemas or databases, dropped when this is dropped (at the case's end).
+#[derive(Default)]
+pub(crate) struct Cases {
+    cleanups: Mutex<Vec<Cleanup>>,
+}
+
+impl Cases {
+    /// Makes a fresh schema (PostgreSQL) or database (MySQL) and returns its URL.
+    pub(crate) async fn fresh(&self, server: Server) -> String {
+        static SWEPT: Once = Once::new();
+        if !SWEPT.is_completed() {
+            for name in server.ours().await {
+                if common::is_stale(PREFIX, &name) {
+                    server.admin(&server.drop_sql(&name)).await;
+                }
+            }
+            SWEPT.call_once(|| ());
+        }
+        let name = common::case_name(PREFIX);
+        let create = match server {
+            Server::Postgres => format!("CREATE SCHEMA \"{name}\""),
+            Server::Mysql => format!("CREATE DATABASE `{name}`"),
+        };
+        server.admin(&create).await;
+        let drop = server.drop_sql(&name);
+        let cleanup = Cleanup::new(async move { server.admin(&drop).await });
+        self.cleanups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(cleanup);
+        server.case_url(&name)
+    }
+}
