@@ -156,6 +156,11 @@ pub(crate) struct Cases {
 impl Cases {
     /// Makes a fresh schema (PostgreSQL) or database (MySQL) and returns its URL.
     pub(crate) async fn fresh(&self, server: Server) -> String {
+        server.case_url(&self.fresh_name(server).await)
+    }
+
+    /// Makes a fresh schema (PostgreSQL) or database (MySQL) and returns its name.
+    pub(crate) async fn fresh_name(&self, server: Server) -> String {
         static SWEPT: Once = Once::new();
         if !SWEPT.is_completed() {
             for name in server.ours().await {
@@ -177,6 +182,6 @@ impl Cases {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(cleanup);
-        server.case_url(&name)
+        name
     }
 }
