@@ -270,17 +270,22 @@ diesel::allow_tables_to_appear_in_same_query!(
 
 /// Lets an application's tables appear in one query with every authkit table, across
 /// the crate boundary: `authkit_diesel::allow_tables_with_authkit!(posts, comments);`
-/// in the module that declares `posts` and `comments`.
+/// in the module that declares `posts` and `comments` (with their `table!`).
 ///
-/// It writes the impls Diesel's `allow_tables_to_appear_in_same_query!` would, less
-/// those the orphan rule forbids in the application's crate (under PostgreSQL, the ones
-/// where `ONLY authkit_x` or `TABLESAMPLE` wraps *your* table as the type parameter of
-/// an impl for an authkit table). Joins, subselects and `ONLY yours` then work;
-/// `ONLY authkit_x` joined to your table does not.
+/// Diesel's own `allow_tables_to_appear_in_same_query!(posts, authkit_users)` does not
+/// compile in the application's crate under PostgreSQL (error E0117): besides the two
+/// plain impls, it writes `ONLY` and `TABLESAMPLE` impls such as
+/// `impl TableNotEqual<authkit_users::table> for Only<posts::table>`, in which no type
+/// is the application's own at the place the orphan rule looks. This macro writes the
+/// impls the application may write (the plain ones, and those with authkit's table
+/// inside `Only` or `Tablesample`), and marks each table [`AppTable`]; this crate
+/// holds the other half as blanket impls over [`AppTable`]. Every query Diesel's
+/// macro allows then compiles, `ONLY` and `TABLESAMPLE` included.
 #[macro_export]
 macro_rules! allow_tables_with_authkit {
     ($($table:ident),+ $(,)?) => {
         $(
+            impl $crate::schema::AppTable for $table::table {}
             $crate::__allow_one_with_authkit!(
                 $table,
                 authkit_users,
@@ -297,6 +302,10 @@ macro_rules! allow_tables_with_authkit {
         )+
     };
 }
+
+/// An application's table that [`allow_tables_with_authkit!`] let into queries with
+/// authkit's tables. Implemented by that macro; nothing to implement by hand.
+pub trait AppTable {}
 
 #[doc(hidden)]
 #[macro_export]
@@ -328,6 +337,20 @@ macro_rules! __allow_only_with_authkit {
             > for $table::table
         {
         }
+        impl<TSM> $crate::__diesel::query_source::TableNotEqual<$table::table>
+            for $crate::__diesel::query_builder::Tablesample<$crate::schema::$authkit::table, TSM>
+        where
+            TSM: $crate::__diesel::internal::table_macro::TablesampleMethod,
+        {
+        }
+        impl<TSM>
+            $crate::__diesel::query_source::TableNotEqual<
+                $crate::__diesel::query_builder::Tablesample<$crate::schema::$authkit::table, TSM>,
+            > for $table::table
+        where
+            TSM: $crate::__diesel::internal::table_macro::TablesampleMethod,
+        {
+        }
     };
 }
 
@@ -337,3 +360,54 @@ macro_rules! __allow_only_with_authkit {
 macro_rules! __allow_only_with_authkit {
     ($table:ident, $authkit:ident) => {};
 }
+
+/// The half of the `ONLY`/`TABLESAMPLE` impls an application's crate may not write
+/// (see [`allow_tables_with_authkit!`]), for every [`AppTable`].
+#[cfg(feature = "postgres")]
+macro_rules! app_table_halves {
+    ($($authkit:ident),+ $(,)?) => {
+        $(
+            impl<T> diesel::query_source::TableNotEqual<$authkit::table>
+                for diesel::query_builder::Only<T>
+            where
+                T: AppTable,
+                diesel::query_builder::Only<T>: diesel::Table,
+            {}
+            impl<T> diesel::query_source::TableNotEqual<diesel::query_builder::Only<T>>
+                for $authkit::table
+            where
+                T: AppTable,
+                diesel::query_builder::Only<T>: diesel::Table,
+            {}
+            impl<T, TSM> diesel::query_source::TableNotEqual<$authkit::table>
+                for diesel::query_builder::Tablesample<T, TSM>
+            where
+                T: AppTable,
+                TSM: diesel::internal::table_macro::TablesampleMethod,
+                diesel::query_builder::Tablesample<T, TSM>: diesel::Table,
+            {}
+            impl<T, TSM>
+                diesel::query_source::TableNotEqual<diesel::query_builder::Tablesample<T, TSM>>
+                for $authkit::table
+            where
+                T: AppTable,
+                TSM: diesel::internal::table_macro::TablesampleMethod,
+                diesel::query_builder::Tablesample<T, TSM>: diesel::Table,
+            {}
+        )+
+    };
+}
+
+#[cfg(feature = "postgres")]
+app_table_halves!(
+    authkit_users,
+    authkit_sessions,
+    authkit_refresh_tokens,
+    authkit_one_time_tokens,
+    authkit_api_keys,
+    authkit_rbac_items,
+    authkit_role_grants,
+    authkit_user_roles,
+    authkit_user_grants,
+    authkit_api_key_roles,
+);
