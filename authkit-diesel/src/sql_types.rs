@@ -22,7 +22,7 @@
 
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
-use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::SqlType;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -111,6 +111,7 @@ mod pg {
 mod mysql {
     use super::*;
     use diesel::mysql::{Mysql, MysqlValue};
+    use diesel::serialize::IsNull;
     use diesel::sql_types::Datetime;
     use std::io::Write as _;
 
@@ -143,6 +144,7 @@ mod mysql {
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use super::*;
+    use diesel::serialize::IsNull;
     use diesel::sql_types::{BigInt, Binary};
     use diesel::sqlite::{Sqlite, SqliteValue};
 

@@ -15,8 +15,7 @@ use std::sync::{Mutex, Once};
 use authkit_conformance::Cleanup;
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
-use diesel_async::SimpleAsyncConnection;
-use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use crate::common;
 
@@ -72,18 +71,22 @@ impl Server {
             )
         };
         match self {
+            #[cfg(feature = "postgres")]
             Server::Postgres => {
-                let mut conn = AsyncPgConnection::establish(&url)
+                let mut conn = diesel_async::AsyncPgConnection::establish(&url)
                     .await
                     .unwrap_or_else(|e| unreachable(&e));
                 conn.batch_execute(sql).await.expect("admin statement");
             }
+            #[cfg(feature = "mysql")]
             Server::Mysql => {
-                let mut conn = AsyncMysqlConnection::establish(&url)
+                let mut conn = diesel_async::AsyncMysqlConnection::establish(&url)
                     .await
                     .unwrap_or_else(|e| unreachable(&e));
                 conn.batch_execute(sql).await.expect("admin statement");
             }
+            #[allow(unreachable_patterns)]
+            _ => unreachable(&"the database's feature is off"),
         }
     }
 
@@ -91,8 +94,9 @@ impl Server {
     async fn ours(self) -> Vec<String> {
         let url = self.url();
         let rows: Vec<Name> = match self {
+            #[cfg(feature = "postgres")]
             Server::Postgres => {
-                let Ok(mut conn) = AsyncPgConnection::establish(&url).await else {
+                let Ok(mut conn) = diesel_async::AsyncPgConnection::establish(&url).await else {
                     return Vec::new();
                 };
                 diesel::sql_query(
@@ -102,8 +106,9 @@ impl Server {
                 .await
                 .unwrap_or_default()
             }
+            #[cfg(feature = "mysql")]
             Server::Mysql => {
-                let Ok(mut conn) = AsyncMysqlConnection::establish(&url).await else {
+                let Ok(mut conn) = diesel_async::AsyncMysqlConnection::establish(&url).await else {
                     return Vec::new();
                 };
                 diesel::sql_query(
@@ -114,6 +119,8 @@ impl Server {
                 .await
                 .unwrap_or_default()
             }
+            #[allow(unreachable_patterns)]
+            _ => Vec::new(),
         };
         rows.into_iter().map(|r| r.name).collect()
     }
