@@ -96,9 +96,9 @@ pub(crate) struct HistoryMismatch {
 ///
 /// Versions are `authkit_0001`, `authkit_0002`, …, so they never collide with the
 /// application's own (Diesel orders versions as text). Diesel records them in its own
-/// `__diesel_schema_migrations` (its name is fixed); a database migrated this way should
-/// be opened with [`PgStore::new`](crate::PgStore)'s `run_migrations` set to `false`, as
-/// the store's own runner tracks `authkit_migrations`.
+/// `__diesel_schema_migrations` (its name is fixed); open a database migrated this way
+/// with the store's `without_migrations` constructor, since the store's own runner
+/// tracks `authkit_migrations` and would not know these were applied.
 #[derive(Debug, Clone, Copy)]
 pub struct MigrationSource {
     dialect: Dialect,
