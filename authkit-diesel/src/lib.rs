@@ -10,6 +10,28 @@ compile_error!(
     "authkit-diesel needs at least one database: enable the `postgres`, `sqlite` or `mysql` feature"
 );
 
+/// Mounts the store's files (`src/store/`) in a database's module, over that module's
+/// `Conn`, `Store` and macros.
+#[cfg(feature = "_any")]
+macro_rules! mount_store {
+    () => {
+        #[path = "store/api_keys.rs"]
+        mod api_keys;
+        #[path = "store/entry.rs"]
+        mod entry;
+        #[path = "store/rbac.rs"]
+        mod rbac;
+        #[path = "store/sessions.rs"]
+        mod sessions;
+        #[path = "store/shared.rs"]
+        mod shared;
+        #[path = "store/tokens.rs"]
+        mod tokens;
+        #[path = "store/users.rs"]
+        mod users;
+    };
+}
+
 #[cfg(feature = "_any")]
 mod conn;
 #[cfg(feature = "_any")]

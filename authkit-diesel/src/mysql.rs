@@ -13,6 +13,8 @@ use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 type Conn = AsyncMysqlConnection;
 type Store = MysqlStore;
 const DIALECT: Dialect = Dialect::MySql;
+/// The pool size of `connect`.
+const DEFAULT_POOL_SIZE: usize = 10;
 const STORE_NAME: &str = "MysqlStore";
 
 /// Row locks: `SELECT … FOR UPDATE`.
@@ -45,20 +47,7 @@ macro_rules! email_matches {
 }
 
 // The store, written once for every database (see `store/shared.rs`).
-#[path = "store/api_keys.rs"]
-mod api_keys;
-#[path = "store/entry.rs"]
-mod entry;
-#[path = "store/rbac.rs"]
-mod rbac;
-#[path = "store/sessions.rs"]
-mod sessions;
-#[path = "store/shared.rs"]
-mod shared;
-#[path = "store/tokens.rs"]
-mod tokens;
-#[path = "store/users.rs"]
-mod users;
+mount_store!();
 
 /// The pool type [`MysqlStore`] runs on (deadpool, through diesel-async).
 pub type MysqlPool = shared::Pool;
@@ -67,25 +56,14 @@ pub type MysqlPool = shared::Pool;
 ///
 /// Cheap to clone (the pool is shared). Several application instances may share one
 /// database: every atomic step is a single statement or a transaction with row locks.
+/// URLs are `mysql://user@host/db`.
 #[derive(Clone)]
 pub struct MysqlStore {
     pool: MysqlPool,
 }
 
-impl MysqlStore {
-    /// A pool of up to `size` connections to `url` (`mysql://user@host/db`).
-    /// Connections are made when first needed, and not pinged when handed out (see the
-    /// README: the same trade as authkit-sqlx's pool).
-    pub fn build_pool(url: &str, size: usize) -> Result<MysqlPool, authkit::StoreError> {
-        let manager = AsyncDieselConnectionManager::<Conn>::new(url);
-        MysqlPool::builder(manager)
-            .max_size(size)
-            .build()
-            .map_err(authkit::StoreError::backend)
-    }
-
-    /// Connects with a pool of 10 connections and applies authkit's pending migrations.
-    pub async fn connect(url: &str) -> Result<Self, authkit::StoreError> {
-        Self::new(Self::build_pool(url, 10)?).await
-    }
+/// Connections to `url`, with no setup of their own (diesel-async sets
+/// `CLIENT_FOUND_ROWS`: an `UPDATE` counts the rows it matched, changed or not).
+fn manager(url: &str) -> AsyncDieselConnectionManager<Conn> {
+    AsyncDieselConnectionManager::new(url)
 }

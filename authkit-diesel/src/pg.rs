@@ -11,6 +11,8 @@ use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 type Conn = AsyncPgConnection;
 type Store = PgStore;
 const DIALECT: Dialect = Dialect::Postgres;
+/// The pool size of `connect`.
+const DEFAULT_POOL_SIZE: usize = 10;
 const STORE_NAME: &str = "PgStore";
 
 /// Row locks: `SELECT … FOR UPDATE`.
@@ -45,20 +47,7 @@ macro_rules! email_matches {
 }
 
 // The store, written once for every database (see `store/shared.rs`).
-#[path = "store/api_keys.rs"]
-mod api_keys;
-#[path = "store/entry.rs"]
-mod entry;
-#[path = "store/rbac.rs"]
-mod rbac;
-#[path = "store/sessions.rs"]
-mod sessions;
-#[path = "store/shared.rs"]
-mod shared;
-#[path = "store/tokens.rs"]
-mod tokens;
-#[path = "store/users.rs"]
-mod users;
+mount_store!();
 
 /// The pool type [`PgStore`] runs on (deadpool, through diesel-async).
 pub type PgPool = shared::Pool;
@@ -67,26 +56,14 @@ pub type PgPool = shared::Pool;
 ///
 /// Cheap to clone (the pool is shared). Several application instances may share one
 /// database: every atomic step is a single statement or a transaction with row locks.
+/// URLs are `postgres://user@host/db`; add `?options=-c%20search_path%3Dauth` to keep
+/// authkit's tables in the schema `auth`.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
 }
 
-impl PgStore {
-    /// A pool of up to `size` connections to `url` (`postgres://user@host/db`; add
-    /// `?options=-c%20search_path%3Dauth` to put authkit's tables in the schema `auth`).
-    /// Connections are made when first needed, and not pinged when handed out (see the
-    /// README: the same trade as authkit-sqlx's pool).
-    pub fn build_pool(url: &str, size: usize) -> Result<PgPool, authkit::StoreError> {
-        let manager = AsyncDieselConnectionManager::<Conn>::new(url);
-        PgPool::builder(manager)
-            .max_size(size)
-            .build()
-            .map_err(authkit::StoreError::backend)
-    }
-
-    /// Connects with a pool of 10 connections and applies authkit's pending migrations.
-    pub async fn connect(url: &str) -> Result<Self, authkit::StoreError> {
-        Self::new(Self::build_pool(url, 10)?).await
-    }
+/// Connections to `url`, with no setup of their own.
+fn manager(url: &str) -> AsyncDieselConnectionManager<Conn> {
+    AsyncDieselConnectionManager::new(url)
 }

@@ -12,7 +12,7 @@
 //! microseconds, `INTEGER` counters, `TEXT` everywhere else. SQLite has one writer at a
 //! time: connections use WAL and a busy timeout, and every read-then-write step starts
 //! as `BEGIN IMMEDIATE`. Foreign keys (and so the cascades from users) need
-//! `PRAGMA foreign_keys = ON` on every connection, which [`SqliteStore::build_pool`] sets.
+//! `PRAGMA foreign_keys = ON` on every connection, which the store's pool sets.
 
 use authkit_schema::Dialect;
 use diesel::ConnectionError;
@@ -24,6 +24,8 @@ use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 type Conn = SyncConnectionWrapper<SqliteConnection>;
 type Store = SqliteStore;
 const DIALECT: Dialect = Dialect::Sqlite;
+/// The pool size of `connect`.
+const DEFAULT_POOL_SIZE: usize = 5;
 const STORE_NAME: &str = "SqliteStore";
 
 /// No row locks on SQLite: the write transaction (`BEGIN IMMEDIATE`) holds the
@@ -55,28 +57,15 @@ macro_rules! email_matches {
 }
 
 // The store, written once for every database (see `store/shared.rs`).
-#[path = "store/api_keys.rs"]
-mod api_keys;
-#[path = "store/entry.rs"]
-mod entry;
-#[path = "store/rbac.rs"]
-mod rbac;
-#[path = "store/sessions.rs"]
-mod sessions;
-#[path = "store/shared.rs"]
-mod shared;
-#[path = "store/tokens.rs"]
-mod tokens;
-#[path = "store/users.rs"]
-mod users;
+mount_store!();
 
 /// The pool type [`SqliteStore`] runs on (deadpool, through diesel-async).
 pub type SqlitePool = shared::Pool;
 
 /// Every authkit store trait on SQLite (3.35 or later; the bundled one is newer).
 ///
-/// Cheap to clone (the pool is shared). See the module docs in the README for the cost
-/// of the sync connection wrapper.
+/// Cheap to clone (the pool is shared). The "URL" is a file path, created if missing.
+/// See the README for the cost of the sync connection wrapper.
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -87,30 +76,18 @@ pub struct SqliteStore {
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                        PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
 
-impl SqliteStore {
-    /// A pool of up to `size` connections to the database file at `path` (created if
-    /// missing), each set up with WAL, a 5 s busy timeout and foreign keys on.
-    pub fn build_pool(path: &str, size: usize) -> Result<SqlitePool, authkit::StoreError> {
-        let mut config = ManagerConfig::default();
-        config.custom_setup = Box::new(|url| {
-            Box::pin(async move {
-                let mut conn = Conn::establish(url).await?;
-                conn.batch_execute(PRAGMAS)
-                    .await
-                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                Ok(conn)
-            })
-        });
-        let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(path, config);
-        SqlitePool::builder(manager)
-            .max_size(size)
-            .build()
-            .map_err(authkit::StoreError::backend)
-    }
-
-    /// Opens the database file at `path` (created if missing) with a pool of 5
-    /// connections, and applies authkit's pending migrations.
-    pub async fn connect(path: &str) -> Result<Self, authkit::StoreError> {
-        Self::new(Self::build_pool(path, 5)?).await
-    }
+/// Connections to the file at `path` (created if missing), each set up with
+/// [`PRAGMAS`].
+fn manager(path: &str) -> AsyncDieselConnectionManager<Conn> {
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(|url| {
+        Box::pin(async move {
+            let mut conn = Conn::establish(url).await?;
+            conn.batch_execute(PRAGMAS)
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
+    AsyncDieselConnectionManager::new_with_config(path, config)
 }

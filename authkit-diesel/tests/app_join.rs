@@ -9,7 +9,7 @@
 
 #[path = "../../authkit-sqlx/tests/common/mod.rs"]
 mod common;
-mod servers;
+mod support;
 
 use authkit::UserStore;
 use authkit_conformance::fixtures::{unique_email, user};
@@ -18,7 +18,7 @@ use authkit_diesel::sql_types::DbId;
 use diesel::pg::expression::extensions::OnlyDsl;
 use diesel::prelude::*;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
-use servers::{Cases, Server};
+use support::{Cases, Server};
 
 /// The application's schema.
 mod app {
@@ -117,8 +117,8 @@ async fn join_on_mysql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_on_sqlite() {
-    let path = std::env::temp_dir().join(format!("{}.db", common::case_name("akd_join_")));
-    let file = path.display().to_string();
+    let temp = support::TempFile::new();
+    let file = temp.path();
     let pool = authkit_diesel::SqliteStore::build_pool(&file, 2).unwrap();
     let store = authkit_diesel::SqliteStore::new(pool).await.unwrap();
     let mut conn = store.pool().get().await.unwrap();
@@ -128,7 +128,4 @@ async fn join_on_sqlite() {
         vec![("hello".to_owned(), email.clone())]
     );
     drop(conn);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{file}{suffix}"));
-    }
 }

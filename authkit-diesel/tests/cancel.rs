@@ -7,13 +7,13 @@
 
 #[path = "../../authkit-sqlx/tests/common/mod.rs"]
 mod common;
-mod servers;
+mod support;
 
 use std::time::Duration;
 
 use authkit::{RefreshToken, RotationDecision, RotationOutcome, Stores};
 use authkit_conformance::fixtures::{at, create_user, peek_refresh, refresh, secs, successor};
-use servers::{Cases, Server};
+use support::{Cases, Server};
 
 /// A user and an unconsumed refresh token of theirs, and a successor for it.
 async fn token(stores: &Stores) -> (RefreshToken, RefreshToken) {
@@ -97,8 +97,8 @@ async fn sqlite_cancelled_transaction() {
     use diesel::Connection as _;
     use diesel::connection::SimpleConnection as _;
 
-    let path = std::env::temp_dir().join(format!("{}.db", common::case_name("akd_cancel_")));
-    let file = path.display().to_string();
+    let temp = support::TempFile::new();
+    let file = temp.path();
     let pool = authkit_diesel::SqliteStore::build_pool(&file, 1).unwrap();
     let stores = Stores::from_backend(authkit_diesel::SqliteStore::new(pool).await.unwrap());
     let (token, next) = token(&stores).await;
@@ -126,7 +126,4 @@ async fn sqlite_cancelled_transaction() {
     );
     holder.join().unwrap();
     rotates_after(&stores, &token).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{file}{suffix}"));
-    }
 }

@@ -11,7 +11,7 @@
 
 #[path = "../../authkit-sqlx/tests/common/mod.rs"]
 mod common;
-mod servers;
+mod support;
 
 use std::str::FromStr;
 
@@ -23,7 +23,7 @@ use authkit_conformance::fixtures::{
 };
 use authkit_sqlx::StoreOptions;
 use authkit_sqlx::sqlx::postgres::PgConnectOptions;
-use servers::{Cases, Server};
+use support::{Cases, Server};
 
 /// Which crate opens the database first (and so migrates it).
 #[derive(Clone, Copy, Debug)]
@@ -181,8 +181,8 @@ where
 }
 
 async fn sqlite(first: First) {
-    let path = std::env::temp_dir().join(format!("{}.db", common::case_name("akd_cross_")));
-    let file = path.display().to_string();
+    let temp = support::TempFile::new();
+    let file = temp.path();
     let diesel = async {
         let pool = authkit_diesel::SqliteStore::build_pool(&file, 2).unwrap();
         Stores::from_backend(authkit_diesel::SqliteStore::new(pool).await.unwrap())
@@ -194,9 +194,6 @@ async fn sqlite(first: First) {
     let (d, s) = both(first, diesel, sqlx).await;
     exchange(&d, &s, "diesel-to-sqlx").await;
     exchange(&s, &d, "sqlx-to-diesel").await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{file}{suffix}"));
-    }
 }
 
 async fn postgres(first: First) {

@@ -9,7 +9,7 @@
 
 #[path = "../../authkit-sqlx/tests/common/mod.rs"]
 mod common;
-mod servers;
+mod support;
 
 use std::str::FromStr;
 
@@ -20,7 +20,7 @@ use authkit_sqlx::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use authkit_sqlx::sqlx::sqlite::SqlitePoolOptions;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use servers::{Cases, Server};
+use support::{Cases, Server};
 
 /// Selects every column the `table!`s declare, from every table (no rows needed):
 /// a column missing or misnamed fails the statement.
@@ -144,21 +144,6 @@ async fn mysql_schema_verifies() {
     );
 }
 
-/// A fresh SQLite file's path, and a guard deleting it.
-fn temp_file(prefix: &str) -> (String, impl Drop) {
-    struct Gone(String);
-    impl Drop for Gone {
-        fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", self.0));
-            }
-        }
-    }
-    let path = std::env::temp_dir().join(format!("{}.db", common::case_name(prefix)));
-    let file = path.display().to_string();
-    (file.clone(), Gone(file))
-}
-
 async fn sqlite_problems(file: &str) -> Vec<authkit_schema::Problem> {
     let url = format!("sqlite://{file}");
     let options = authkit_sqlx::SqliteStore::connect_options(&url).unwrap();
@@ -174,7 +159,8 @@ async fn sqlite_problems(file: &str) -> Vec<authkit_schema::Problem> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_schema_verifies() {
-    let (file, _gone) = temp_file("akd_schema_");
+    let temp = support::TempFile::new();
+    let file = temp.path();
     let pool = authkit_diesel::SqliteStore::build_pool(&file, 2).unwrap();
     let store = authkit_diesel::SqliteStore::new(pool).await.unwrap();
     select_every_column!(store.pool().get().await.unwrap());
@@ -190,7 +176,8 @@ async fn sqlite_schema_verifies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_altered_history_is_refused() {
-    let (file, _gone) = temp_file("akd_history_");
+    let temp = support::TempFile::new();
+    let file = temp.path();
     let pool = authkit_diesel::SqliteStore::build_pool(&file, 2).unwrap();
     authkit_diesel::SqliteStore::migrate(&pool).await.unwrap();
     diesel::sql_query("UPDATE authkit_migrations SET checksum = x'00' WHERE version = 1")
@@ -211,7 +198,8 @@ async fn an_altered_history_is_refused() {
 fn diesel_tooling_migrates_the_same_schema() {
     use diesel_migrations::MigrationHarness;
 
-    let (file, _gone) = temp_file("akd_tooling_");
+    let temp = support::TempFile::new();
+    let file = temp.path();
     let mut conn = diesel::SqliteConnection::establish(&file).unwrap();
     let source = authkit_diesel::migration_source(Dialect::Sqlite);
     let applied = conn.run_pending_migrations(source).unwrap();

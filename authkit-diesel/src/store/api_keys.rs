@@ -245,7 +245,10 @@ impl ApiKeyStore for Store {
     async fn list_api_keys(&self, owner: Option<UserId>) -> Result<Vec<ApiKey>, StoreError> {
         let rows = self
             .read(async |conn| {
-                let query = keys::table.select(KeyRow::as_select()).into_boxed();
+                let query = keys::table
+                    .select(KeyRow::as_select())
+                    .order((keys::created_at, keys::id))
+                    .into_boxed();
                 let query = match owner {
                     Some(owner) => query.filter(keys::owner_id.eq(DbId(owner.0))),
                     None => query.filter(keys::owner_id.is_null()),

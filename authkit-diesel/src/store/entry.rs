@@ -7,11 +7,28 @@ use diesel::prelude::*;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 
 use super::shared::Pool;
-use super::{Conn, DIALECT, Store};
+use super::{Conn, DEFAULT_POOL_SIZE, DIALECT, Store, manager};
 use crate::error::TxError;
 use crate::migrate::{HistoryMismatch, Rendered, authkit_migrations as history};
 
 impl Store {
+    /// A pool of up to `size` connections to `url` (see the store type's docs for the
+    /// URL and any per-connection setup). Connections are made when first needed, and
+    /// not pinged when handed out: a checkout costs no round trip (the README's "The
+    /// pool" says what that trades).
+    pub fn build_pool(url: &str, size: usize) -> Result<Pool, StoreError> {
+        Pool::builder(manager(url))
+            .max_size(size)
+            .build()
+            .map_err(StoreError::backend)
+    }
+
+    /// Connects with a pool of the database's default size (10; SQLite 5) and applies
+    /// authkit's pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::new(Self::build_pool(url, DEFAULT_POOL_SIZE)?).await
+    }
+
     /// Builds the store on an existing pool and applies authkit's pending migrations
     /// (see [`migrate`](Self::migrate)).
     ///

@@ -193,6 +193,9 @@ impl SessionStore for Store {
                 let query = sessions::table
                     .filter(sessions::user_id.eq(DbId(user.0)))
                     .filter(live_at!(now))
+                    // Oldest first, as the suite's property case checks (the trait
+                    // says any order; authkit-sqlx orders so too).
+                    .order((sessions::created_at, sessions::id))
                     .select(SessionRow::as_select());
                 Ok(query.load(conn).await?)
             })

@@ -1,5 +1,6 @@
-//! A fresh PostgreSQL schema or MariaDB/MySQL database per test case, made and dropped
-//! over diesel-async admin connections. Shared by this crate's server targets.
+//! A fresh PostgreSQL schema, MariaDB/MySQL database or SQLite file per test case,
+//! dropped when the case ends, and the conformance factory over them. Shared by this
+//! crate's test targets (with authkit-sqlx's `tests/common`, mounted beside it).
 //!
 //! The servers are `AUTHKIT_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`) and `AUTHKIT_TEST_MYSQL_URL` (default
@@ -10,9 +11,13 @@
 // Each target uses part of this module.
 #![allow(dead_code)]
 
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Mutex, Once};
 
-use authkit_conformance::Cleanup;
+use authkit::Stores;
+use authkit_conformance::{Cleanup, StoreFactory, async_trait};
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -190,5 +195,87 @@ impl Cases {
             .unwrap_or_else(|e| e.into_inner())
             .push(cleanup);
         name
+    }
+}
+
+/// A SQLite database file in the temporary directory, deleted (with its WAL and
+/// shared-memory files) when this is dropped.
+pub(crate) struct TempFile {
+    path: PathBuf,
+}
+
+impl TempFile {
+    /// A fresh file name (nothing is created yet).
+    pub(crate) fn new() -> Self {
+        let name = format!("{}.db", common::case_name(PREFIX));
+        TempFile {
+            path: std::env::temp_dir().join(name),
+        }
+    }
+
+    /// The path, as the SQLite store takes it.
+    pub(crate) fn path(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = self.path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// Opens a store over a case's URL (or SQLite path).
+pub(crate) type Open = fn(String) -> Pin<Box<dyn Future<Output = Stores> + Send>>;
+
+/// The conformance factory: a fresh schema, database or file per case, opened twice
+/// (two pools) for the cases that want two handles.
+pub(crate) struct Factory {
+    server: Option<Server>,
+    open: Open,
+    cases: Cases,
+    files: Mutex<Vec<TempFile>>,
+}
+
+impl Factory {
+    /// Cases on `server`, or in SQLite files with `None`.
+    pub(crate) fn new(server: Option<Server>, open: Open) -> Self {
+        Factory {
+            server,
+            open,
+            cases: Cases::default(),
+            files: Mutex::default(),
+        }
+    }
+
+    async fn fresh(&self) -> String {
+        match self.server {
+            Some(server) => self.cases.fresh(server).await,
+            None => {
+                let file = TempFile::new();
+                let path = file.path();
+                self.files
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(file);
+                path
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl StoreFactory for Factory {
+    async fn stores(&self) -> Stores {
+        (self.open)(self.fresh().await).await
+    }
+
+    async fn two_handles(&self) -> (Stores, Stores) {
+        let url = self.fresh().await;
+        ((self.open)(url.clone()).await, (self.open)(url).await)
     }
 }
