@@ -32,6 +32,14 @@ macro_rules! write_tx {
     };
 }
 
+/// Runs two statements of one step, one after the other (no pipelining here).
+macro_rules! execute_both {
+    ($conn:expr, $first:expr, $second:expr) => {{
+        $first.execute(&mut *$conn).await?;
+        $second.execute(&mut *$conn).await?;
+    }};
+}
+
 /// MySQL commits DDL as it goes: no lock would hold across a migration.
 macro_rules! migration_lock {
     ($conn:expr) => {};
@@ -48,6 +56,8 @@ macro_rules! email_matches {
 
 // The store, written once for every database (see `store/shared.rs`).
 mount_store!();
+#[path = "store/count_locked.rs"]
+mod count_locked;
 
 /// The pool type [`MysqlStore`] runs on (deadpool, through diesel-async).
 pub type MysqlPool = shared::Pool;

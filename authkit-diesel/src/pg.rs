@@ -29,6 +29,17 @@ macro_rules! write_tx {
     };
 }
 
+/// Runs two statements of one step in one round trip: diesel-async pipelines queries
+/// polled together on a shared `&AsyncPgConnection` (the server still runs them in
+/// order, inside the step's transaction).
+macro_rules! execute_both {
+    ($conn:expr, $first:expr, $second:expr) => {{
+        let shared: &diesel_async::AsyncPgConnection = &*$conn;
+        let (mut a, mut b) = (shared, shared);
+        tokio::try_join!($first.execute(&mut a), $second.execute(&mut b))?;
+    }};
+}
+
 /// Instances starting at once migrate one after the other: a transaction-scoped
 /// advisory lock (the key is arbitrary, fixed for authkit).
 macro_rules! migration_lock {
@@ -46,8 +57,25 @@ macro_rules! email_matches {
     };
 }
 
+/// Whether the key's rate window is over at `$now` (never started, or started at or
+/// before `$now - rate_window_seconds`). Interval arithmetic on a column is beyond
+/// Diesel's DSL: an SQL fragment, with `$now` bound.
+macro_rules! window_over {
+    ($now:expr) => {
+        crate::schema::authkit_api_keys::rate_window_started_at
+            .is_null()
+            .or(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("rate_window_started_at <= ")
+                    .bind::<crate::sql_types::Ts, _>(crate::sql_types::DbTs($now))
+                    .sql(" - make_interval(secs => rate_window_seconds)"),
+            )
+    };
+}
+
 // The store, written once for every database (see `store/shared.rs`).
 mount_store!();
+#[path = "store/count_returning.rs"]
+mod count_returning;
 
 /// The pool type [`PgStore`] runs on (deadpool, through diesel-async).
 pub type PgPool = shared::Pool;

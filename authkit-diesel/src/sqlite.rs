@@ -44,6 +44,14 @@ macro_rules! write_tx {
     };
 }
 
+/// Runs two statements of one step, one after the other (no pipelining here).
+macro_rules! execute_both {
+    ($conn:expr, $first:expr, $second:expr) => {{
+        $first.execute(&mut *$conn).await?;
+        $second.execute(&mut *$conn).await?;
+    }};
+}
+
 /// `BEGIN IMMEDIATE` already serializes migrations.
 macro_rules! migration_lock {
     ($conn:expr) => {};
@@ -56,8 +64,25 @@ macro_rules! email_matches {
     };
 }
 
+/// Whether the key's rate window is over at `$now` (never started, or started at or
+/// before `$now - rate_window_seconds`; times are microseconds). Arithmetic across
+/// two columns' units is beyond Diesel's DSL: an SQL fragment, with `$now` bound.
+macro_rules! window_over {
+    ($now:expr) => {
+        crate::schema::authkit_api_keys::rate_window_started_at
+            .is_null()
+            .or(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("rate_window_started_at <= ")
+                    .bind::<crate::sql_types::Ts, _>(crate::sql_types::DbTs($now))
+                    .sql(" - rate_window_seconds * 1000000"),
+            )
+    };
+}
+
 // The store, written once for every database (see `store/shared.rs`).
 mount_store!();
+#[path = "store/count_returning.rs"]
+mod count_returning;
 
 /// The pool type [`SqliteStore`] runs on (deadpool, through diesel-async).
 pub type SqlitePool = shared::Pool;

@@ -193,49 +193,14 @@ impl ApiKeyStore for Store {
         self.key_where(Some(&hash.0[..]), None).await
     }
 
-    /// A transaction: the key's window read under its row lock (SQLite: under `BEGIN
-    /// IMMEDIATE`), the next window written. Concurrent calls queue on the row, so N
-    /// calls return N distinct counts.
+    /// See `count_window`: one conditional `UPDATE … RETURNING` on PostgreSQL and
+    /// SQLite, a short locking transaction on MySQL/MariaDB.
     async fn count_api_key_request(
         &self,
         id: ApiKeyId,
         now: Timestamp,
     ) -> Result<Option<RateWindow>, StoreError> {
-        self.transaction(Entity::ApiKey, Entity::ApiKey, async |conn| {
-            let this = keys::table.find(DbId(id.0));
-            let query = this.select((
-                keys::rate_limit,
-                keys::rate_window_seconds,
-                keys::rate_window_started_at,
-                keys::rate_count,
-            ));
-            let row: Option<(i64, i64, Option<DbTs>, i64)> =
-                lock!(query).first(conn).await.optional()?;
-            let Some((limit, seconds, started, n)) = row else {
-                return Ok(None);
-            };
-            if limit <= 0 {
-                return Ok(None);
-            }
-            let window_start = now - time::Duration::seconds(seconds);
-            let (n, started) = match started {
-                Some(DbTs(at)) if at > window_start => (n + 1, at),
-                _ => (1, now),
-            };
-            diesel::update(this)
-                .set((
-                    keys::rate_count.eq(n),
-                    keys::rate_window_started_at.eq(DbTs(started)),
-                ))
-                .execute(conn)
-                .await?;
-            let count = u64::try_from(n).map_err(|_| corrupt("rate_count", format!("{n}")))?;
-            Ok(Some(RateWindow {
-                count,
-                started_at: started,
-            }))
-        })
-        .await
+        self.count_window(id, now).await
     }
 
     async fn api_key_by_id(&self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {

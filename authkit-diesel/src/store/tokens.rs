@@ -170,7 +170,9 @@ impl TokenStore for Store {
     /// A transaction: the presented row is read with `SELECT … FOR UPDATE` (PostgreSQL,
     /// MySQL) or under SQLite's write lock (`BEGIN IMMEDIATE`), so concurrent rotations
     /// of one token queue on that row and each sees its predecessor's effect. `rule`
-    /// runs once, after the locked read; a deadlock retried before it ran.
+    /// runs once per attempt, after the locked read (a deadlock rolls the attempt back
+    /// and runs it again). The consume and the successor's insert go together
+    /// (`execute_both!`: pipelined on PostgreSQL, one round trip).
     async fn rotate_refresh(
         &self,
         presented: &TokenHash,
@@ -191,17 +193,12 @@ impl TokenStore for Store {
                 RotationDecision::Rotate(next) => {
                     // The row is locked: its first consumption time stays.
                     let consumed_at = before.consumed_at.unwrap_or(now);
-                    diesel::update(refresh::table.find(DbId(before.id.0)))
-                        .set((
-                            refresh::consumed_at.eq(DbTs(consumed_at)),
-                            refresh::rotations.eq(refresh::rotations + 1),
-                        ))
-                        .execute(conn)
-                        .await?;
-                    diesel::insert_into(refresh::table)
-                        .values(RefreshRow::new(next))
-                        .execute(conn)
-                        .await?;
+                    let consume = diesel::update(refresh::table.find(DbId(before.id.0))).set((
+                        refresh::consumed_at.eq(DbTs(consumed_at)),
+                        refresh::rotations.eq(refresh::rotations + 1),
+                    ));
+                    let insert = diesel::insert_into(refresh::table).values(RefreshRow::new(next));
+                    execute_both!(conn, consume, insert);
                 }
                 RotationDecision::RevokeFamily => {
                     revoke_passes(conn, Some(before.family_id), None, now).await?;
