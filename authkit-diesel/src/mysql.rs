@@ -40,6 +40,16 @@ macro_rules! execute_both {
     }};
 }
 
+/// Runs `$first(entry)` and `$second(entry)` for every entry, one after the other.
+macro_rules! execute_each {
+    ($conn:expr, $entries:expr, $first:expr, $second:expr) => {{
+        for entry in $entries {
+            $first(entry).execute(&mut *$conn).await?;
+            $second(entry).execute(&mut *$conn).await?;
+        }
+    }};
+}
+
 /// MySQL commits DDL as it goes: no lock would hold across a migration.
 macro_rules! migration_lock {
     ($conn:expr) => {};

@@ -40,6 +40,21 @@ macro_rules! execute_both {
     }};
 }
 
+/// Runs `$first(entry)` and `$second(entry)` for every entry, in order, in one round
+/// trip: every statement is sent before the first answer is awaited (pipelining).
+macro_rules! execute_each {
+    ($conn:expr, $entries:expr, $first:expr, $second:expr) => {{
+        let shared: &diesel_async::AsyncPgConnection = &*$conn;
+        let mut pending = Vec::with_capacity(2 * $entries.len());
+        for entry in $entries {
+            let (mut a, mut b) = (shared, shared);
+            pending.push($first(entry).execute(&mut a));
+            pending.push($second(entry).execute(&mut b));
+        }
+        futures_util::future::try_join_all(pending).await?;
+    }};
+}
+
 /// Instances starting at once migrate one after the other: a transaction-scoped
 /// advisory lock (the key is arbitrary, fixed for authkit).
 macro_rules! migration_lock {

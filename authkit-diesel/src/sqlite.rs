@@ -52,6 +52,16 @@ macro_rules! execute_both {
     }};
 }
 
+/// Runs `$first(entry)` and `$second(entry)` for every entry, one after the other.
+macro_rules! execute_each {
+    ($conn:expr, $entries:expr, $first:expr, $second:expr) => {{
+        for entry in $entries {
+            $first(entry).execute(&mut *$conn).await?;
+            $second(entry).execute(&mut *$conn).await?;
+        }
+    }};
+}
+
 /// `BEGIN IMMEDIATE` already serializes migrations.
 macro_rules! migration_lock {
     ($conn:expr) => {};
