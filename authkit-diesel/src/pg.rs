@@ -40,19 +40,11 @@ macro_rules! execute_both {
     }};
 }
 
-/// Runs `$first(entry)` and `$second(entry)` for every entry, in order, in one round
-/// trip: every statement is sent before the first answer is awaited (pipelining).
-macro_rules! execute_each {
-    ($conn:expr, $entries:expr, $first:expr, $second:expr) => {{
-        let shared: &diesel_async::AsyncPgConnection = &*$conn;
-        let mut pending = Vec::with_capacity(2 * $entries.len());
-        for entry in $entries {
-            let (mut a, mut b) = (shared, shared);
-            pending.push($first(entry).execute(&mut a));
-            pending.push($second(entry).execute(&mut b));
-        }
-        futures_util::future::try_join_all(pending).await?;
-    }};
+/// A usage batch in one statement: `pg_usage` below.
+macro_rules! write_usage {
+    ($conn:expr, $merged:expr) => {
+        super::pg_usage($conn, $merged).await?
+    };
 }
 
 /// Instances starting at once migrate one after the other: a transaction-scoped
@@ -109,4 +101,50 @@ pub struct PgStore {
 /// Connections to `url`, with no setup of their own.
 fn manager(url: &str) -> AsyncDieselConnectionManager<Conn> {
     AsyncDieselConnectionManager::new(url)
+}
+
+/// A usage batch in one statement, whatever its size (authkit-sqlx's): the entries as
+/// five arrays (`UNNEST`), the keys' rows locked first in id order by a `FOR UPDATE`
+/// CTE, then updated, adding each count and moving `last_used_at` (with its IP and user
+/// agent) only forward. Raw SQL: Diesel's DSL has no `UPDATE … FROM UNNEST(…)`.
+async fn pg_usage(
+    conn: &mut Conn,
+    merged: &[authkit::KeyUsage],
+) -> Result<(), crate::error::TxError> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid};
+    use diesel_async::RunQueryDsl;
+
+    const SQL: &str = "WITH u AS (SELECT * FROM \
+         UNNEST($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[]) \
+         AS u(id, uses, at, ip, ua)), \
+         locked AS (SELECT k.id FROM authkit_api_keys AS k JOIN u ON k.id = u.id \
+         ORDER BY k.id FOR UPDATE OF k) \
+         UPDATE authkit_api_keys AS k SET usage_count = k.usage_count + u.uses, \
+         last_used_ip = CASE WHEN k.last_used_at IS NULL OR k.last_used_at < u.at \
+         THEN u.ip ELSE k.last_used_ip END, \
+         last_used_user_agent = CASE WHEN k.last_used_at IS NULL OR k.last_used_at < u.at \
+         THEN u.ua ELSE k.last_used_user_agent END, \
+         last_used_at = CASE WHEN k.last_used_at IS NULL OR k.last_used_at < u.at \
+         THEN u.at ELSE k.last_used_at END \
+         FROM u JOIN locked ON locked.id = u.id WHERE k.id = u.id";
+    let ids: Vec<uuid::Uuid> = merged.iter().map(|u| u.key_id.0).collect();
+    let uses: Vec<i64> = merged.iter().map(|u| shared::count(u.uses)).collect();
+    let at: Vec<time::OffsetDateTime> = merged.iter().map(|u| u.last_used_at).collect();
+    let ips: Vec<Option<String>> = merged
+        .iter()
+        .map(|u| u.last_used_ip.map(|ip| ip.to_string()))
+        .collect();
+    let agents: Vec<Option<String>> = merged
+        .iter()
+        .map(|u| u.last_used_user_agent.clone())
+        .collect();
+    diesel::sql_query(SQL)
+        .bind::<Array<Uuid>, _>(ids)
+        .bind::<Array<BigInt>, _>(uses)
+        .bind::<Array<Timestamptz>, _>(at)
+        .bind::<Array<Nullable<Text>>, _>(ips)
+        .bind::<Array<Nullable<Text>>, _>(agents)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -52,14 +52,11 @@ macro_rules! execute_both {
     }};
 }
 
-/// Runs `$first(entry)` and `$second(entry)` for every entry, one after the other.
-macro_rules! execute_each {
-    ($conn:expr, $entries:expr, $first:expr, $second:expr) => {{
-        for entry in $entries {
-            $first(entry).execute(&mut *$conn).await?;
-            $second(entry).execute(&mut *$conn).await?;
-        }
-    }};
+/// A usage batch as two statements per key (`usage_per_key`, in `store/api_keys.rs`).
+macro_rules! write_usage {
+    ($conn:expr, $merged:expr) => {
+        usage_per_key($conn, $merged).await?
+    };
 }
 
 /// `BEGIN IMMEDIATE` already serializes migrations.

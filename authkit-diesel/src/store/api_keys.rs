@@ -322,8 +322,8 @@ impl ApiKeyStore for Store {
     }
 
     /// One transaction for the whole batch (all or nothing), two statements per key in
-    /// id order (so concurrent batches lock shared keys in one order), pipelined on
-    /// PostgreSQL (`execute_each!`: the batch's statements in one round trip): the count added
+    /// id order (so concurrent batches lock shared keys in one order); on PostgreSQL one
+    /// statement for the whole batch instead (`write_usage!`, in `pg.rs`): the count added
     /// in the database (`usage_count = usage_count + n`), and `last_used_at` with its IP
     /// and user agent moved only forward. Uses of one key are merged first
     /// ([`KeyUsage::merge`]). Keys that no longer exist match no row.
@@ -334,22 +334,8 @@ impl ApiKeyStore for Store {
         }
         merged.sort_by_key(|u| u.key_id.0);
         let merged = &merged;
-        let add_uses = |entry: &KeyUsage| {
-            let this = keys::table.find(DbId(entry.key_id.0));
-            diesel::update(this).set(keys::usage_count.eq(keys::usage_count + count(entry.uses)))
-        };
-        let seen = |entry: &KeyUsage| {
-            let at = DbTs(entry.last_used_at);
-            let this = keys::table.find(DbId(entry.key_id.0));
-            let older = this.filter(keys::last_used_at.is_null().or(keys::last_used_at.lt(at)));
-            diesel::update(older).set((
-                keys::last_used_at.eq(at),
-                keys::last_used_ip.eq(entry.last_used_ip.map(|ip| ip.to_string())),
-                keys::last_used_user_agent.eq(entry.last_used_user_agent.clone()),
-            ))
-        };
         self.transaction(Entity::ApiKey, Entity::ApiKey, async |conn| {
-            execute_each!(conn, merged, add_uses, seen);
+            write_usage!(conn, merged);
             Ok(())
         })
         .await
@@ -386,4 +372,34 @@ impl ApiKeyStore for Store {
             .await?;
         Ok(deleted as u64)
     }
+}
+
+/// A usage batch as two statements per key, in the order given: the count added in the
+/// database, and `last_used_at` (with its IP and user agent) moved only forward.
+#[cfg_attr(
+    feature = "postgres",
+    allow(dead_code, reason = "PostgreSQL writes a batch in one UNNEST statement")
+)]
+pub(super) async fn usage_per_key(
+    conn: &mut super::Conn,
+    merged: &[KeyUsage],
+) -> Result<(), crate::error::TxError> {
+    for entry in merged {
+        let this = keys::table.find(DbId(entry.key_id.0));
+        diesel::update(this)
+            .set(keys::usage_count.eq(keys::usage_count + count(entry.uses)))
+            .execute(conn)
+            .await?;
+        let at = DbTs(entry.last_used_at);
+        let older = this.filter(keys::last_used_at.is_null().or(keys::last_used_at.lt(at)));
+        diesel::update(older)
+            .set((
+                keys::last_used_at.eq(at),
+                keys::last_used_ip.eq(entry.last_used_ip.map(|ip| ip.to_string())),
+                keys::last_used_user_agent.eq(&entry.last_used_user_agent),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
