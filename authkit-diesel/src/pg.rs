@@ -64,20 +64,9 @@ macro_rules! email_matches {
     };
 }
 
-/// Whether the key's rate window is over at `$now` (never started, or started at or
-/// before `$now - rate_window_seconds`). Interval arithmetic on a column is beyond
-/// Diesel's DSL: an SQL fragment, with `$now` bound.
-macro_rules! window_over {
-    ($now:expr) => {
-        crate::schema::authkit_api_keys::rate_window_started_at
-            .is_null()
-            .or(
-                diesel::dsl::sql::<diesel::sql_types::Bool>("rate_window_started_at <= ")
-                    .bind::<crate::sql_types::Ts, _>(crate::sql_types::DbTs($now))
-                    .sql(" - make_interval(secs => rate_window_seconds)"),
-            )
-    };
-}
+/// The rate window's length subtracted from a time in SQL (seconds as an interval),
+/// for `window_over!` in `store/count_returning.rs`.
+const WINDOW_SPAN: &str = " - make_interval(secs => rate_window_seconds)";
 
 // The store, written once for every database (see `store/shared.rs`).
 mount_store!();

@@ -71,20 +71,9 @@ macro_rules! email_matches {
     };
 }
 
-/// Whether the key's rate window is over at `$now` (never started, or started at or
-/// before `$now - rate_window_seconds`; times are microseconds). Arithmetic across
-/// two columns' units is beyond Diesel's DSL: an SQL fragment, with `$now` bound.
-macro_rules! window_over {
-    ($now:expr) => {
-        crate::schema::authkit_api_keys::rate_window_started_at
-            .is_null()
-            .or(
-                diesel::dsl::sql::<diesel::sql_types::Bool>("rate_window_started_at <= ")
-                    .bind::<crate::sql_types::Ts, _>(crate::sql_types::DbTs($now))
-                    .sql(" - rate_window_seconds * 1000000"),
-            )
-    };
-}
+/// The rate window's length subtracted from a time in SQL (seconds as microseconds, the unit of times here),
+/// for `window_over!` in `store/count_returning.rs`.
+const WINDOW_SPAN: &str = " - rate_window_seconds * 1000000";
 
 // The store, written once for every database (see `store/shared.rs`).
 mount_store!();

@@ -13,13 +13,28 @@ use crate::error::corrupt;
 use crate::schema::authkit_api_keys as keys;
 use crate::sql_types::{DbId, DbTs, Ts};
 
+/// Whether the key's rate window is over at `$now`: never started, or started at or
+/// before `$now - rate_window_seconds`. Arithmetic on a column's time and another
+/// column's length is beyond Diesel's DSL: an SQL fragment (the span's SQL from the
+/// database's module), with `$now` bound.
+macro_rules! window_over {
+    ($now:expr) => {
+        keys::rate_window_started_at
+            .is_null()
+            .or(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("rate_window_started_at <= ")
+                    .bind::<Ts, _>(DbTs($now))
+                    .sql(super::WINDOW_SPAN),
+            )
+    };
+}
+
 impl Store {
     /// One conditional `UPDATE … RETURNING` of the key's row (only while it has a
     /// limit), which the database locks: concurrent calls queue on it, and each one's
     /// `SET` reads the row as the previous one left it, so N calls return N distinct
     /// counts. Both assignments read the old row: a window that never started, or
-    /// started at or before `now - window` (`window_over!`, SQL in each database's
-    /// module), restarts at `now` with a count of 1; otherwise the count goes up by one.
+    /// started at or before `now - window` (`window_over!`), restarts at `now` with a count of 1; otherwise the count goes up by one.
     pub(super) async fn count_window(
         &self,
         id: ApiKeyId,
