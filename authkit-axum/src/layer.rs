@@ -138,6 +138,7 @@ struct Found {
     shared: Arc<Shared>,
     credential: Option<Credential>,
     client_ip: Option<IpAddr>,
+    /// The `User-Agent`, kept for an API key's usage record only.
     user_agent: Option<String>,
     /// The unsafe cookie request failed the cross-origin check.
     cross_origin: bool,
@@ -160,10 +161,14 @@ impl RequestAuth {
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip());
-        let user_agent = headers
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        // Recorded with a key's use only: no copy for other requests.
+        let user_agent = match credential {
+            Some(Credential::ApiKey(_)) => headers
+                .get(USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            _ => None,
+        };
         RequestAuth {
             inner: Arc::new(Found {
                 client_ip: client_ip(peer, headers, &config.trusted_proxies),

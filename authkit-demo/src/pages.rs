@@ -28,6 +28,12 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// A page the store could not serve: logged, and a 503 that shows nothing of the error.
+fn store_failed(error: &authkit::Error) -> Response {
+    tracing::error!(%error, "the demo's store failed");
+    axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+}
+
 /// The layout around `body`, with the navigation for a guest or a user.
 fn page(title: &str, user: Option<&Session>, body: &str) -> Html<String> {
     let nav = match user {
@@ -73,9 +79,7 @@ pub(crate) async fn home(State(demo): State<Demo>, session: Option<UserSession>)
     };
     let user = match demo.auth.user(session.user_id).await {
         Ok(user) => user,
-        Err(e) => {
-            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
-        }
+        Err(e) => return store_failed(&e),
     };
     let verified = match user.email_verified_at {
         Some(_) => "<p id=\"verified\">Your email is verified.</p>".to_owned(),
@@ -257,9 +261,7 @@ fn when(t: authkit::Timestamp) -> String {
 pub(crate) async fn sessions(State(demo): State<Demo>, UserSession(me): UserSession) -> Response {
     let list = match demo.auth.list_sessions(me.user_id).await {
         Ok(list) => list,
-        Err(e) => {
-            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
-        }
+        Err(e) => return store_failed(&e),
     };
     let mut rows = String::new();
     for s in &list {
@@ -290,9 +292,7 @@ pub(crate) async fn sessions(State(demo): State<Demo>, UserSession(me): UserSess
 pub(crate) async fn keys(State(demo): State<Demo>, UserSession(me): UserSession) -> Response {
     let list = match demo.auth.list_api_keys(Some(me.user_id)).await {
         Ok(list) => list,
-        Err(e) => {
-            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
-        }
+        Err(e) => return store_failed(&e),
     };
     let mut rows = String::new();
     for k in &list {
