@@ -20,7 +20,7 @@ fn open(url: String) -> std::pin::Pin<Box<dyn Future<Output = Stores> + Send>> {
     Box::pin(async move {
         let pool = MysqlStore::build_pool(&url, POOL_SIZE).expect("build the pool");
         let store = MysqlStore::new(pool).await.unwrap_or_else(|err| {
-            panic!("migrate the case's MariaDB/MySQL database ({url}): {err}")
+            panic!("migrate the case's MariaDB/MySQL database ({url}): {err:?}")
         });
         Stores::from_backend(store)
     })
