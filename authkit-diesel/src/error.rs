@@ -73,17 +73,47 @@ impl TxError {
         }
     }
 
-    /// A deadlock or serialization failure: the database rolled the transaction back,
-    /// and running it again may succeed. Diesel names serialization failures (SQLSTATE
-    /// 40001); a PostgreSQL deadlock (40P01) and an InnoDB one (1213) reach it as
-    /// unknown errors, recognized by their message.
+    /// A deadlock or serialization failure (see [`retryable`]).
     pub(crate) fn retryable(&self) -> bool {
-        match self {
-            TxError::Db(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
-            TxError::Db(Error::DatabaseError(_, info)) => {
-                info.message().to_ascii_lowercase().contains("deadlock")
-            }
-            _ => false,
-        }
+        matches!(self, TxError::Db(err) if retryable(err))
     }
 }
+
+/// A deadlock or serialization failure: the database rolled the statement or
+/// transaction back whole, and running it again may succeed. Diesel names
+/// serialization failures (SQLSTATE 40001); a PostgreSQL deadlock (40P01) and an InnoDB
+/// one (1213) reach it as unknown errors, recognized by their message.
+pub(crate) fn retryable(err: &Error) -> bool {
+    match err {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => info.message().to_ascii_lowercase().contains("deadlock"),
+        _ => false,
+    }
+}
+
+/// How many more times a step that ended in a deadlock is run ([`retrying!`], and
+/// `Store::transaction`).
+pub(crate) const RETRIES: u32 = 8;
+
+/// Evaluates `$step` (an expression that awaits one statement and gives its
+/// `Result<_, diesel::result::Error>`) until it ends in anything but a deadlock or
+/// serialization failure, at most [`RETRIES`] more times. The database rolled the failed
+/// statement back, so the next run starts from nothing. InnoDB reports such deadlocks
+/// even between single statements that lock one row through different indexes (a
+/// touch scanning the deadline index against a revocation by primary key), and MySQL's
+/// manual asks clients to retry them. A macro, so that the step may borrow the
+/// connection mutably.
+macro_rules! retrying {
+    ($step:expr) => {{
+        let mut attempt = 0;
+        loop {
+            match $step {
+                Err(err) if attempt < $crate::error::RETRIES && $crate::error::retryable(&err) => {
+                    attempt += 1
+                }
+                done => break done,
+            }
+        }
+    }};
+}
+pub(crate) use retrying;

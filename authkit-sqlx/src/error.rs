@@ -40,9 +40,39 @@ pub(crate) fn corrupt(column: &'static str, detail: impl Into<String>) -> StoreE
 }
 
 /// A deadlock or serialization failure (SQLSTATE 40001, PostgreSQL's 40P01): the
-/// database rolled the transaction back, and running it again may succeed.
+/// database rolled the statement or transaction back whole, and running it again may
+/// succeed.
 pub(crate) fn retryable(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .and_then(|db| db.code())
         .is_some_and(|code| code == "40001" || code == "40P01")
 }
+
+/// How many more times [`retrying!`] runs a step that ended in a deadlock.
+pub(crate) const RETRIES: u32 = 8;
+
+/// Evaluates `$step` (an expression that awaits one statement or one whole transaction
+/// and gives its `Result<_, sqlx::Error>`) until it ends in anything but a deadlock or
+/// serialization failure, at most [`RETRIES`] more times. The database rolled the
+/// failed run back, so the next starts from nothing. InnoDB reports such deadlocks even
+/// between single statements that lock one row through different indexes (a purge
+/// scanning a deadline index against a revocation by primary key), and MySQL's manual
+/// asks clients to retry them.
+///
+/// A macro rather than a function taking a closure: the step often borrows a
+/// connection mutably, which a closure called repeatedly from a `Send` future cannot
+/// lend.
+macro_rules! retrying {
+    ($step:expr) => {{
+        let mut attempt = 0;
+        loop {
+            match $step {
+                Err(err) if attempt < $crate::error::RETRIES && $crate::error::retryable(&err) => {
+                    attempt += 1
+                }
+                done => break done,
+            }
+        }
+    }};
+}
+pub(crate) use retrying;

@@ -231,6 +231,7 @@ macro_rules! __cases {
             sessions_purge_respects_limit = sessions::purge_respects_limit [async];
             sessions_concurrent_creates_one_hash_one_wins = sessions::concurrent_creates_one_hash_one_wins [async];
             sessions_revoke_races_touch = sessions::revoke_races_touch [async];
+            sessions_contended_writes_all_succeed = sessions::contended_writes_all_succeed [async];
             sessions_edge_values_round_trip = sessions::edge_values_round_trip [async];
             sessions_debug_shows_no_secrets = sessions::debug_shows_no_secrets [async];
             props_sessions_match_model = props::sessions_match_model [sync];

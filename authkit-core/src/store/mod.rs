@@ -11,6 +11,10 @@
 //!   failure is always [`StoreError::Backend`](crate::StoreError::Backend), never a miss.
 //! - Unique violations are [`StoreError::Conflict`](crate::StoreError::Conflict), and the
 //!   call that fails leaves nothing written.
+//! - Concurrent calls on the same rows all succeed. A deadlock or serialization failure
+//!   the database reports (InnoDB picks a victim when two statements lock one row through
+//!   different indexes) rolled the statement or transaction back whole, so the store runs
+//!   it again, a bounded number of times; core retries nothing.
 //! - Purges delete at most `limit` rows per call and return how many went; core calls
 //!   them until a call returns less than `limit`, so no purge holds a table for long.
 //! - Listings come back in any order: core sorts what it reads and removes duplicates,

@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 
 use super::Store;
 use super::shared::hash_from;
-use crate::error::TxError;
+use crate::error::{TxError, retrying};
 use crate::schema::authkit_sessions as sessions;
 use crate::sql_types::{DbId, DbTs};
 
@@ -100,13 +100,11 @@ impl SessionStore for Store {
                         .find(DbId(session.id.0))
                         .filter(sessions::idle_expires_at.lt(DbTs(deadline)))
                         .filter(sessions::idle_expires_at.gt(DbTs(now)));
-                    diesel::update(forward)
-                        .set((
-                            sessions::idle_expires_at.eq(DbTs(deadline)),
-                            sessions::last_seen_at.eq(DbTs(now)),
-                        ))
-                        .execute(conn)
-                        .await?;
+                    let slide = diesel::update(forward).set((
+                        sessions::idle_expires_at.eq(DbTs(deadline)),
+                        sessions::last_seen_at.eq(DbTs(now)),
+                    ));
+                    retrying!(slide.clone().execute(conn).await)?;
                     session.idle_expires_at = deadline;
                     session.last_seen_at = now;
                 }
@@ -143,7 +141,7 @@ impl SessionStore for Store {
             .read(async |conn| {
                 let live = sessions::table.find(DbId(id.0)).filter(live_at!(now));
                 let query = diesel::update(live).set(sessions::payload.eq(payload));
-                Ok(query.execute(conn).await?)
+                Ok(retrying!(query.clone().execute(conn).await)?)
             })
             .await?;
         if changed == 0 {
@@ -158,7 +156,7 @@ impl SessionStore for Store {
         let deleted = self
             .read(async |conn| {
                 let query = diesel::delete(sessions::table.find(DbId(id.0)));
-                Ok(query.execute(conn).await?)
+                Ok(retrying!(query.clone().execute(conn).await)?)
             })
             .await?;
         Ok(deleted > 0)
@@ -171,13 +169,15 @@ impl SessionStore for Store {
     ) -> Result<u64, StoreError> {
         let deleted = self
             .read(async |conn| {
-                let mine = sessions::table.filter(sessions::user_id.eq(DbId(user.0)));
-                let query = diesel::delete(mine).into_boxed();
-                let query = match except {
-                    Some(keep) => query.filter(sessions::id.ne(DbId(keep.0))),
-                    None => query,
+                let query = || {
+                    let mine = sessions::table.filter(sessions::user_id.eq(DbId(user.0)));
+                    let query = diesel::delete(mine).into_boxed();
+                    match except {
+                        Some(keep) => query.filter(sessions::id.ne(DbId(keep.0))),
+                        None => query,
+                    }
                 };
-                Ok(query.execute(conn).await?)
+                Ok(retrying!(query().execute(conn).await)?)
             })
             .await?;
         Ok(deleted as u64)
@@ -226,7 +226,7 @@ impl SessionStore for Store {
                 let doomed = sessions::table
                     .filter(sessions::id.eq_any(ids))
                     .filter(dead());
-                Ok(diesel::delete(doomed).execute(conn).await?)
+                Ok(retrying!(diesel::delete(doomed.clone()).execute(conn).await)?)
             })
             .await?;
         Ok(deleted as u64)

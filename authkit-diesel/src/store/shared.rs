@@ -13,7 +13,7 @@ use authkit::{Entity, StoreError, TokenHash};
 
 use super::{Conn, Store};
 use crate::conn::AsyncStep;
-use crate::error::{PoolFailure, TxError, corrupt};
+use crate::error::{PoolFailure, RETRIES, TxError, corrupt};
 
 /// The store's pool.
 pub(super) type Pool = diesel_async::pooled_connection::deadpool::Pool<Conn>;
@@ -105,7 +105,7 @@ impl Store {
                 .run(async move |conn: &mut Conn| write_tx!(conn, body).await)
                 .await;
             match out {
-                Err(err) if attempt < 8 && err.retryable() => attempt += 1,
+                Err(err) if attempt < RETRIES && err.retryable() => attempt += 1,
                 out => return out.map_err(|e| e.into_store(conflict, missing)),
             }
         }

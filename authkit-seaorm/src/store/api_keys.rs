@@ -19,7 +19,7 @@ use sea_orm::{
 
 use super::shared::{NO_KEY, commit, count, from_json, hash, json, rollback, t, t_opt, ts, ts_opt};
 use super::{Store, e};
-use crate::error::{backend, corrupt, map};
+use crate::error::{backend, corrupt, map, retrying};
 use e::api_key::{ActiveModel, Column, Entity as ApiKeys, Model};
 
 /// A key from its row.
@@ -339,14 +339,16 @@ impl ApiKeyStore for Store {
         reason: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let done = ApiKeys::update_many()
-            .col_expr(Column::RevokedAt, Expr::value(t(now)))
-            .col_expr(Column::RevokedReason, Expr::value(reason.to_owned()))
-            .filter(Column::Id.eq(id.0))
-            .filter(Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(
+            ApiKeys::update_many()
+                .col_expr(Column::RevokedAt, Expr::value(t(now)))
+                .col_expr(Column::RevokedReason, Expr::value(reason.to_owned()))
+                .filter(Column::Id.eq(id.0))
+                .filter(Column::RevokedAt.is_null())
+                .exec(&self.db)
+                .await
+        )
+        .map_err(backend)?;
         if done.rows_affected > 0 {
             return Ok(true);
         }
@@ -410,10 +412,7 @@ impl ApiKeyStore for Store {
     }
 
     async fn delete_api_key(&self, id: ApiKeyId) -> Result<bool, StoreError> {
-        let done = ApiKeys::delete_by_id(id.0)
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(ApiKeys::delete_by_id(id.0).exec(&self.db).await).map_err(backend)?;
         Ok(done.rows_affected > 0)
     }
 

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::shared::{NO_KEY, item_from, kind_from};
 use super::{Store, e};
-use crate::error::{backend, is_unique_violation, map};
+use crate::error::{backend, is_unique_violation, map, retrying};
 use e::rbac_item::{ActiveModel, Column as Item, Entity as Items};
 use e::{api_key_role, role_grant, user_grant, user_role};
 
@@ -138,12 +138,14 @@ impl RbacStore for Store {
 
     /// One `DELETE`: the foreign keys cascade to every grant and assignment naming it.
     async fn remove_item(&self, kind: SlugKind, slug: &str) -> Result<bool, StoreError> {
-        let done = Items::delete_many()
-            .filter(Item::Kind.eq(kind.as_str()))
-            .filter(Item::Slug.eq(slug))
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(
+            Items::delete_many()
+                .filter(Item::Kind.eq(kind.as_str()))
+                .filter(Item::Slug.eq(slug))
+                .exec(&self.db)
+                .await
+        )
+        .map_err(backend)?;
         Ok(done.rows_affected > 0)
     }
 
@@ -204,12 +206,14 @@ impl RbacStore for Store {
         kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
-        let done = role_grant::Entity::delete_many()
-            .filter(role_grant::Column::RoleId.in_subquery(id_of(SlugKind::Role, role)))
-            .filter(role_grant::Column::ItemId.in_subquery(id_of(kind.slug_kind(), slug)))
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(
+            role_grant::Entity::delete_many()
+                .filter(role_grant::Column::RoleId.in_subquery(id_of(SlugKind::Role, role)))
+                .filter(role_grant::Column::ItemId.in_subquery(id_of(kind.slug_kind(), slug)))
+                .exec(&self.db)
+                .await
+        )
+        .map_err(backend)?;
         Ok(done.rows_affected > 0)
     }
 
@@ -241,12 +245,14 @@ impl RbacStore for Store {
     }
 
     async fn unassign_role(&self, user: UserId, role: &str) -> Result<bool, StoreError> {
-        let done = user_role::Entity::delete_many()
-            .filter(user_role::Column::UserId.eq(user.0))
-            .filter(user_role::Column::RoleId.in_subquery(id_of(SlugKind::Role, role)))
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(
+            user_role::Entity::delete_many()
+                .filter(user_role::Column::UserId.eq(user.0))
+                .filter(user_role::Column::RoleId.in_subquery(id_of(SlugKind::Role, role)))
+                .exec(&self.db)
+                .await
+        )
+        .map_err(backend)?;
         Ok(done.rows_affected > 0)
     }
 
@@ -273,12 +279,14 @@ impl RbacStore for Store {
         kind: GrantKind,
         slug: &str,
     ) -> Result<bool, StoreError> {
-        let done = user_grant::Entity::delete_many()
-            .filter(user_grant::Column::UserId.eq(user.0))
-            .filter(user_grant::Column::ItemId.in_subquery(id_of(kind.slug_kind(), slug)))
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(
+            user_grant::Entity::delete_many()
+                .filter(user_grant::Column::UserId.eq(user.0))
+                .filter(user_grant::Column::ItemId.in_subquery(id_of(kind.slug_kind(), slug)))
+                .exec(&self.db)
+                .await
+        )
+        .map_err(backend)?;
         Ok(done.rows_affected > 0)
     }
 
@@ -312,12 +320,14 @@ impl RbacStore for Store {
     }
 
     async fn unassign_key_role(&self, key: ApiKeyId, role: &str) -> Result<bool, StoreError> {
-        let done = api_key_role::Entity::delete_many()
-            .filter(api_key_role::Column::KeyId.eq(key.0))
-            .filter(api_key_role::Column::RoleId.in_subquery(id_of(SlugKind::Role, role)))
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(
+            api_key_role::Entity::delete_many()
+                .filter(api_key_role::Column::KeyId.eq(key.0))
+                .filter(api_key_role::Column::RoleId.in_subquery(id_of(SlugKind::Role, role)))
+                .exec(&self.db)
+                .await
+        )
+        .map_err(backend)?;
         Ok(done.rows_affected > 0)
     }
 

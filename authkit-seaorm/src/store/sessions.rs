@@ -9,7 +9,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 
 use super::shared::{hash, t, ts};
 use super::{Store, e};
-use crate::error::{backend, map};
+use crate::error::{backend, map, retrying};
 use e::session::{ActiveModel, Column, Entity as Sessions, Model};
 
 /// A session from its row.
@@ -97,15 +97,17 @@ impl SessionStore for Store {
         let Some(deadline) = policy.next_deadline(&session, now) else {
             return Ok(Some(session));
         };
-        let done = Sessions::update_many()
-            .col_expr(Column::IdleExpiresAt, Expr::value(t(deadline)))
-            .col_expr(Column::LastSeenAt, Expr::value(t(now)))
-            .filter(Column::Id.eq(session.id.0))
-            .filter(Column::IdleExpiresAt.lt(t(deadline)))
-            .filter(live(now))
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(
+            Sessions::update_many()
+                .col_expr(Column::IdleExpiresAt, Expr::value(t(deadline)))
+                .col_expr(Column::LastSeenAt, Expr::value(t(now)))
+                .filter(Column::Id.eq(session.id.0))
+                .filter(Column::IdleExpiresAt.lt(t(deadline)))
+                .filter(live(now))
+                .exec(&self.db)
+                .await
+        )
+        .map_err(backend)?;
         if done.rows_affected == 0 {
             return self.live_session_by_hash(hash, now).await;
         }
@@ -133,13 +135,15 @@ impl SessionStore for Store {
         payload: Option<&[u8]>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let done = Sessions::update_many()
-            .col_expr(Column::Payload, Expr::value(payload.map(<[u8]>::to_vec)))
-            .filter(Column::Id.eq(id.0))
-            .filter(live(now))
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(
+            Sessions::update_many()
+                .col_expr(Column::Payload, Expr::value(payload.map(<[u8]>::to_vec)))
+                .filter(Column::Id.eq(id.0))
+                .filter(live(now))
+                .exec(&self.db)
+                .await
+        )
+        .map_err(backend)?;
         if done.rows_affected == 0 {
             return Err(StoreError::NotFound {
                 what: Entity::Session,
@@ -149,10 +153,7 @@ impl SessionStore for Store {
     }
 
     async fn revoke_session(&self, id: SessionId) -> Result<bool, StoreError> {
-        let done = Sessions::delete_by_id(id.0)
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(Sessions::delete_by_id(id.0).exec(&self.db).await).map_err(backend)?;
         Ok(done.rows_affected > 0)
     }
 
@@ -161,11 +162,14 @@ impl SessionStore for Store {
         user: UserId,
         except: Option<SessionId>,
     ) -> Result<u64, StoreError> {
-        let mut delete = Sessions::delete_many().filter(Column::UserId.eq(user.0));
-        if let Some(except) = except {
-            delete = delete.filter(Column::Id.ne(except.0));
-        }
-        let done = delete.exec(&self.db).await.map_err(backend)?;
+        let delete = || {
+            let all = Sessions::delete_many().filter(Column::UserId.eq(user.0));
+            match except {
+                Some(except) => all.filter(Column::Id.ne(except.0)),
+                None => all,
+            }
+        };
+        let done = retrying!(delete().exec(&self.db).await).map_err(backend)?;
         Ok(done.rows_affected)
     }
 

@@ -14,21 +14,18 @@ use std::sync::OnceLock;
 use authkit::{Entity, RbacItem, RbacItemId, SlugKind, StoreError, Timestamp, TokenHash};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
     QuerySelect, QueryTrait, Select, SqliteTransactionMode, Statement, TransactionOptions,
     TransactionTrait, Value,
 };
 
 use super::{Store, conv, e};
-use crate::error::{backend, corrupt};
+use crate::error::{backend, corrupt, retrying};
 
 pub(super) const NO_USER: StoreError = StoreError::NotFound { what: Entity::User };
 pub(super) const NO_KEY: StoreError = StoreError::NotFound {
     what: Entity::ApiKey,
 };
-
-/// How many times a locking read that hit a deadlock or serialization failure is retried.
-const LOCK_RETRIES: u32 = 8;
 
 impl Store {
     /// The connection's database.
@@ -40,6 +37,11 @@ impl Store {
     /// (`BEGIN IMMEDIATE`): SeaORM drops `FOR UPDATE` there, and a deferred transaction
     /// that reads and then writes can fail to upgrade its lock when another did the same.
     pub(super) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        self.begin_raw().await.map_err(backend)
+    }
+
+    /// [`begin_write`](Self::begin_write), with the driver's error.
+    async fn begin_raw(&self) -> Result<DatabaseTransaction, DbErr> {
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
@@ -48,29 +50,25 @@ impl Store {
             DbBackend::Sqlite => self.db.begin_with_options(options).await,
             _ => self.db.begin().await,
         }
-        .map_err(backend)
     }
 
     /// Begins a write transaction and runs its first read, locking the row it finds
     /// (`FOR UPDATE`; SQLite holds the write lock already). A deadlock or serialization
     /// failure at this point has changed nothing and called no caller closure, so it is
-    /// retried, a few times.
+    /// retried (see [`retrying!`]; a dropped transaction rolls back).
     pub(super) async fn begin_locked<E: EntityTrait>(
         &self,
         read: impl Fn() -> Select<E>,
     ) -> Result<(DatabaseTransaction, Option<E::Model>), StoreError> {
-        let mut attempt = 0;
-        loop {
-            let tx = self.begin_write().await?;
-            match read().lock_exclusive().one(&tx).await {
-                Ok(row) => return Ok((tx, row)),
-                Err(err) if attempt < LOCK_RETRIES && crate::error::retryable(&err) => {
-                    attempt += 1;
-                    let _ = tx.rollback().await;
-                }
-                Err(err) => return Err(backend(err)),
+        retrying!(
+            async {
+                let tx = self.begin_raw().await?;
+                let row = read().lock_exclusive().one(&tx).await?;
+                Ok((tx, row))
             }
-        }
+            .await
+        )
+        .map_err(backend)
     }
 }
 
@@ -100,7 +98,7 @@ impl Store {
                 E::delete_many().filter(id.in_subquery(ids)).into_query()
             }
         };
-        let done = self.db.execute(&delete).await.map_err(backend)?;
+        let done = retrying!(self.db.execute(&delete).await).map_err(backend)?;
         Ok(done.rows_affected())
     }
 }

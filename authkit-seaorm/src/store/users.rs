@@ -7,7 +7,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter
 
 use super::shared::{NO_USER, t, t_opt, ts, ts_opt};
 use super::{Store, e};
-use crate::error::{backend, map};
+use crate::error::{backend, map, retrying};
 use e::user::{ActiveModel, Column, Entity as Users, Model};
 
 /// A user from its row.
@@ -76,13 +76,15 @@ impl UserStore for Store {
         hash: Option<&str>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let done = Users::update_many()
-            .col_expr(Column::PasswordHash, Expr::value(hash.map(str::to_owned)))
-            .col_expr(Column::UpdatedAt, Expr::value(t(now)))
-            .filter(Column::Id.eq(id.0))
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(
+            Users::update_many()
+                .col_expr(Column::PasswordHash, Expr::value(hash.map(str::to_owned)))
+                .col_expr(Column::UpdatedAt, Expr::value(t(now)))
+                .filter(Column::Id.eq(id.0))
+                .exec(&self.db)
+                .await
+        )
+        .map_err(backend)?;
         if done.rows_affected == 0 {
             return Err(NO_USER);
         }
@@ -92,14 +94,16 @@ impl UserStore for Store {
     /// A conditional update; when it changes nothing, a read tells an already verified
     /// user (fine, the first time stays) from an unknown one.
     async fn mark_email_verified(&self, id: UserId, now: Timestamp) -> Result<(), StoreError> {
-        let done = Users::update_many()
-            .col_expr(Column::EmailVerifiedAt, Expr::value(t(now)))
-            .col_expr(Column::UpdatedAt, Expr::value(t(now)))
-            .filter(Column::Id.eq(id.0))
-            .filter(Column::EmailVerifiedAt.is_null())
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(
+            Users::update_many()
+                .col_expr(Column::EmailVerifiedAt, Expr::value(t(now)))
+                .col_expr(Column::UpdatedAt, Expr::value(t(now)))
+                .filter(Column::Id.eq(id.0))
+                .filter(Column::EmailVerifiedAt.is_null())
+                .exec(&self.db)
+                .await
+        )
+        .map_err(backend)?;
         if done.rows_affected == 0 && self.user_by_id(id).await?.is_none() {
             return Err(NO_USER);
         }
@@ -108,10 +112,7 @@ impl UserStore for Store {
 
     /// One `DELETE`: the foreign keys cascade to everything the user owns.
     async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
-        let done = Users::delete_by_id(id.0)
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        let done = retrying!(Users::delete_by_id(id.0).exec(&self.db).await).map_err(backend)?;
         Ok(done.rows_affected > 0)
     }
 }

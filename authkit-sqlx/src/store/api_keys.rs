@@ -22,7 +22,7 @@ use super::shared::{
     NO_KEY, Query, commit, count, execute_in, get, get_hash, get_json, insert_in, json, rollback,
 };
 use super::{DIALECT, DbRow, Store, conv};
-use crate::error::{backend, corrupt};
+use crate::error::{backend, corrupt, retrying};
 use crate::sql::Stmt;
 
 /// The columns [`key_from`] reads and [`bind_key`] binds, in table order.
@@ -363,7 +363,7 @@ impl ApiKeyStore for Store {
             "UPDATE {api_keys} SET revoked_at = ?, revoked_reason = ? \
              WHERE id = ? AND revoked_at IS NULL",
         );
-        let query = self.query(&SQL).bind(conv::ts(now)).bind(reason).bind(id.0);
+        let query = || self.query(&SQL).bind(conv::ts(now)).bind(reason).bind(id.0);
         if self.execute(query).await? > 0 {
             return Ok(true);
         }
@@ -406,24 +406,34 @@ impl ApiKeyStore for Store {
     /// row once. Each row's change is atomic: the count is added in the database
     /// (`usage_count = usage_count + n`) and `last_used_at` moves only forward, with its
     /// IP and user agent. Keys that no longer exist match no row.
+    ///
+    /// The whole write is retried after a deadlock (see [`retrying!`]): it is one
+    /// statement or one transaction, and each run builds its statements afresh.
     async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
-        let mut statements = super::usage_statements(self, &KeyUsage::merge(usage));
-        if statements.len() <= 1 {
-            if let Some(only) = statements.pop() {
-                self.execute(only).await?;
+        let merged = KeyUsage::merge(usage);
+        retrying!(
+            async {
+                let mut statements = super::usage_statements(self, &merged);
+                if statements.len() <= 1 {
+                    if let Some(only) = statements.pop() {
+                        only.execute(&self.pool).await?;
+                    }
+                    return Ok(());
+                }
+                let mut tx = self.begin_raw().await?;
+                for query in statements {
+                    query.execute(&mut *tx).await?;
+                }
+                tx.commit().await
             }
-            return Ok(());
-        }
-        let mut tx = self.begin_write().await?;
-        for query in statements {
-            execute_in(&mut tx, query).await?;
-        }
-        commit(tx).await
+            .await
+        )
+        .map_err(backend)
     }
 
     async fn delete_api_key(&self, id: ApiKeyId) -> Result<bool, StoreError> {
         static SQL: Stmt = Stmt::new("DELETE FROM {api_keys} WHERE id = ?");
-        Ok(self.execute(self.query(&SQL).bind(id.0)).await? > 0)
+        Ok(self.execute(|| self.query(&SQL).bind(id.0)).await? > 0)
     }
 
     async fn purge_api_keys(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
@@ -434,7 +444,7 @@ impl ApiKeyStore for Store {
                  WHERE expires_at <= ? LIMIT ?{skip_locked})"
             }
         });
-        let query = self.query(&SQL).bind(conv::ts(now)).bind(i64::from(limit));
+        let query = || self.query(&SQL).bind(conv::ts(now)).bind(i64::from(limit));
         self.execute(query).await
     }
 }

@@ -54,7 +54,7 @@ impl RbacStore for Store {
     async fn remove_item(&self, kind: SlugKind, slug: &str) -> Result<bool, StoreError> {
         // Grants and assignments naming it go by ON DELETE CASCADE.
         static SQL: Stmt = Stmt::new("DELETE FROM {rbac_items} WHERE kind = ? AND slug = ?");
-        let query = self.query(&SQL).bind(kind.as_str()).bind(slug);
+        let query = || self.query(&SQL).bind(kind.as_str()).bind(slug);
         Ok(self.execute(query).await? > 0)
     }
 
@@ -128,7 +128,7 @@ impl RbacStore for Store {
              WHERE role_id = (SELECT id FROM {rbac_items} WHERE kind = 'role' AND slug = ?) \
              AND item_id = (SELECT id FROM {rbac_items} WHERE kind = ? AND slug = ?)",
         );
-        let query = self.query(&SQL).bind(role).bind(kind.as_str()).bind(slug);
+        let query = || self.query(&SQL).bind(role).bind(kind.as_str()).bind(slug);
         Ok(self.execute(query).await? > 0)
     }
 
@@ -176,7 +176,7 @@ impl RbacStore for Store {
              AND role_id = (SELECT id FROM {rbac_items} WHERE kind = 'role' AND slug = ?)",
         );
         Ok(self
-            .execute(self.query(&SQL).bind(user.0).bind(role))
+            .execute(|| self.query(&SQL).bind(user.0).bind(role))
             .await?
             > 0)
     }
@@ -212,7 +212,7 @@ impl RbacStore for Store {
             "DELETE FROM {user_grants} WHERE user_id = ? \
              AND item_id = (SELECT id FROM {rbac_items} WHERE kind = ? AND slug = ?)",
         );
-        let query = self.query(&SQL).bind(user.0).bind(kind.as_str()).bind(slug);
+        let query = || self.query(&SQL).bind(user.0).bind(kind.as_str()).bind(slug);
         Ok(self.execute(query).await? > 0)
     }
 
@@ -255,7 +255,7 @@ impl RbacStore for Store {
              AND role_id = (SELECT id FROM {rbac_items} WHERE kind = 'role' AND slug = ?)",
         );
         Ok(self
-            .execute(self.query(&SQL).bind(key.0).bind(role))
+            .execute(|| self.query(&SQL).bind(key.0).bind(role))
             .await?
             > 0)
     }

@@ -9,7 +9,7 @@ use sqlx::Row as _;
 
 use super::shared::get_hash;
 use super::{DIALECT, DbRow, Store, conv};
-use crate::error::backend;
+use crate::error::{backend, retrying};
 use crate::sql::Stmt;
 
 /// The columns [`session_from`] reads, in this order.
@@ -132,12 +132,13 @@ impl SessionStore for Store {
             "UPDATE {sessions} SET payload = ? \
              WHERE id = ? AND idle_expires_at > ? AND absolute_expires_at > ?",
         );
-        let query = self
-            .query(&SQL)
-            .bind(payload)
-            .bind(id.0)
-            .bind(conv::ts(now))
-            .bind(conv::ts(now));
+        let query = || {
+            self.query(&SQL)
+                .bind(payload)
+                .bind(id.0)
+                .bind(conv::ts(now))
+                .bind(conv::ts(now))
+        };
         if self.execute(query).await? == 0 {
             return Err(StoreError::NotFound {
                 what: Entity::Session,
@@ -148,7 +149,7 @@ impl SessionStore for Store {
 
     async fn revoke_session(&self, id: SessionId) -> Result<bool, StoreError> {
         static SQL: Stmt = Stmt::new("DELETE FROM {sessions} WHERE id = ?");
-        Ok(self.execute(self.query(&SQL).bind(id.0)).await? > 0)
+        Ok(self.execute(|| self.query(&SQL).bind(id.0)).await? > 0)
     }
 
     async fn revoke_user_sessions(
@@ -158,7 +159,7 @@ impl SessionStore for Store {
     ) -> Result<u64, StoreError> {
         static ALL: Stmt = Stmt::new("DELETE FROM {sessions} WHERE user_id = ?");
         static ALL_BUT: Stmt = Stmt::new("DELETE FROM {sessions} WHERE user_id = ? AND id <> ?");
-        let query = match except {
+        let query = || match except {
             Some(keep) => self.query(&ALL_BUT).bind(user.0).bind(keep.0),
             None => self.query(&ALL).bind(user.0),
         };
@@ -197,11 +198,12 @@ impl SessionStore for Store {
                  WHERE (idle_expires_at <= ? OR absolute_expires_at <= ?) LIMIT ?{skip_locked})"
             }
         });
-        let query = self
-            .query(&SQL)
-            .bind(conv::ts(now))
-            .bind(conv::ts(now))
-            .bind(i64::from(limit));
+        let query = || {
+            self.query(&SQL)
+                .bind(conv::ts(now))
+                .bind(conv::ts(now))
+                .bind(i64::from(limit))
+        };
         self.execute(query).await
     }
 }
@@ -255,10 +257,20 @@ async fn touch_in_two(
         " FROM {sessions} \
          WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?"
     ));
-    static SLIDE: Stmt = Stmt::new(
-        "UPDATE {sessions} SET idle_expires_at = ?, last_seen_at = ? \
-         WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?",
-    );
+    // On MySQL, by the primary key only: with the deadline conditions on an indexed
+    // column, InnoDB's optimizer may scan the deadline index instead (it does on small
+    // tables), locking every session whose deadline falls in the range, and deadlocking
+    // with a revocation that holds the row.
+    static SLIDE: Stmt = Stmt::new(match DIALECT {
+        Dialect::MySql => {
+            "UPDATE {sessions} FORCE INDEX (PRIMARY) SET idle_expires_at = ?, last_seen_at = ? \
+             WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?"
+        }
+        Dialect::Postgres | Dialect::Sqlite => {
+            "UPDATE {sessions} SET idle_expires_at = ?, last_seen_at = ? \
+             WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?"
+        }
+    });
     let mut conn = store.pool.acquire().await.map_err(backend)?;
     let query = store
         .query(&LIVE_BY_HASH)
@@ -270,14 +282,16 @@ async fn touch_in_two(
     };
     let session = session_from(&row)?;
     if let Some(deadline) = policy.next_deadline(&session, now) {
-        let query = store
-            .query(&SLIDE)
-            .bind(conv::ts(deadline))
-            .bind(conv::ts(now))
-            .bind(session.id.0)
-            .bind(conv::ts(deadline))
-            .bind(conv::ts(now));
-        query.execute(&mut *conn).await.map_err(backend)?;
+        let query = || {
+            store
+                .query(&SLIDE)
+                .bind(conv::ts(deadline))
+                .bind(conv::ts(now))
+                .bind(session.id.0)
+                .bind(conv::ts(deadline))
+                .bind(conv::ts(now))
+        };
+        retrying!(query().execute(&mut *conn).await).map_err(backend)?;
     }
     Ok(Some(session))
 }

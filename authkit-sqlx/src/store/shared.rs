@@ -23,7 +23,7 @@ use authkit_schema::Dialect;
 use sqlx::{Decode, Row as _, Type};
 
 use super::{DIALECT, Db, DbRow, Store};
-use crate::error::{backend, corrupt, map};
+use crate::error::{backend, corrupt, map, retrying};
 use crate::sql::Stmt;
 
 /// A statement with its binds so far.
@@ -43,10 +43,11 @@ impl Store {
         sqlx::query::<Db>(self.sql.get(stmt))
     }
 
-    /// Runs a statement that can violate no constraint the caller handles; returns the
-    /// number of rows it changed.
-    pub(super) async fn execute(&self, query: Query) -> Result<u64, StoreError> {
-        let done = query.execute(&self.pool).await.map_err(backend)?;
+    /// Runs a statement that can violate no constraint the caller handles, built by
+    /// `query` (again after a deadlock: see [`retrying!`]); returns the number of rows it
+    /// changed.
+    pub(super) async fn execute(&self, query: impl Fn() -> Query) -> Result<u64, StoreError> {
+        let done = retrying!(query().execute(&self.pool).await).map_err(backend)?;
         Ok(done.rows_affected())
     }
 
@@ -84,33 +85,34 @@ impl Store {
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes can fail
     /// to upgrade its lock when another one did the same.
     pub(super) async fn begin_write(&self) -> Result<Tx, StoreError> {
+        self.begin_raw().await.map_err(backend)
+    }
+
+    /// [`begin_write`](Self::begin_write), with the driver's error.
+    pub(super) async fn begin_raw(&self) -> Result<Tx, sqlx::Error> {
         match DIALECT {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Dialect::Postgres | Dialect::MySql => self.pool.begin().await,
         }
-        .map_err(backend)
     }
 
     /// Begins a write transaction and runs its first, locking read. A deadlock or
     /// serialization failure at this point (InnoDB picks as victim the transaction that
     /// changed least: one still waiting for the row) has changed nothing and called no
-    /// caller closure, so it is retried, a few times.
+    /// caller closure, so it is retried (a dropped transaction rolls back).
     pub(super) async fn begin_locked(
         &self,
         read: impl Fn() -> Query,
     ) -> Result<(Tx, Option<DbRow>), StoreError> {
-        let mut attempt = 0;
-        loop {
-            let mut tx = self.begin_write().await?;
-            match read().fetch_optional(&mut *tx).await {
-                Ok(row) => return Ok((tx, row)),
-                Err(err) if attempt < 8 && crate::error::retryable(&err) => {
-                    attempt += 1;
-                    let _ = tx.rollback().await;
-                }
-                Err(err) => return Err(backend(err)),
+        retrying!(
+            async {
+                let mut tx = self.begin_raw().await?;
+                let row = read().fetch_optional(&mut *tx).await?;
+                Ok((tx, row))
             }
-        }
+            .await
+        )
+        .map_err(backend)
     }
 }
 

@@ -248,7 +248,7 @@ impl TokenStore for Store {
                  WHERE expires_at <= ? LIMIT ?{skip_locked})"
             }
         });
-        let query = self.query(&SQL).bind(conv::ts(now)).bind(i64::from(limit));
+        let query = || self.query(&SQL).bind(conv::ts(now)).bind(i64::from(limit));
         self.execute(query).await
     }
 
@@ -404,7 +404,7 @@ impl TokenStore for Store {
                  WHERE (consumed_at IS NOT NULL OR expires_at <= ?) LIMIT ?{skip_locked})"
             }
         });
-        let query = self.query(&SQL).bind(conv::ts(now)).bind(i64::from(limit));
+        let query = || self.query(&SQL).bind(conv::ts(now)).bind(i64::from(limit));
         self.execute(query).await
     }
 }

@@ -105,7 +105,7 @@ impl UserStore for Store {
     ) -> Result<(), StoreError> {
         static SQL: Stmt =
             Stmt::new("UPDATE {users} SET password_hash = ?, updated_at = ? WHERE id = ?");
-        let query = self.query(&SQL).bind(hash).bind(conv::ts(now)).bind(id.0);
+        let query = || self.query(&SQL).bind(hash).bind(conv::ts(now)).bind(id.0);
         if self.execute(query).await? == 0 {
             return Err(NO_USER);
         }
@@ -117,11 +117,12 @@ impl UserStore for Store {
             "UPDATE {users} SET email_verified_at = ?, updated_at = ? \
              WHERE id = ? AND email_verified_at IS NULL",
         );
-        let query = self
-            .query(&SQL)
-            .bind(conv::ts(now))
-            .bind(conv::ts(now))
-            .bind(id.0);
+        let query = || {
+            self.query(&SQL)
+                .bind(conv::ts(now))
+                .bind(conv::ts(now))
+                .bind(id.0)
+        };
         if self.execute(query).await? == 0 && !self.user_exists(id).await? {
             return Err(NO_USER);
         }
@@ -132,6 +133,6 @@ impl UserStore for Store {
         // Sessions, tokens, keys, assignments and grants go by ON DELETE CASCADE, in the
         // same statement.
         static SQL: Stmt = Stmt::new("DELETE FROM {users} WHERE id = ?");
-        Ok(self.execute(self.query(&SQL).bind(id.0)).await? > 0)
+        Ok(self.execute(|| self.query(&SQL).bind(id.0)).await? > 0)
     }
 }

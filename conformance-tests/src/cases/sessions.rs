@@ -1092,6 +1092,81 @@ pub async fn revoke_races_touch<F: StoreFactory>(factory: &F) {
     );
 }
 
+/// Rounds of one user's sessions written from every side at once: touches that slide
+/// each session, `revoke_session` of one, `revoke_user_sessions` of all but one, and
+/// `purge_sessions` of the dead ones, all released together. Every call succeeds ("concurrent
+/// calls on the same rows all succeed": on InnoDB these statements lock the same rows
+/// through different indexes, and the database answers some of them with a deadlock the
+/// store must retry), and each round ends with only the kept session live.
+pub async fn contended_writes_all_succeed<F: StoreFactory>(factory: &F) {
+    const ROUNDS: i64 = 24;
+    const LIVE: usize = 2;
+    let stores = factory.stores().await;
+    let u = create_user(&stores).await;
+    for round in 0..ROUNDS {
+        let start = at(round * 100);
+        let live: Vec<Session> = (0..LIVE)
+            .map(|_| session(u.id, start, secs(60), secs(3600)))
+            .collect();
+        let dead = session(u.id, start - secs(3600), secs(60), secs(7200));
+        for s in live.iter().chain([&dead]) {
+            stores
+                .sessions
+                .create_session(s)
+                .await
+                .expect("create_session");
+        }
+        let (kept, revoked) = (live[0].id, live[1].id);
+        let hashes: Vec<TokenHash> = live.iter().map(|s| s.token_hash).collect();
+        let now = start + secs(1);
+        together(33, |i| {
+            let (stores, hashes) = (stores.clone(), hashes.clone());
+            async move {
+                let sessions = &stores.sessions;
+                if i < 3 {
+                    // Let the touches start first, by a different lead each round.
+                    let lead = std::time::Duration::from_micros(750 * (round % 8) as u64);
+                    tokio::time::sleep(lead).await;
+                }
+                match i {
+                    0 => sessions
+                        .revoke_user_sessions(u.id, Some(kept))
+                        .await
+                        .map(drop),
+                    1 => sessions.revoke_session(revoked).await.map(drop),
+                    2 => sessions.purge_sessions(now, 100).await.map(drop),
+                    _ => {
+                        let when = now + secs(i as i64);
+                        let touched = sessions
+                            .touch_session(&hashes[usize::from(i % 8 != 0)], when, policy(60, 0))
+                            .await;
+                        touched.map(drop)
+                    }
+                }
+                .map_err(|err| format!("call {i} of round {round}: {err:?}"))
+                .expect("a contended session write failed")
+            }
+        })
+        .await;
+        let left = stores
+            .sessions
+            .list_user_sessions(u.id, now)
+            .await
+            .expect("list_user_sessions");
+        let left: Vec<SessionId> = left.iter().map(|s| s.id).collect();
+        assert_eq!(
+            left,
+            vec![kept],
+            "round {round}: after revoke_user_sessions(except one) only that one is live"
+        );
+        stores
+            .sessions
+            .revoke_session(kept)
+            .await
+            .expect("revoke_session");
+    }
+}
+
 /// A session created in year 1000 with deadlines at the end of year 9999 and an empty
 /// payload (`Some(vec![])`, not `None`) reads back exactly (by id, by touch, in the
 /// listing) and is live; one whose deadlines passed in year 1000 is dead and purged.

@@ -1,6 +1,7 @@
 //! [`SessionStore`] faults: the touch (liveness, the slide, its atomicity), unique
 //! hashes, payloads, revocation, listing, purging, exact timestamps.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
 use authkit::{
@@ -25,6 +26,18 @@ fn as_i32_seconds(t: Timestamp) -> Timestamp {
 }
 
 impl Broken {
+    /// For [`Fault::DeadlockReturned`]: the deadlock a deletion meets while a touch
+    /// holds the row, handed to the caller.
+    fn deadlock_with_touches(&self) -> Result<(), StoreError> {
+        if self.has(Fault::DeadlockReturned) && self.touching.load(Ordering::SeqCst) > 0 {
+            let deadlock = std::io::Error::other(
+                "Deadlock found when trying to get lock; try restarting transaction",
+            );
+            return Err(StoreError::backend(deadlock));
+        }
+        Ok(())
+    }
+
     async fn touch_broken(
         &self,
         hash: &TokenHash,
@@ -195,7 +208,15 @@ impl SessionStore for Broken {
         now: Timestamp,
         policy: SlidePolicy,
     ) -> Result<Option<Session>, StoreError> {
-        let found = self.touch_broken(hash, now, policy).await?;
+        let found = if self.has(Fault::DeadlockReturned) {
+            self.touching.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(RACE_WINDOW).await;
+            let found = self.inner.touch_session(hash, now, policy).await;
+            self.touching.fetch_sub(1, Ordering::SeqCst);
+            found?
+        } else {
+            self.touch_broken(hash, now, policy).await?
+        };
         if let Some(found) = &found {
             self.shadow().sessions.insert(*hash, found.clone());
         }
@@ -257,6 +278,7 @@ impl SessionStore for Broken {
     }
 
     async fn revoke_session(&self, id: SessionId) -> Result<bool, StoreError> {
+        self.deadlock_with_touches()?;
         let revoked = self.inner.revoke_session(id).await?;
         self.shadow().sessions.retain(|_, s| s.id != id);
         Ok(revoked)
@@ -267,6 +289,7 @@ impl SessionStore for Broken {
         user: UserId,
         except: Option<SessionId>,
     ) -> Result<u64, StoreError> {
+        self.deadlock_with_touches()?;
         if self.has(Fault::RevokeAllExceptNull) && except.is_none() {
             return Ok(0);
         }
@@ -288,6 +311,7 @@ impl SessionStore for Broken {
     }
 
     async fn purge_sessions(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        self.deadlock_with_touches()?;
         match self.fault {
             Fault::PurgeSessionsStrict => {
                 self.inner
@@ -363,6 +387,16 @@ async fn touch_that_reads_then_writes_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn touch_cache_that_outlives_revocation_is_caught() {
     assert_caught!(Fault::TouchCached => sessions::revoke_races_touch);
+}
+
+/// "Concurrent calls on the same rows all succeed": a deadlock the database reports is
+/// the store's to retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deadlock_handed_to_the_caller_is_caught() {
+    assert_caught!(Fault::DeadlockReturned =>
+        sessions::contended_writes_all_succeed,
+        sessions::revoke_races_touch,
+    );
 }
 
 /// "Under concurrent calls with one hash, exactly one succeeds."

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration as StdDuration;
 
@@ -84,6 +85,10 @@ pub(crate) enum Fault {
     /// `touch_session` answers from a cache in front of the table that no revocation
     /// invalidates.
     TouchCached,
+    /// A revocation or purge that meets a touch in flight fails with the database's
+    /// deadlock error instead of retrying it (InnoDB picks one of two statements that
+    /// lock a session through different indexes).
+    DeadlockReturned,
     /// `create_session` has no unique index on the token hash and checks with a `SELECT`
     /// first: concurrent creates with one hash all pass the check and all insert.
     CreateSessionCheckThenInsert,
@@ -322,6 +327,7 @@ impl Fault {
         Fault::TouchReturnsStale,
         Fault::TouchReadThenWrite,
         Fault::TouchCached,
+        Fault::DeadlockReturned,
         Fault::CreateSessionCheckThenInsert,
         Fault::SessionTimesAsI32Seconds,
         Fault::EmptyPayloadAsNone,
@@ -435,6 +441,7 @@ impl Fault {
             | TouchReturnsStale
             | TouchReadThenWrite
             | TouchCached
+            | DeadlockReturned
             | CreateSessionCheckThenInsert
             | SessionTimesAsI32Seconds
             | EmptyPayloadAsNone
@@ -618,6 +625,8 @@ pub(crate) struct Broken {
     pub(crate) statement: tokio::sync::Mutex<()>,
     /// For [`Fault::NonAtomicConsume`]: tokens consumed so far, by hash.
     pub(crate) consumed: tokio::sync::Mutex<HashMap<TokenHash, OneTimeToken>>,
+    /// For [`Fault::DeadlockReturned`]: touches in flight.
+    pub(crate) touching: AtomicUsize,
 }
 
 impl fmt::Debug for Broken {
@@ -640,6 +649,7 @@ impl Broken {
             shadow: Mutex::default(),
             statement: tokio::sync::Mutex::default(),
             consumed: tokio::sync::Mutex::default(),
+            touching: AtomicUsize::new(0),
         }
     }
 
