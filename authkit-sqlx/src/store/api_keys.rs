@@ -407,7 +407,7 @@ impl ApiKeyStore for Store {
     /// (`usage_count = usage_count + n`) and `last_used_at` moves only forward, with its
     /// IP and user agent. Keys that no longer exist match no row.
     ///
-    /// The whole write is retried after a deadlock (see [`retrying!`]): it is one
+    /// The whole write is retried after a deadlock (`error::retrying!`): it is one
     /// statement or one transaction, and each run builds its statements afresh.
     async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
         let merged = KeyUsage::merge(usage);
