@@ -1,12 +1,9 @@
 //! How many statements and round trips each hot path sends, counted on the wire.
 //!
 //! The store's pool (one connection, built from the store's own `pool_options`) reaches
-//! the local PostgreSQL and MariaDB through a TCP proxy that reads what the client sends:
-//! PostgreSQL's frontend messages (an `Execute` or a simple `Query` is a statement; a
-//! `Sync` or a simple `Query` is a round trip) and MySQL's command packets (a
-//! `COM_STMT_EXECUTE` or `COM_QUERY` is a statement; every command that gets an answer
-//! is a round trip). `BEGIN`, `COMMIT` and `ROLLBACK` are counted apart. Each path runs
-//! once to warm the statement cache, then once counted.
+//! the local PostgreSQL and MariaDB through the suite's counting proxy
+//! ([`authkit_conformance::wire`]). Each path runs once to warm the statement cache,
+//! then once counted.
 //!
 //! Servers: `AUTHKIT_TEST_POSTGRES_URL`, `AUTHKIT_TEST_MYSQL_URL` (defaults: the local
 //! ones); unreachable is a failure, never a skip. Each test works in a schema
@@ -16,18 +13,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use authkit::{
     Auth, Config, Environment, KeyType, ManualClock, NewApiKey, RateLimit, SigningKey, Stores,
 };
 use authkit_conformance::Cleanup;
+use authkit_conformance::wire::{Counts, Protocol, Wire, counting_proxy};
 use authkit_sqlx::sqlx::mysql::MySqlConnectOptions;
 use authkit_sqlx::sqlx::postgres::{PgConnectOptions, PgSslMode};
 use authkit_sqlx::sqlx::{self, AssertSqlSafe, Connection};
 use authkit_sqlx::{MySqlStore, PgStore, StoreOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 mod common;
 use common::{case_name, url_from_env};
@@ -39,162 +35,6 @@ const MYSQL_DEFAULT: &str = "mysql://root@127.0.0.1:3306/test";
 
 /// Keys whose uses one flush writes.
 const FLUSHED_KEYS: usize = 150;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Protocol {
-    Postgres,
-    MySql,
-}
-
-/// What the client sent since the last [`Wire::take`].
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct Counts {
-    /// Statements other than transaction control.
-    statements: usize,
-    /// `BEGIN`, `COMMIT`, `ROLLBACK`.
-    tx_control: usize,
-    /// Messages the client waits on, pings aside.
-    round_trips: usize,
-    /// Pings: sqlx's pool pings each connection it takes back, after the caller has
-    /// its answer (and, with `test_before_acquire`, before handing one out).
-    pings: usize,
-}
-
-#[derive(Debug, Default)]
-struct Wire(Mutex<Counts>);
-
-impl Wire {
-    /// The counts so far, reset. Waits first for the pool's release ping of the last
-    /// call, which sqlx sends after the caller has its answer.
-    async fn take(&self) -> Counts {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-
-    fn note(&self, statement: Option<&[u8]>, round_trip: bool) {
-        let mut c = self.0.lock().unwrap();
-        if let Some(text) = statement {
-            let text = String::from_utf8_lossy(text).trim().to_ascii_uppercase();
-            if ["BEGIN", "COMMIT", "ROLLBACK"]
-                .iter()
-                .any(|w| text.starts_with(w))
-            {
-                c.tx_control += 1;
-            } else {
-                c.statements += 1;
-            }
-        }
-        c.round_trips += usize::from(round_trip);
-    }
-
-    fn ping(&self) {
-        self.0.lock().unwrap().pings += 1;
-    }
-}
-
-/// Where a PostgreSQL client is in its stream.
-#[derive(Debug, Default)]
-struct State {
-    /// The startup message has gone.
-    started: bool,
-    /// Extended-protocol messages were sent since the last `Sync`.
-    exchange: bool,
-}
-
-/// Splits the client's bytes into messages and notes each; returns how many bytes of
-/// `buf` were whole messages.
-///
-/// On PostgreSQL a `Sync` that ends no extended-protocol exchange (`Parse`, `Bind`,
-/// `Describe`, `Execute`, `Close` since the last `Sync`) is sqlx's ping.
-fn parse(protocol: Protocol, buf: &[u8], state: &mut State, wire: &Wire) -> usize {
-    let mut at = 0;
-    loop {
-        let rest = &buf[at..];
-        let len = match protocol {
-            // Before the startup message: untyped (length, code), SSL requests included.
-            Protocol::Postgres if !state.started => {
-                let Some(len) = rest.get(..4) else { break };
-                let len = u32::from_be_bytes(len.try_into().unwrap()) as usize;
-                if rest.len() < len {
-                    break;
-                }
-                let code = u32::from_be_bytes(rest[4..8].try_into().unwrap());
-                state.started = !matches!(code, 80_877_103 | 80_877_104);
-                len
-            }
-            Protocol::Postgres => {
-                let Some(head) = rest.get(..5) else { break };
-                let len = 1 + u32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
-                if rest.len() < len {
-                    break;
-                }
-                match head[0] {
-                    b'S' if state.exchange => wire.note(None, true),
-                    b'S' => wire.ping(),
-                    b'E' => wire.note(Some(b"execute"), false),
-                    b'Q' => wire.note(Some(&rest[5..len - 1]), true),
-                    _ => {}
-                }
-                state.exchange = !matches!(head[0], b'S' | b'Q');
-                len
-            }
-            Protocol::MySql => {
-                let Some(head) = rest.get(..4) else { break };
-                let len = 4 + (u32::from_le_bytes([head[0], head[1], head[2], 0]) as usize);
-                if rest.len() < len {
-                    break;
-                }
-                // Commands start a sequence; the handshake answer does not.
-                if head[3] == 0 && len > 4 {
-                    match rest[4] {
-                        0x17 => wire.note(Some(b"execute"), true),
-                        0x03 => wire.note(Some(&rest[5..len]), true),
-                        0x19 => {} // COM_STMT_CLOSE: no answer.
-                        0x0e => wire.ping(),
-                        _ => wire.note(None, true),
-                    }
-                }
-                len
-            }
-        };
-        at += len;
-    }
-    at
-}
-
-/// A forwarder on `127.0.0.1` that counts what clients send to `upstream`.
-async fn counting_proxy(upstream: String, protocol: Protocol) -> (u16, Arc<Wire>) {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the proxy");
-    let port = listener.local_addr().expect("the proxy's address").port();
-    let wire = Arc::new(Wire::default());
-    let counts = Arc::clone(&wire);
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let server = TcpStream::connect(&upstream)
-                .await
-                .expect("reach the server");
-            let (mut from_client, mut to_client) = client.into_split();
-            let (mut from_server, mut to_server) = server.into_split();
-            tokio::spawn(async move { tokio::io::copy(&mut from_server, &mut to_client).await });
-            let wire = Arc::clone(&counts);
-            tokio::spawn(async move {
-                let (mut buf, mut chunk, mut state) = (Vec::new(), [0u8; 8192], State::default());
-                while let Ok(n @ 1..) = from_client.read(&mut chunk).await {
-                    buf.extend_from_slice(&chunk[..n]);
-                    // Counted before forwarding: once the answer arrives, it is counted.
-                    let whole = parse(protocol, &buf, &mut state, &wire);
-                    if to_server.write_all(&buf[..whole]).await.is_err() {
-                        break;
-                    }
-                    buf.drain(..whole);
-                }
-            });
-        }
-    });
-    (port, wire)
-}
 
 /// What a test runs against: `Auth` on a store behind the proxy, its clock, the counts.
 struct Rig {

@@ -110,6 +110,7 @@
 
 pub mod cases;
 pub mod fixtures;
+pub mod wire;
 
 /// Re-exported so a [`StoreFactory`] can be implemented without depending on it.
 pub use async_trait::async_trait;
