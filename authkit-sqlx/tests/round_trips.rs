@@ -19,6 +19,7 @@ use authkit::{
     Auth, Config, Environment, KeyType, ManualClock, NewApiKey, RateLimit, SigningKey, Stores,
 };
 use authkit_conformance::Cleanup;
+use authkit_conformance::cases::flows::{FAST_PARAMS, PASSWORD};
 use authkit_conformance::wire::{Counts, Protocol, Wire, counting_proxy};
 use authkit_sqlx::sqlx::mysql::MySqlConnectOptions;
 use authkit_sqlx::sqlx::postgres::{PgConnectOptions, PgSslMode};
@@ -112,13 +113,12 @@ async fn mysql_rig() -> Rig {
 
 fn rig(stores: Stores, wire: Arc<Wire>, protocol: Protocol, drop: Cleanup) -> Rig {
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    let auth = Auth::builder(
-        stores,
-        Config::new("https://rt.test", SigningKey::new([3; 32])),
-    )
-    .clock(clock.clone())
-    .build()
-    .unwrap();
+    let mut config = Config::new("https://rt.test", SigningKey::new([3; 32]));
+    config.password.params = FAST_PARAMS;
+    let auth = Auth::builder(stores, config)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     Rig {
         auth,
         clock,
@@ -281,6 +281,30 @@ async fn refresh_rotation(rig: Rig) {
     assert_eq!(rig.wire.take().await, rotation, "refresh rotation");
 }
 
+/// A user looked up by email (`Auth::login_password`: the lookup, then the password
+/// check off the database): one statement, on the indexed `lower(email)` on PostgreSQL
+/// and the stored `email_lower` column on MariaDB.
+async fn user_lookup_by_email(rig: Rig) {
+    let user = rig.auth.create_user("login@example.com").await.unwrap();
+    rig.auth.set_password(user.id, PASSWORD).await.unwrap();
+    rig.auth
+        .login_password("login@example.com", PASSWORD)
+        .await
+        .unwrap();
+    rig.wire.take().await;
+    let found = rig
+        .auth
+        .login_password("Login@Example.com", PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(
+        rig.wire.take().await,
+        counts(1, 0, 1, 1),
+        "user lookup by email"
+    );
+    assert_eq!(found.id, user.id, "the user found is the one created");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_session_authentication() {
     session_authentication(postgres_rig().await).await;
@@ -309,4 +333,14 @@ async fn postgres_refresh_rotation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_refresh_rotation() {
     refresh_rotation(mysql_rig().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_user_lookup_by_email() {
+    user_lookup_by_email(postgres_rig().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_user_lookup_by_email() {
+    user_lookup_by_email(mysql_rig().await).await;
 }
