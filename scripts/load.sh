@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The demo under wrk: requests per second of a route behind the login guard (a session
-# cookie) against its unguarded twin, at 1 and 16 connections.
+# cookie) against its unguarded twin, at 1 and 16 connections, in interleaved rounds
+# (open, guarded, open, …) so that drift in the machine's load hits both alike; the
+# medians and their ratio are printed.
 #   scripts/load.sh [DATABASE_URL] [SESSION_CACHE_SECS]
-# (default: a fresh SQLite file, no session cache)
+# (default: a fresh SQLite file, no session cache; ROUNDS=5, DURATION=5s per run)
 # Installs Debian's wrk when missing. Builds and runs the demo in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,12 +24,20 @@ cookie=$(curl -sf -D - -o /dev/null -H 'content-type: application/json' \
     -d "{\"email\":\"$email\",\"password\":\"correct horse battery staple\"}" \
     "$base/auth/register" | sed -n 's/^set-cookie: \([^;]*\).*/\1/Ip' | tr -d '\r')
 [ -n "$cookie" ] || { echo "no session cookie" >&2; exit 1; }
-rps() { wrk -t "$1" -c "$2" -d "${DURATION:-10s}" -H "cookie: $cookie" "$base$3" | awk '/Requests\/sec/ {print $2}'; }
-echo "store: $url, session cache: ${cache}s"
+rps() { wrk -t "$1" -c "$2" -d "${DURATION:-5s}" -H "cookie: $cookie" "$base$3" | awk '/Requests\/sec/ {print $2}'; }
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+echo "store: $url, session cache: ${cache}s, ${ROUNDS:-5} interleaved rounds of ${DURATION:-5s}"
 for conns in 1 16; do
     threads=$(( conns < 2 ? 1 : 2 ))
-    open=$(rps "$threads" "$conns" /ping/open)
-    guarded=$(rps "$threads" "$conns" /ping/guarded)
+    opens=() guardeds=()
+    for _ in $(seq "${ROUNDS:-5}"); do
+        opens+=("$(rps "$threads" "$conns" /ping/open)")
+        guardeds+=("$(rps "$threads" "$conns" /ping/guarded)")
+    done
+    open=$(printf '%s\n' "${opens[@]}" | median)
+    guarded=$(printf '%s\n' "${guardeds[@]}" | median)
     ratio=$(awk -v g="$guarded" -v o="$open" 'BEGIN {printf "%.2f", g / o}')
-    echo "$conns connections: open $open req/s, guarded $guarded req/s, ratio $ratio"
+    echo "$conns connections: open $open req/s, guarded $guarded req/s (medians), ratio $ratio"
+    echo "  open rounds: ${opens[*]}"
+    echo "  guarded rounds: ${guardeds[*]}"
 done
