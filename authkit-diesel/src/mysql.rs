@@ -8,7 +8,9 @@
 
 use authkit_schema::Dialect;
 use diesel_async::AsyncMysqlConnection;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 
 type Conn = AsyncMysqlConnection;
 type Store = MysqlStore;
@@ -53,12 +55,37 @@ macro_rules! migration_lock {
 }
 
 /// The unique index is on the generated column `email_lower`, which the `table!`
-/// leaves out (the other databases have no such column): named in SQL here, so the
-/// lookup uses the index.
+/// leaves out (the other databases have no such column): named through `EmailLower`
+/// here, so the lookup uses the index.
 macro_rules! email_matches {
     ($email:expr) => {
-        diesel::dsl::sql::<diesel::sql_types::Text>("email_lower").eq(crate::lower($email))
+        super::EmailLower.eq(crate::lower($email))
     };
+}
+
+/// `authkit_users.email_lower`, as an expression of its own rather than an `sql`
+/// fragment: Diesel caches no prepared statement that holds a fragment, and would
+/// prepare every lookup by email anew.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct EmailLower;
+
+impl diesel::Expression for EmailLower {
+    type SqlType = diesel::sql_types::Text;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::mysql::Mysql> for EmailLower {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::mysql::Mysql>,
+    ) -> diesel::QueryResult<()> {
+        out.push_identifier("email_lower")
+    }
+}
+
+impl diesel::AppearsOnTable<crate::schema::authkit_users::table> for EmailLower {}
+
+impl diesel::expression::ValidGrouping<()> for EmailLower {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 // The store, written once for every database (see `store/shared.rs`).
@@ -80,7 +107,11 @@ pub struct MysqlStore {
 }
 
 /// Connections to `url`, with no setup of their own (diesel-async sets
-/// `CLIENT_FOUND_ROWS`: an `UPDATE` counts the rows it matched, changed or not).
+/// `CLIENT_FOUND_ROWS`: an `UPDATE` counts the rows it matched, changed or not),
+/// recycled without a check query (`RecyclingMethod::Fast`; diesel-async's default runs
+/// a `SELECT 1` per checkout).
 fn manager(url: &str) -> AsyncDieselConnectionManager<Conn> {
-    AsyncDieselConnectionManager::new(url)
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    AsyncDieselConnectionManager::new_with_config(url, config)
 }

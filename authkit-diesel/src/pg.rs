@@ -6,7 +6,9 @@
 
 use authkit_schema::Dialect;
 use diesel_async::AsyncPgConnection;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 
 type Conn = AsyncPgConnection;
 type Store = PgStore;
@@ -87,9 +89,12 @@ pub struct PgStore {
     pool: PgPool,
 }
 
-/// Connections to `url`, with no setup of their own.
+/// Connections to `url`, with no setup of their own, recycled without a check query
+/// (`RecyclingMethod::Fast`; diesel-async's default runs a `SELECT 1` per checkout).
 fn manager(url: &str) -> AsyncDieselConnectionManager<Conn> {
-    AsyncDieselConnectionManager::new(url)
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    AsyncDieselConnectionManager::new_with_config(url, config)
 }
 
 /// A usage batch in one statement, whatever its size (authkit-sqlx's): the entries as

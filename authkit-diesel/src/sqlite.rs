@@ -17,7 +17,9 @@
 use authkit_schema::Dialect;
 use diesel::ConnectionError;
 use diesel::SqliteConnection;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 
@@ -98,9 +100,11 @@ const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                        PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
 
 /// Connections to the file at `path` (created if missing), each set up with
-/// [`PRAGMAS`].
+/// [`PRAGMAS`], recycled without a check query (`RecyclingMethod::Fast`; diesel-async's
+/// default runs a `SELECT 1` per checkout).
 fn manager(path: &str) -> AsyncDieselConnectionManager<Conn> {
     let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(|url| {
         Box::pin(async move {
             let mut conn = Conn::establish(url).await?;

@@ -23,8 +23,11 @@ use crate::schema::authkit_api_keys as keys;
 use crate::sql_types::{DbId, DbTs};
 
 /// The columns of `authkit_api_keys` that make an [`ApiKey`] (not the rate window).
+///
+/// `None` inserts `NULL` (the column's default), not `DEFAULT`: only then does Diesel
+/// cache the prepared `INSERT`.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = keys)]
+#[diesel(table_name = keys, treat_none_as_default_value = false)]
 struct KeyRow {
     id: DbId,
     prefix: String,

@@ -14,8 +14,11 @@ use crate::schema::authkit_sessions as sessions;
 use crate::sql_types::{DbId, DbTs};
 
 /// A row of `authkit_sessions`.
+///
+/// `None` inserts `NULL` (the column's default), not `DEFAULT`: only then does Diesel
+/// cache the prepared `INSERT`.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = sessions)]
+#[diesel(table_name = sessions, treat_none_as_default_value = false)]
 struct SessionRow {
     id: DbId,
     user_id: DbId,

@@ -18,8 +18,11 @@ use crate::schema::authkit_users as users;
 use crate::sql_types::{DbId, DbTs};
 
 /// A row of `authkit_refresh_tokens`.
+///
+/// `None` inserts `NULL` (the column's default), not `DEFAULT`: only then does Diesel
+/// cache the prepared `INSERT`.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = refresh)]
+#[diesel(table_name = refresh, treat_none_as_default_value = false)]
 struct RefreshRow {
     id: DbId,
     family_id: DbId,
@@ -72,8 +75,11 @@ impl RefreshRow {
 }
 
 /// A row of `authkit_one_time_tokens`.
+///
+/// `None` inserts `NULL` (the column's default), not `DEFAULT`: only then does Diesel
+/// cache the prepared `INSERT`.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = one_time)]
+#[diesel(table_name = one_time, treat_none_as_default_value = false)]
 struct OneTimeRow {
     id: DbId,
     user_id: DbId,

@@ -14,8 +14,11 @@ use crate::schema::authkit_users as users;
 use crate::sql_types::{DbId, DbTs};
 
 /// A row of `authkit_users`.
+///
+/// `None` inserts `NULL` (the column's default), not `DEFAULT`: only then does Diesel
+/// cache the prepared `INSERT`.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 struct UserRow {
     id: DbId,
     email: String,
