@@ -132,13 +132,15 @@ async fn pg_usage(
         .iter()
         .map(|u| u.last_used_user_agent.clone())
         .collect();
-    diesel::sql_query(SQL)
-        .bind::<Array<Uuid>, _>(ids)
-        .bind::<Array<BigInt>, _>(uses)
-        .bind::<Array<Timestamptz>, _>(at)
-        .bind::<Array<Nullable<Text>>, _>(ips)
-        .bind::<Array<Nullable<Text>>, _>(agents)
-        .execute(conn)
-        .await?;
+    crate::conn::Cached(
+        diesel::sql_query(SQL)
+            .bind::<Array<Uuid>, _>(ids)
+            .bind::<Array<BigInt>, _>(uses)
+            .bind::<Array<Timestamptz>, _>(at)
+            .bind::<Array<Nullable<Text>>, _>(ips)
+            .bind::<Array<Nullable<Text>>, _>(agents),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }

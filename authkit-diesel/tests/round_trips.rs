@@ -162,12 +162,10 @@ fn counts(statements: usize, tx_control: usize, round_trips: usize) -> Counts {
 /// `authkit-sqlx/src/hints.rs`; sqlx: 1, 0, 1, 1 ping) and two on MariaDB (2, 0, 2, 1
 /// ping). Diesel always sends the `SELECT`, then the conditional `UPDATE`
 /// (`touch_session` in `store/sessions.rs`): two statements on both databases, as sqlx
-/// on MariaDB. And Diesel caches no `UPDATE`'s prepared statement
-/// (`UpdateStatement::walk_ast` marks every update unsafe to cache: a changeset's SQL
-/// may vary with its values), so each slide prepares its `UPDATE` anew: PostgreSQL
-/// `Parse`/`Describe`/`Sync`, the execution, `Close`/`Sync` (three round trips for
-/// the `UPDATE`, two of them waited on); MariaDB `COM_STMT_PREPARE`, then
-/// `COM_STMT_EXECUTE`.
+/// on MariaDB, one more than sqlx on PostgreSQL. (Diesel caches no `UPDATE`'s prepared
+/// statement on its own, `UpdateStatement::walk_ast` marks every update unsafe to
+/// cache; the store wraps its fixed-text updates in `conn::Cached`, so none is prepared
+/// twice.)
 async fn session_authentication(rig: Rig) {
     let user = rig.auth.create_user("rt@example.com").await.unwrap();
     let issued = rig.auth.issue_session(user.id).await.unwrap();
@@ -189,10 +187,8 @@ async fn session_authentication(rig: Rig) {
     rig.wire.take().await;
     let slid = rig.auth.authenticate_session(secret).await.unwrap();
     let due = match rig.protocol {
-        // SELECT; UPDATE prepared, executed, closed.
-        Protocol::Postgres => counts(2, 0, 4),
-        // SELECT; UPDATE prepared, executed.
-        Protocol::MySql => counts(2, 0, 3),
+        // SELECT; the conditional UPDATE (prepared once, on the warm-up's slide).
+        Protocol::Postgres | Protocol::MySql => counts(2, 0, 2),
     };
     assert_eq!(rig.wire.take().await, due, "session auth, slide due");
     let stored = rig
@@ -216,19 +212,16 @@ async fn session_authentication(rig: Rig) {
 ///
 /// A rate-limited key: the lookup, then the count, from two checkouts, as sqlx. On
 /// PostgreSQL the count is one `UPDATE … RETURNING`, as sqlx's (sqlx: 2, 0, 2, 2
-/// pings), but Diesel prepares it on every call (an `UPDATE`, and an `sql` fragment for
-/// the window's arithmetic, `window_over!` in `store/count_returning.rs`: each makes it
-/// unsafe to cache for Diesel). On MariaDB sqlx counts without a transaction
+/// pings). On MariaDB sqlx counts without a transaction
 /// (`LAST_INSERT_ID(…)`, then a `SELECT` of the window's start; sqlx: 3, 0, 3, 3
-/// pings); Diesel runs a transaction, `BEGIN`, `SELECT … FOR UPDATE`, the `UPDATE`
-/// (prepared anew), `COMMIT` (`store/count_locked.rs`).
+/// pings); Diesel runs a transaction, `BEGIN`, `SELECT … FOR UPDATE`, the `UPDATE`,
+/// `COMMIT` (`store/count_locked.rs`): two round trips more.
 ///
 /// A flush of 149 keys' uses: on PostgreSQL one `UNNEST` statement, as sqlx, but in a
 /// transaction (`record_key_usage` wraps every database's batch in one; sqlx sends the
-/// one statement alone: 1, 0, 1, 1 ping) and prepared on every flush
-/// (`diesel::sql_query` is never cached). On MariaDB sqlx sends three multi-row
+/// one statement alone: 1, 0, 1, 1 ping). On MariaDB sqlx sends three multi-row
 /// statements (64 keys each) in a transaction (3, 2, 5, 1 ping); Diesel sends two
-/// `UPDATE`s per key (`usage_per_key` in `store/api_keys.rs`), each prepared anew.
+/// `UPDATE`s per key (`usage_per_key` in `store/api_keys.rs`).
 async fn key_verification(rig: Rig) {
     let user = rig.auth.create_user("keys@example.com").await.unwrap();
     let mut secrets = Vec::new();
@@ -266,10 +259,10 @@ async fn key_verification(rig: Rig) {
         .await
         .unwrap();
     let limited_counts = match rig.protocol {
-        // SELECT; UPDATE … RETURNING prepared, executed, closed.
-        Protocol::Postgres => counts(2, 0, 4),
-        // SELECT; BEGIN, SELECT … FOR UPDATE, UPDATE prepared and executed, COMMIT.
-        Protocol::MySql => counts(3, 2, 6),
+        // SELECT; UPDATE … RETURNING.
+        Protocol::Postgres => counts(2, 0, 2),
+        // SELECT; BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT.
+        Protocol::MySql => counts(3, 2, 5),
     };
     assert_eq!(rig.wire.take().await, limited_counts, "rate-limited key");
 
@@ -294,10 +287,10 @@ async fn key_verification(rig: Rig) {
     rig.auth.flush_key_usage().await.unwrap();
     let keys = FLUSHED_KEYS - 1;
     let flush = match rig.protocol {
-        // BEGIN, the UNNEST statement prepared, executed, closed, COMMIT.
-        Protocol::Postgres => counts(1, 2, 5),
-        // BEGIN, two UPDATEs per key (each prepared, then executed), COMMIT.
-        Protocol::MySql => counts(2 * keys, 2, 4 * keys + 2),
+        // BEGIN, the UNNEST statement, COMMIT.
+        Protocol::Postgres => counts(1, 2, 3),
+        // BEGIN, two UPDATEs per key, COMMIT.
+        Protocol::MySql => counts(2 * keys, 2, 2 * keys + 2),
     };
     assert_eq!(
         rig.wire.take().await,
@@ -320,13 +313,10 @@ async fn key_verification(rig: Rig) {
 ///
 /// Diesel: the locked read, then the consume (`UPDATE`) and the successor's `INSERT`,
 /// between `BEGIN` and `COMMIT` (`rotate_refresh` in `store/tokens.rs`): three
-/// statements on both databases, one more than sqlx on PostgreSQL. The `UPDATE` is
-/// prepared on every rotation (Diesel caches no update), the `INSERT` is cached. On
-/// PostgreSQL the two writes are pipelined (`execute_both!`) but each is its own
-/// request, and the pipelining buys little: diesel-async holds its statement cache's
-/// lock while it prepares, so the `INSERT` waits for the `UPDATE`'s `Parse` to return
-/// before it is sent (waited on: `BEGIN`, the read, the `UPDATE`'s preparation, the
-/// two executions overlapping, `COMMIT`; five against sqlx's four).
+/// statements on both databases, one more than sqlx on PostgreSQL. On PostgreSQL the
+/// two writes are pipelined (`execute_both!`), so the rotation waits on four exchanges
+/// as sqlx's does (`BEGIN`, the read, the two writes overlapping, `COMMIT`), though the
+/// proxy counts five requests.
 async fn refresh_rotation(rig: Rig) {
     let user = rig.auth.create_user("rotate@example.com").await.unwrap();
     let pair = rig.auth.issue_token_pair(user.id).await.unwrap();
@@ -334,11 +324,8 @@ async fn refresh_rotation(rig: Rig) {
     rig.wire.take().await;
     rig.auth.refresh(pair.refresh_token.expose()).await.unwrap();
     let rotation = match rig.protocol {
-        // BEGIN, SELECT … FOR UPDATE, UPDATE prepared, executed and closed, INSERT,
-        // COMMIT.
-        Protocol::Postgres => counts(3, 2, 7),
-        // BEGIN, SELECT … FOR UPDATE, UPDATE prepared and executed, INSERT, COMMIT.
-        Protocol::MySql => counts(3, 2, 6),
+        // BEGIN, SELECT … FOR UPDATE, UPDATE, INSERT, COMMIT.
+        Protocol::Postgres | Protocol::MySql => counts(3, 2, 5),
     };
     assert_eq!(rig.wire.take().await, rotation, "refresh rotation");
 }

@@ -389,18 +389,18 @@ pub(super) async fn usage_per_key(
 ) -> Result<(), crate::error::TxError> {
     for entry in merged {
         let this = keys::table.find(DbId(entry.key_id.0));
-        diesel::update(this)
-            .set(keys::usage_count.eq(keys::usage_count + count(entry.uses)))
+        crate::conn::Cached(diesel::update(this)
+            .set(keys::usage_count.eq(keys::usage_count + count(entry.uses))))
             .execute(conn)
             .await?;
         let at = DbTs(entry.last_used_at);
         let older = this.filter(keys::last_used_at.is_null().or(keys::last_used_at.lt(at)));
-        diesel::update(older)
+        crate::conn::Cached(diesel::update(older)
             .set((
                 keys::last_used_at.eq(at),
                 keys::last_used_ip.eq(entry.last_used_ip.map(|ip| ip.to_string())),
                 keys::last_used_user_agent.eq(&entry.last_used_user_agent),
-            ))
+            )))
             .execute(conn)
             .await?;
     }

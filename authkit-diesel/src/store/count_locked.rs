@@ -42,13 +42,12 @@ impl Store {
                 Some(DbTs(at)) if at > window_start => (n + 1, at),
                 _ => (1, now),
             };
-            diesel::update(this)
-                .set((
-                    keys::rate_count.eq(n),
-                    keys::rate_window_started_at.eq(DbTs(started)),
-                ))
-                .execute(conn)
-                .await?;
+            crate::conn::Cached(diesel::update(this).set((
+                keys::rate_count.eq(n),
+                keys::rate_window_started_at.eq(DbTs(started)),
+            )))
+            .execute(conn)
+            .await?;
             let count = u64::try_from(n).map_err(|_| corrupt("rate_count", format!("{n}")))?;
             Ok(Some(RateWindow {
                 count,

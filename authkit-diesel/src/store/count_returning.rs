@@ -53,7 +53,10 @@ impl Store {
                         keys::rate_window_started_at.eq(started),
                     ))
                     .returning((keys::rate_count, keys::rate_window_started_at));
-                Ok(query.get_result(conn).await.optional()?)
+                Ok(crate::conn::Cached(query)
+                    .get_result(conn)
+                    .await
+                    .optional()?)
             })
             .await?;
         let Some((n, started)) = row else {

@@ -107,7 +107,7 @@ impl SessionStore for Store {
                         sessions::idle_expires_at.eq(DbTs(deadline)),
                         sessions::last_seen_at.eq(DbTs(now)),
                     ));
-                    retrying!(slide.clone().execute(conn).await)?;
+                    retrying!(crate::conn::Cached(slide.clone()).execute(conn).await)?;
                     session.idle_expires_at = deadline;
                     session.last_seen_at = now;
                 }

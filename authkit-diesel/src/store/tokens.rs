@@ -204,7 +204,7 @@ impl TokenStore for Store {
                         refresh::rotations.eq(refresh::rotations + 1),
                     ));
                     let insert = diesel::insert_into(refresh::table).values(RefreshRow::new(next));
-                    execute_both!(conn, consume, insert);
+                    execute_both!(conn, crate::conn::Cached(consume), insert);
                 }
                 RotationDecision::RevokeFamily => {
                     revoke_passes(conn, Some(before.family_id), None, now).await?;
