@@ -75,7 +75,8 @@ pub use scope::{
 };
 pub use secret::Secret;
 pub use store::{
-    ApiKeyStore, OtpRule, RbacStore, RotationRule, SessionStore, Stores, TokenStore, UserStore,
+    ApiKeyStore, OtpRule, RbacStore, RotationRule, SessionStore, SlideHints, Stores, TokenStore,
+    UserStore,
 };
 /// The `uuid` crate, whose `Uuid` every id type wraps.
 pub use uuid;

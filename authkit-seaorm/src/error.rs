@@ -2,7 +2,7 @@
 //! violations name the missing row, everything else is a backend error with its source.
 
 use authkit::{Entity, StoreError};
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, SqlErr};
 
 /// Maps a database error. `conflict` names what collided on a unique violation,
 /// `missing` what was absent on a foreign-key violation.
@@ -17,6 +17,19 @@ pub(crate) fn map(err: DbErr, conflict: Entity, missing: Entity) -> StoreError {
 /// Maps an error of a statement that can violate no constraint the caller handles.
 pub(crate) fn backend(err: DbErr) -> StoreError {
     StoreError::backend(err)
+}
+
+/// A sqlx error from a statement the store ran on sqlx's pool itself, as SeaORM would
+/// have reported it: a pool timeout or a closed pool as a failed acquire, anything else
+/// as a failed query (so that [`retryable`] and [`map`] read it as they read SeaORM's).
+pub(crate) fn from_sqlx(err: sea_orm::sqlx::Error) -> DbErr {
+    match err {
+        sea_orm::sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sea_orm::sqlx::Error::PoolClosed => {
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)
+        }
+        err => DbErr::Query(RuntimeErr::SqlxError(err.into())),
+    }
 }
 
 /// Whether the error is a unique violation (a grant or assignment that already exists).

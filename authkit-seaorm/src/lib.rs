@@ -15,6 +15,7 @@ pub mod entity;
 #[cfg(feature = "_any")]
 mod error;
 #[cfg(feature = "_any")]
+#[cfg(feature = "_any")]
 mod migrate;
 #[cfg(feature = "mysql")]
 mod mysql;

@@ -12,6 +12,8 @@ use sea_orm::{DatabaseConnection, DbBackend};
 pub(crate) use crate::entity::sqlite as e;
 
 type Store = SqliteStore;
+/// The sqlx database under the connection.
+type Db = sea_orm::sqlx::Sqlite;
 const STORE_NAME: &str = "SqliteStore";
 
 #[path = "store/api_keys.rs"]
@@ -46,6 +48,18 @@ fn tune(options: &mut sea_orm::ConnectOptions) {
     });
 }
 
+/// None: SQLite runs in-process, so two statements on two pool checkouts cost no round
+/// trip more than on one, and the SeaORM path also serves a connection that is no sqlx
+/// pool (SeaORM's `rusqlite` driver).
+fn pool(_db: &DatabaseConnection) -> Option<&sea_orm::sqlx::SqlitePool> {
+    None
+}
+
+/// None: a usage batch takes the transaction of `UPDATE`s (see `record_key_usage`).
+fn usage_in_one(_merged: &[authkit::KeyUsage]) -> Option<sea_orm::Statement> {
+    None
+}
+
 /// Timestamps as Unix microseconds in an `INTEGER`: exact, compact, and ordered.
 mod conv {
     use super::{StoreError, Timestamp, e::Time};
@@ -70,4 +84,6 @@ pub struct SqliteStore {
     db: DatabaseConnection,
     /// The text of the hot lookups, rendered once.
     hot: std::sync::Arc<shared::HotSql>,
+    /// None: PostgreSQL alone has a one-statement slide for slide hints to pick.
+    hints: Option<std::sync::Arc<authkit::SlideHints>>,
 }

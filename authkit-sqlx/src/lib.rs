@@ -17,7 +17,6 @@ compile_error!(
 #[cfg(feature = "_any")]
 mod error;
 #[cfg(feature = "_any")]
-mod hints;
 #[cfg(feature = "_any")]
 mod migrate;
 #[cfg(feature = "_any")]

@@ -83,7 +83,7 @@ pub struct MySqlStore {
     pool: MySqlPool,
     sql: Arc<Statements>,
     /// Sessions last seen with no slide due (PostgreSQL picks its statement by them).
-    hints: Arc<crate::hints::SlideHints>,
+    hints: Arc<authkit::SlideHints>,
 }
 
 impl MySqlStore {

@@ -77,7 +77,7 @@ pub struct PgStore {
     pool: PgPool,
     sql: Arc<Statements>,
     /// Sessions last seen with no slide due (PostgreSQL picks its statement by them).
-    hints: Arc<crate::hints::SlideHints>,
+    hints: Arc<authkit::SlideHints>,
 }
 
 impl PgStore {

@@ -95,7 +95,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     sql: Arc<Statements>,
     /// Sessions last seen with no slide due (PostgreSQL picks its statement by them).
-    hints: Arc<crate::hints::SlideHints>,
+    hints: Arc<authkit::SlideHints>,
 }
 
 impl SqliteStore {

@@ -31,12 +31,14 @@
 mod api_key;
 mod rbac;
 mod session;
+mod slide_hints;
 mod token;
 mod user;
 
 pub use api_key::ApiKeyStore;
 pub use rbac::RbacStore;
 pub use session::SessionStore;
+pub use slide_hints::SlideHints;
 pub use token::{OtpRule, RotationRule, TokenStore};
 pub use user::UserStore;
 

@@ -5,6 +5,8 @@
 //! more (`rate_count`, `rate_window_started_at`), which only
 //! [`count_api_key_request`](ApiKeyStore::count_api_key_request) writes.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use authkit::{
     ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, Entity, Environment, KeyType, KeyUsage, RateLimit,
@@ -95,13 +97,19 @@ fn key_row(key: &ApiKey) -> Result<ActiveModel, StoreError> {
 
 /// The window count of `count_api_key_request`, as one `UPDATE`: the query builder
 /// cannot say "the key's own window before `now`" (a column-sized interval), so this is
-/// raw SQL, per database. `rate_count` is assigned first: MySQL assigns left to right and
-/// its second `CASE` must still see the old `rate_window_started_at`.
+/// raw SQL, per database. Binds `now` three times, then the key's id. `rate_count` is
+/// assigned first: MySQL assigns left to right and its second `CASE` must still see the
+/// old `rate_window_started_at`. MariaDB has no `UPDATE … RETURNING`: there the count
+/// is also handed to `LAST_INSERT_ID(…)`, which the statement's result carries back.
 fn count_sql(backend: DbBackend) -> String {
     let window_start = match backend {
         DbBackend::Postgres => "? - make_interval(secs => rate_window_seconds)",
         DbBackend::MySql => "? - INTERVAL rate_window_seconds SECOND",
         _ => "? - rate_window_seconds * 1000000",
+    };
+    let (count_open, count_close) = match backend {
+        DbBackend::MySql => ("LAST_INSERT_ID(", ")"),
+        _ => ("", ""),
     };
     let returning = match backend {
         DbBackend::MySql => "",
@@ -117,8 +125,8 @@ fn count_sql(backend: DbBackend) -> String {
     };
     let template = format!(
         "UPDATE {{api_keys}} SET \
-         rate_count = CASE WHEN rate_window_started_at IS NULL \
-         OR rate_window_started_at <= {window_start} THEN 1 ELSE rate_count + 1 END, \
+         rate_count = {count_open}CASE WHEN rate_window_started_at IS NULL \
+         OR rate_window_started_at <= {window_start} THEN 1 ELSE rate_count + 1 END{count_close}, \
          rate_window_started_at = CASE WHEN rate_window_started_at IS NULL \
          OR rate_window_started_at <= {window_start} THEN ? ELSE rate_window_started_at END \
          WHERE id = ? AND rate_limit > 0{returning}"
@@ -168,10 +176,11 @@ async fn add_usage<C: ConnectionTrait>(db: &C, batch: &[KeyUsage]) -> Result<(),
     let agent = |u: &KeyUsage| Expr::val(u.last_used_user_agent.clone());
     let at = |u: &KeyUsage| Expr::val(Some(t(u.last_used_at)));
     let ids = || Column::Id.is_in(batch.iter().map(|u| u.key_id.0));
-    if db.get_database_backend() != DbBackend::Sqlite {
+    if db.get_database_backend() == DbBackend::MySql {
         // The rows are locked in id order first: an `UPDATE … WHERE id IN (…)` locks
         // them in scan order, and two batches sharing keys could deadlock. (SQLite's
-        // `BEGIN IMMEDIATE` already holds the one write lock.)
+        // `BEGIN IMMEDIATE` already holds the one write lock; PostgreSQL takes
+        // `usage_in_one`.)
         ApiKeys::find()
             .select_only()
             .column(Column::Id)
@@ -209,37 +218,6 @@ async fn add_usage<C: ConnectionTrait>(db: &C, batch: &[KeyUsage]) -> Result<(),
     Ok(())
 }
 
-impl Store {
-    /// MySQL has no `UPDATE … RETURNING`: the count, then a read of the row it locked,
-    /// in one transaction.
-    async fn count_in_transaction(
-        &self,
-        update: Statement,
-        id: ApiKeyId,
-    ) -> Result<Option<RateWindow>, StoreError> {
-        let tx = self.begin_write().await?;
-        let done = tx.execute_raw(update).await.map_err(backend)?;
-        if done.rows_affected() == 0 {
-            rollback(tx).await?;
-            return Ok(None);
-        }
-        let row = ApiKeys::find_by_id(id.0)
-            .one(&tx)
-            .await
-            .map_err(backend)?
-            .ok_or(NO_KEY)?;
-        commit(tx).await?;
-        let started = row
-            .rate_window_started_at
-            .ok_or_else(|| corrupt("rate_window_started_at", "NULL after a count"))?;
-        Ok(Some(RateWindow {
-            count: u64::try_from(row.rate_count)
-                .map_err(|_| corrupt("rate_count", row.rate_count.to_string()))?,
-            started_at: ts("rate_window_started_at", started)?,
-        }))
-    }
-}
-
 #[async_trait]
 impl ApiKeyStore for Store {
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
@@ -257,20 +235,55 @@ impl ApiKeyStore for Store {
         row.map(key_from).transpose()
     }
 
+    /// One `UPDATE` of the key's row, which the database locks: concurrent calls queue
+    /// on it, and each one's `SET` reads the row as the previous one left it, so N
+    /// calls return N distinct counts. PostgreSQL and SQLite: one round trip,
+    /// `UPDATE … RETURNING`. MariaDB: the `UPDATE` hands the count back through
+    /// `LAST_INSERT_ID(…)`, then a `SELECT` reads the window's start (as authkit-sqlx:
+    /// two round trips and no transaction, the count still from the one atomic step).
     async fn count_api_key_request(
         &self,
         id: ApiKeyId,
         now: Timestamp,
     ) -> Result<Option<RateWindow>, StoreError> {
+        static SQL: OnceLock<String> = OnceLock::new();
         let backend_kind = self.backend();
+        let sql = SQL.get_or_init(|| count_sql(backend_kind));
         let now_value: Value = t(now).into();
         let values = [now_value.clone(), now_value.clone(), now_value, id.0.into()];
-        let update = Statement::from_sql_and_values(backend_kind, count_sql(backend_kind), values);
-        if backend_kind == DbBackend::MySql {
-            return self.count_in_transaction(update, id).await;
+        let update = Statement::from_sql_and_values(backend_kind, sql.as_str(), values);
+        if backend_kind != DbBackend::MySql {
+            let row = retrying!(self.db.query_one_raw(update.clone()).await).map_err(backend)?;
+            return row.as_ref().map(window_from).transpose();
         }
-        let row = self.db.query_one_raw(update).await.map_err(backend)?;
-        row.as_ref().map(window_from).transpose()
+        // The pool's connections set CLIENT_FOUND_ROWS (sqlx always does): rows_affected
+        // counts the row matched, changed or not.
+        let done = retrying!(self.db.execute_raw(update.clone()).await).map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        // A matched row counted at least 1: 0 means the server did not carry the value.
+        let count = Some(done.last_insert_id())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| corrupt("rate_count", "LAST_INSERT_ID(…) not returned"))?;
+        // Read after the count, in a statement of its own (as authkit-sqlx): a
+        // concurrent call may have started a later window in between, so the start read
+        // can be a later window's than the one counted in. A retry hint made from it
+        // errs late, never early. The key deleted in between: `now`, no earlier than the
+        // counted window's start.
+        let started = ApiKeys::find_by_id(id.0)
+            .select_only()
+            .column(Column::RateWindowStartedAt)
+            .into_tuple::<Option<e::Time>>()
+            .one(&self.db)
+            .await
+            .map_err(backend)?
+            .flatten();
+        let started_at = match started {
+            Some(started) => ts("rate_window_started_at", started)?,
+            None => now,
+        };
+        Ok(Some(RateWindow { count, started_at }))
     }
 
     async fn api_key_by_id(&self, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
@@ -394,15 +407,23 @@ impl ApiKeyStore for Store {
         commit(tx).await
     }
 
-    /// One transaction, one `UPDATE` per 200 keys (`CASE id …` in the `SET`), keys in id
-    /// order ([`KeyUsage::merge`] sorts, so two batches lock shared keys in the same
-    /// order). An error rolls the whole batch back.
+    /// Uses of one key are merged first ([`KeyUsage::merge`] also sorts them by id).
+    /// On PostgreSQL, one statement whatever the batch's size (see `usage_in_one` in
+    /// `pg.rs`), retried after a deadlock. Elsewhere one transaction: the keys' rows
+    /// locked in id order, then one `UPDATE` per 200 keys (`CASE id …` in the `SET`), so
+    /// two batches lock shared keys in the same order; an error rolls the whole batch
+    /// back.
     async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
         if usage.is_empty() {
             return Ok(());
         }
+        let merged = KeyUsage::merge(usage);
+        if let Some(statement) = super::usage_in_one(&merged) {
+            retrying!(self.db.execute_raw(statement.clone()).await).map_err(backend)?;
+            return Ok(());
+        }
         let tx = self.begin_write().await?;
-        for chunk in KeyUsage::merge(usage).chunks(USAGE_CHUNK) {
+        for chunk in merged.chunks(USAGE_CHUNK) {
             if let Err(err) = add_usage(&tx, chunk).await {
                 rollback(tx).await?;
                 return Err(err);

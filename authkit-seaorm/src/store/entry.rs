@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use authkit::StoreError;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
 
 use super::{STORE_NAME, Store, accepts, tune};
@@ -37,6 +37,8 @@ impl Store {
             }));
         }
         Ok(Store {
+            // PostgreSQL alone has a one-statement slide for the hints to pick.
+            hints: (backend == DbBackend::Postgres).then(Default::default),
             db,
             hot: Default::default(),
         })

@@ -1,15 +1,22 @@
 //! [`SessionStore`]: server-side sessions, found by the hash of their secret.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use authkit::{
     Entity, Session, SessionId, SessionStore, SlidePolicy, StoreError, Timestamp, TokenHash, UserId,
 };
+use authkit_schema::TableNames;
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sqlx::{self, AssertSqlSafe};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QueryTrait, Select, Statement, Value,
+};
 
 use super::shared::{hash, t, ts};
 use super::{Store, e};
-use crate::error::{backend, map, retrying};
+use crate::error::{backend, from_sqlx, map, retrying};
 use e::session::{ActiveModel, Column, Entity as Sessions, Model};
 
 /// A session from its row.
@@ -33,6 +40,13 @@ fn live(now: Timestamp) -> Condition {
         .add(Column::AbsoluteExpiresAt.gt(t(now)))
 }
 
+/// The live session with this hash: binds the hash, then `now` twice.
+fn live_by_hash(hash: Vec<u8>, now: Timestamp) -> Select<Sessions> {
+    Sessions::find()
+        .filter(Column::TokenHash.eq(hash))
+        .filter(live(now))
+}
+
 /// Not live at `now`: at or past either deadline.
 fn dead(now: Timestamp) -> Condition {
     Condition::any()
@@ -41,22 +55,164 @@ fn dead(now: Timestamp) -> Condition {
 }
 
 impl Store {
+    /// The text of [`live_by_hash`], rendered by the query builder once (the cell
+    /// [`live_session_by_hash`](Self::live_session_by_hash) fills too).
+    fn live_by_hash_sql(&self) -> &str {
+        self.hot.session_by_hash.get_or_init(|| {
+            live_by_hash(Vec::new(), Timestamp::UNIX_EPOCH)
+                .build(self.backend())
+                .sql
+        })
+    }
+
     /// The live session with this hash, as stored.
     async fn live_session_by_hash(
         &self,
         hash: &TokenHash,
         now: Timestamp,
     ) -> Result<Option<Session>, StoreError> {
-        let select = || {
-            Sessions::find()
-                .filter(Column::TokenHash.eq(hash.0.to_vec()))
-                .filter(live(now))
-        };
+        let select = || live_by_hash(hash.0.to_vec(), now);
         let values = vec![hash.0.to_vec().into(), t(now).into(), t(now).into()];
         let row = self
             .hot_one(&self.hot.session_by_hash, select, values)
             .await?;
         row.map(session_from).transpose()
+    }
+
+    /// Slides the live session with `hash` when due, in one `UPDATE … RETURNING` of the
+    /// row as written (PostgreSQL only: MariaDB has no `UPDATE … RETURNING`). `None`:
+    /// nothing was due, or nothing is live. The statement is
+    /// [`SlidePolicy::next_deadline`]'s rule in SQL, as authkit-sqlx states it: the new
+    /// deadline is `min(now + idle_ttl, absolute_expires_at)`, written only while the
+    /// session is live and only when it moves the stored one forward by more than
+    /// `min_step`. Raw SQL: the query builder has no `LEAST(…)` of a value and a column
+    /// minus a bound interval.
+    async fn slide_in_one(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+        policy: SlidePolicy,
+    ) -> Result<Option<Session>, StoreError> {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            let template = "UPDATE {sessions} \
+                 SET idle_expires_at = LEAST(?, absolute_expires_at), last_seen_at = ? \
+                 WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ? \
+                 AND idle_expires_at < LEAST(?, absolute_expires_at) \
+                 - ? * INTERVAL '1 microsecond' \
+                 RETURNING id, user_id, token_hash, created_at, last_seen_at, idle_expires_at, \
+                 absolute_expires_at, payload";
+            crate::sql::render(template, self.backend(), &TableNames::default())
+        });
+        let target = t(now + policy.idle_ttl);
+        let step = policy.min_step.max(time::Duration::ZERO);
+        let step_micros = i64::try_from(step.whole_microseconds()).unwrap_or(i64::MAX);
+        let values: [Value; 7] = [
+            target.into(),
+            t(now).into(),
+            hash.0.to_vec().into(),
+            t(now).into(),
+            t(now).into(),
+            target.into(),
+            step_micros.into(),
+        ];
+        let slide = Statement::from_sql_and_values(self.backend(), sql.as_str(), values);
+        let row = retrying!(
+            Sessions::find()
+                .from_raw_sql(slide.clone())
+                .one(&self.db)
+                .await
+        )
+        .map_err(backend)?;
+        row.map(session_from).transpose()
+    }
+
+    /// The live session by its hash as it was before the touch, then, when
+    /// [`SlidePolicy::next_deadline`] asks for it, the conditional slide, which moves the
+    /// deadline forward only (`idle_expires_at < new`) and only while the session is
+    /// live. Both on one pooled connection (one checkout, as authkit-sqlx): SeaORM takes
+    /// a connection per statement outside a transaction, so the two run as sqlx
+    /// statements on a connection of the sqlx pool under SeaORM's (the read with the
+    /// query builder's text of [`live_by_hash`]).
+    async fn touch_in_two(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+        policy: SlidePolicy,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(pool) = super::pool(&self.db) else {
+            return self.touch_in_two_checkouts(hash, now, policy).await;
+        };
+        // On MySQL, by the primary key only: with the deadline conditions on an indexed
+        // column, InnoDB's optimizer may scan the deadline index instead (it does on
+        // small tables), locking every session whose deadline falls in the range, and
+        // deadlocking with a revocation that holds the row (as authkit-sqlx).
+        static SLIDE: OnceLock<String> = OnceLock::new();
+        let slide = SLIDE.get_or_init(|| {
+            let index = match self.backend() {
+                DbBackend::MySql => " FORCE INDEX (PRIMARY)",
+                _ => "",
+            };
+            let template = format!(
+                "UPDATE {{sessions}}{index} SET idle_expires_at = ?, last_seen_at = ? \
+                 WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?"
+            );
+            crate::sql::render(&template, self.backend(), &TableNames::default())
+        });
+        let read = sqlx::query::<super::Db>(AssertSqlSafe(self.live_by_hash_sql()))
+            .bind(hash.0.to_vec())
+            .bind(t(now))
+            .bind(t(now));
+        let mut conn = pool.acquire().await.map_err(from_sqlx).map_err(backend)?;
+        let Some(row) = read
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(from_sqlx)
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let session = session_from(Model::from_query_result(&row.into(), "").map_err(backend)?)?;
+        if let Some(deadline) = policy.next_deadline(&session, now) {
+            let query = || {
+                sqlx::query::<super::Db>(slide.as_str())
+                    .bind(t(deadline))
+                    .bind(t(now))
+                    .bind(session.id.0)
+                    .bind(t(deadline))
+                    .bind(t(now))
+            };
+            retrying!(query().execute(&mut *conn).await.map_err(from_sqlx)).map_err(backend)?;
+        }
+        Ok(Some(session))
+    }
+
+    /// [`touch_in_two`](Self::touch_in_two) through SeaORM, each statement on a pool
+    /// checkout of its own, where the connection is no sqlx pool (see each database's
+    /// `pool`): the same read, and the same conditional slide.
+    async fn touch_in_two_checkouts(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+        policy: SlidePolicy,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(session) = self.live_session_by_hash(hash, now).await? else {
+            return Ok(None);
+        };
+        if let Some(deadline) = policy.next_deadline(&session, now) {
+            retrying!(
+                Sessions::update_many()
+                    .col_expr(Column::IdleExpiresAt, Expr::value(t(deadline)))
+                    .col_expr(Column::LastSeenAt, Expr::value(t(now)))
+                    .filter(Column::Id.eq(session.id.0))
+                    .filter(Column::IdleExpiresAt.lt(t(deadline)))
+                    .filter(Column::IdleExpiresAt.gt(t(now)))
+                    .exec(&self.db)
+                    .await
+            )
+            .map_err(backend)?;
+        }
+        Ok(Some(session))
     }
 }
 
@@ -80,39 +236,48 @@ impl SessionStore for Store {
         Ok(())
     }
 
-    /// A read of the live session; when the policy asks for a slide, one conditional
-    /// `UPDATE` that moves the idle deadline forward only, and only on a session still
-    /// live. When that update changes nothing (a concurrent touch slid further, or the
-    /// session was revoked or ended meanwhile), the session is read again and returned
-    /// as it is then, if still live.
+    /// The live session by its unique hash, read first and, only when
+    /// [`SlidePolicy::next_deadline`] asks for a write, slid by a second statement on
+    /// the same pooled connection. On PostgreSQL, a session this store last saw close
+    /// enough to its step that a slide is due now (its [`SlideHints`](authkit::SlideHints))
+    /// takes one statement instead, the conditional `UPDATE … RETURNING`
+    /// (`slide_in_one`); should that find nothing to slide (the session died, or another
+    /// instance slid it first), the read runs after it and says which. As authkit-sqlx.
+    ///
+    /// Either way the write moves the deadline forward only (`idle_expires_at < new`),
+    /// so concurrent touches never move it back and never revive a session that died
+    /// meanwhile. When it loses to a concurrent touch that moved the deadline further,
+    /// the session is returned with this call's own deadline (the stored one is later).
     async fn touch_session(
         &self,
         hash: &TokenHash,
         now: Timestamp,
         policy: SlidePolicy,
     ) -> Result<Option<Session>, StoreError> {
-        let Some(mut session) = self.live_session_by_hash(hash, now).await? else {
+        let hints = self.hints.as_deref();
+        let slid = match hints {
+            Some(hints) if hints.due(hash, now, policy) => {
+                self.slide_in_one(hash, now, policy).await?
+            }
+            _ => None,
+        };
+        let found = match slid {
+            Some(session) => Some(session),
+            None => self.touch_in_two(hash, now, policy).await?,
+        };
+        let Some(mut session) = found else {
+            if let Some(hints) = hints {
+                hints.forget(hash);
+            }
             return Ok(None);
         };
-        let Some(deadline) = policy.next_deadline(&session, now) else {
-            return Ok(Some(session));
-        };
-        let done = retrying!(
-            Sessions::update_many()
-                .col_expr(Column::IdleExpiresAt, Expr::value(t(deadline)))
-                .col_expr(Column::LastSeenAt, Expr::value(t(now)))
-                .filter(Column::Id.eq(session.id.0))
-                .filter(Column::IdleExpiresAt.lt(t(deadline)))
-                .filter(live(now))
-                .exec(&self.db)
-                .await
-        )
-        .map_err(backend)?;
-        if done.rows_affected == 0 {
-            return self.live_session_by_hash(hash, now).await;
+        if let Some(deadline) = policy.next_deadline(&session, now) {
+            session.idle_expires_at = deadline;
+            session.last_seen_at = now;
         }
-        session.idle_expires_at = deadline;
-        session.last_seen_at = now;
+        if let Some(hints) = hints {
+            hints.saw(&session);
+        }
         Ok(Some(session))
     }
 

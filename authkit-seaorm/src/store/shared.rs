@@ -2,9 +2,13 @@
 //!
 //! The files in `src/store/` are written once and mounted in each database's module
 //! (`pg`, `mysql`, `sqlite`) with `#[path = "store/…"] mod …;`. The database's module
-//! supplies `e` (its entities), `Store` (the store type, with a `db: DatabaseConnection`
-//! field), `STORE_NAME`, `accepts(DbBackend)`, `tune(&mut ConnectOptions)`, and
-//! `conv::t` / `conv::from_t` (a timestamp as bound and as read).
+//! supplies `e` (its entities), `Store` (the store type, with `db: DatabaseConnection`,
+//! `hot` and `hints` fields), `STORE_NAME`, `accepts(DbBackend)`,
+//! `tune(&mut ConnectOptions)`, `conv::t` / `conv::from_t` (a timestamp as bound and as
+//! read), `Db` and `pool(&DatabaseConnection)` (the sqlx database and pool under the
+//! connection, where the store holds one connection for two statements), and
+//! `usage_in_one(&[KeyUsage])` (a usage batch as one statement, where the database has
+//! one).
 //!
 //! Where the SQL differs between databases, the code matches on the connection's
 //! backend (one `DbBackend` per store type, checked when the store is built).

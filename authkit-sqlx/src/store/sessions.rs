@@ -60,7 +60,7 @@ impl SessionStore for Store {
     /// The live session by its unique hash in a plain `SELECT` and, only when
     /// [`SlidePolicy::next_deadline`] asks for a write, a second statement on the same
     /// connection. On PostgreSQL, a session this store last saw close enough to its
-    /// step that a slide is due now (see `SlideHints`) takes one statement instead: the
+    /// step that a slide is due now (see [`SlideHints`](authkit::SlideHints)) takes one statement instead: the
     /// conditional slide with `UPDATE … RETURNING` (`slide_in_one`). Should that find
     /// nothing to slide (the session died, or another instance slid it first), the
     /// plain path runs after it and says which. MySQL and SQLite have no such statement

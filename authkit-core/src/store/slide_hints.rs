@@ -1,10 +1,11 @@
-//! Which sessions this process expects a slide for, so that PostgreSQL's
-//! authentication can pick its statement: the conditional slide with `UPDATE …
-//! RETURNING` for those, a plain `SELECT` for the rest.
+//! Which sessions this process expects a slide for, so that a store whose database has
+//! a one-statement slide (PostgreSQL's `UPDATE … RETURNING`) can pick its statement:
+//! the conditional slide for those, a plain `SELECT` for the rest. Used by
+//! authkit-sqlx and authkit-seaorm; offered to any store with the same choice.
 
 use std::sync::Mutex;
 
-use authkit::{Session, SlidePolicy, Timestamp, TokenHash};
+use crate::model::{Session, SlidePolicy, Timestamp, TokenHash};
 
 /// Sets in the table; a session maps to one by its hash.
 const SETS: usize = 4096;
@@ -32,7 +33,7 @@ type Set = [Option<Seen>; 2];
 /// never more, and never a wrong answer. Two ways per set keep sessions that share a
 /// set from evicting each other: with one way, a quarter of 1,024 sessions in 4,096
 /// slots shared theirs.
-pub(crate) struct SlideHints {
+pub struct SlideHints {
     sets: Box<[Mutex<Set>]>,
 }
 
@@ -53,7 +54,7 @@ impl Default for SlideHints {
 impl SlideHints {
     /// Whether the session with `hash` was last seen with deadlines that need a slide
     /// at `now`. Unknown: `false`.
-    pub(crate) fn due(&self, hash: &TokenHash, now: Timestamp, policy: SlidePolicy) -> bool {
+    pub fn due(&self, hash: &TokenHash, now: Timestamp, policy: SlidePolicy) -> bool {
         let (tag, set) = Self::place(hash);
         let Some(seen) = self
             .lock(set)
@@ -74,7 +75,7 @@ impl SlideHints {
     }
 
     /// Notes `session`'s deadlines as of the touch that returned it.
-    pub(crate) fn saw(&self, session: &Session) {
+    pub fn saw(&self, session: &Session) {
         let (tag, set) = Self::place(&session.token_hash);
         let seen = Some(Seen {
             tag,
@@ -94,7 +95,7 @@ impl SlideHints {
 
     /// Drops what was seen of the session with `hash` (it was found dead), so that a
     /// replayed dead cookie is not expected to slide.
-    pub(crate) fn forget(&self, hash: &TokenHash) {
+    pub fn forget(&self, hash: &TokenHash) {
         let (tag, set) = Self::place(hash);
         let mut held = self.lock(set);
         if held[1].is_some_and(|s| s.tag == tag) {
@@ -121,7 +122,7 @@ impl SlideHints {
 
 #[cfg(test)]
 mod tests {
-    use authkit::{SessionId, UserId};
+    use crate::model::{SessionId, UserId};
     use time::Duration;
     use time::macros::datetime;
 
