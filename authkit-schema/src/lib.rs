@@ -146,6 +146,7 @@ mod migrations;
 mod model;
 mod names;
 mod render;
+pub mod statements;
 mod verify;
 
 pub use dialect::Dialect;
@@ -154,5 +155,5 @@ pub use model::{
     Column, ForeignKey, Index, IndexKey, IndexName, LogicalType, OnDelete, TABLES, TableDef,
 };
 pub use names::{InvalidTableName, MAX_TABLE_NAME, Table, TableNames, UnsupportedNamespace};
-pub use render::{placeholders, render, schema_template};
+pub use render::{number_binds, placeholders, render, schema_template};
 pub use verify::{Catalogue, LiveColumn, LiveForeignKey, LiveIndex, Problem, verify};

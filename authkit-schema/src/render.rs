@@ -182,6 +182,32 @@ fn placeholder(inner: &str, dialect: Dialect, names: &TableNames) -> Option<Stri
     })
 }
 
+/// `sql` with each `?` bind marker numbered in order (`$1`, `$2`, …), as PostgreSQL
+/// wants them; the other dialects take `?` as it is. Backends write their raw statements
+/// with `?`, bind every value separately and in order, and number them here for
+/// PostgreSQL. A `?` inside a string literal is numbered too: templates hold none.
+///
+/// ```
+/// assert_eq!(
+///     authkit_schema::number_binds("UPDATE t SET a = ? WHERE id = ?"),
+///     "UPDATE t SET a = $1 WHERE id = $2",
+/// );
+/// ```
+pub fn number_binds(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The placeholders a template uses, in order of appearance (the text between the
 /// braces, for those [`render`] replaces).
 pub fn placeholders(template: &str) -> Vec<&str> {

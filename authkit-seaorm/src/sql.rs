@@ -11,16 +11,5 @@ pub(crate) fn render(template: &str, backend: DbBackend, names: &TableNames) -> 
     if backend != DbBackend::Postgres {
         return sql;
     }
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    authkit_schema::number_binds(&sql)
 }

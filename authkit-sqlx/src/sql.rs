@@ -131,18 +131,7 @@ pub(crate) fn render(template: &str, dialect: Dialect, names: &TableNames) -> St
     if dialect != Dialect::Postgres {
         return s;
     }
-    let mut out = String::with_capacity(s.len() + 16);
-    let mut n = 0;
-    for c in s.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    authkit_schema::number_binds(&s)
 }
 
 #[cfg(test)]

@@ -95,13 +95,7 @@ impl Store {
     ) -> Result<Option<Session>, StoreError> {
         static SQL: OnceLock<String> = OnceLock::new();
         let sql = SQL.get_or_init(|| {
-            let template = "UPDATE {sessions} \
-                 SET idle_expires_at = LEAST(?, absolute_expires_at), last_seen_at = ? \
-                 WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ? \
-                 AND idle_expires_at < LEAST(?, absolute_expires_at) \
-                 - ? * INTERVAL '1 microsecond' \
-                 RETURNING id, user_id, token_hash, created_at, last_seen_at, idle_expires_at, \
-                 absolute_expires_at, payload";
+            let template = authkit_schema::statements::SLIDE_SESSION_RETURNING;
             crate::sql::render(template, self.backend(), &TableNames::default())
         });
         let target = t(now + policy.idle_ttl);

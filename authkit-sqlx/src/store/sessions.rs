@@ -219,14 +219,8 @@ async fn slide_in_one(
     now: Timestamp,
     policy: SlidePolicy,
 ) -> Result<Option<Session>, StoreError> {
-    static SQL: Stmt = Stmt::new(concat!(
-        "UPDATE {sessions} \
-         SET idle_expires_at = LEAST(?, absolute_expires_at), last_seen_at = ? \
-         WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ? \
-         AND idle_expires_at < LEAST(?, absolute_expires_at) - ? * INTERVAL '1 microsecond' \
-         RETURNING ",
-        session_cols!()
-    ));
+    // Its columns come back in `session_cols!`'s order, which `session_from` reads.
+    static SQL: Stmt = Stmt::new(authkit_schema::statements::SLIDE_SESSION_RETURNING);
     let target = conv::ts(now + policy.idle_ttl);
     let step = policy.min_step.max(time::Duration::ZERO);
     let step_micros = i64::try_from(step.whole_microseconds()).unwrap_or(i64::MAX);
