@@ -22,11 +22,10 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use authkit::{
-    Auth, Config, Environment, KeyType, ManualClock, NewApiKey, RateLimit, SigningKey, Stores,
+use authkit::Stores;
+use authkit_conformance::wire::{
+    Counts, HotPaths, KeyCounts, Protocol, SessionCounts, Wire, counting_proxy,
 };
-use authkit_conformance::cases::flows::{FAST_PARAMS, PASSWORD};
-use authkit_conformance::wire::{Counts, Protocol, Wire, counting_proxy};
 use authkit_seaorm::sea_orm::sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 use authkit_seaorm::sea_orm::sqlx::postgres::{PgConnectOptions, PgSslMode};
 use authkit_seaorm::sea_orm::{ConnectOptions, Database, DatabaseConnection};
@@ -36,15 +35,10 @@ use authkit_seaorm::{Migrator, MySqlStore, PgStore};
 mod common;
 use common::server::{MYSQL_URL_VAR, PG_URL_VAR, Scratch, Server, mysql_url, pg_url};
 
-/// Keys whose uses one flush writes.
-const FLUSHED_KEYS: usize = 150;
-
-/// What a test runs against: `Auth` on a store behind the proxy, its clock, the counts.
-/// The scratch schema or database goes last, after the store's pool.
+/// The hot paths on a store behind the proxy; the scratch schema or database goes
+/// last, after the store's pool.
 struct Rig {
-    auth: Auth,
-    clock: Arc<ManualClock>,
-    wire: Arc<Wire>,
+    paths: HotPaths,
     protocol: Protocol,
     _scratch: Scratch,
 }
@@ -105,17 +99,8 @@ async fn mysql_rig() -> Rig {
 }
 
 fn rig(stores: Stores, wire: Arc<Wire>, protocol: Protocol, scratch: Scratch) -> Rig {
-    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    let mut config = Config::new("https://rt.test", SigningKey::new([3; 32]));
-    config.password.params = FAST_PARAMS;
-    let auth = Auth::builder(stores, config)
-        .clock(clock.clone())
-        .build()
-        .unwrap();
     Rig {
-        auth,
-        clock,
-        wire,
+        paths: HotPaths::new(stores, wire),
         protocol,
         _scratch: scratch,
     }
@@ -139,43 +124,15 @@ fn counts(statements: usize, tx_control: usize, round_trips: usize, checkouts: u
 /// RETURNING`), and on MariaDB (no `UPDATE … RETURNING`) the read and then the
 /// conditional `UPDATE`, on one pool checkout.
 async fn session_authentication(rig: Rig) {
-    let user = rig.auth.create_user("rt@example.com").await.unwrap();
-    let issued = rig.auth.issue_session(user.id).await.unwrap();
-    let secret = issued.secret.expose();
-    // Twice, so that the store has seen the session: on PostgreSQL its next due slide
-    // then takes the one-statement form.
-    rig.auth.authenticate_session(secret).await.unwrap();
-    rig.auth.authenticate_session(secret).await.unwrap();
-    rig.wire.take().await;
-    rig.auth.authenticate_session(secret).await.unwrap();
-    assert_eq!(
-        rig.wire.take().await,
-        counts(1, 0, 1, 1),
-        "session auth, no slide due"
-    );
-
-    rig.clock.advance(time::Duration::minutes(5));
-    rig.auth.authenticate_session(secret).await.unwrap();
-    rig.clock.advance(time::Duration::minutes(5));
-    rig.wire.take().await;
-    let slid = rig.auth.authenticate_session(secret).await.unwrap();
-    let due = match rig.protocol {
+    let slide_due = match rig.protocol {
         Protocol::Postgres => counts(1, 0, 1, 1),
         Protocol::MySql => counts(2, 0, 2, 1),
     };
-    assert_eq!(rig.wire.take().await, due, "session auth, slide due");
-    let stored = rig
-        .auth
-        .list_sessions(user.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.id == issued.session.id)
-        .unwrap();
-    assert_eq!(
-        stored.idle_expires_at, slid.idle_expires_at,
-        "the due slide was written"
-    );
+    let expected = SessionCounts {
+        nothing_due: counts(1, 0, 1, 1),
+        slide_due,
+    };
+    assert_eq!(rig.paths.session_authentication().await, expected);
 }
 
 /// API-key verification, as authkit-sqlx: one statement for a key without a limit;
@@ -184,128 +141,44 @@ async fn session_authentication(rig: Rig) {
 /// `LAST_INSERT_ID(…)` and the window's start in a `SELECT` of its own, with no
 /// transaction (three checkouts).
 ///
-/// The buffered uses of 150 keys: on PostgreSQL one statement with no transaction, as
+/// The buffered uses of 149 keys: on PostgreSQL one statement with no transaction, as
 /// authkit-sqlx (the entries as `UNNEST` arrays, the rows locked in id order by a `FOR
 /// UPDATE` CTE, then updated). On MariaDB one transaction, a `SELECT … FOR UPDATE` that
 /// locks the keys in id order and one `UPDATE` of up to 200 keys (`CASE id …`), where
 /// authkit-sqlx sends three `UPDATE`s (64 keys each, padded to a power of two) without
 /// the locking read: there SeaORM sends one statement fewer.
 async fn key_verification(rig: Rig) {
-    let user = rig.auth.create_user("keys@example.com").await.unwrap();
-    let mut secrets = Vec::new();
-    for i in 0..=FLUSHED_KEYS {
-        let mut new = NewApiKey::new(KeyType::Secret, Environment::Live, Some(user.id), "k");
-        new.scopes = Some(vec!["read".into()]);
-        if i == FLUSHED_KEYS {
-            new.rate_limit = Some(RateLimit::new(100, time::Duration::SECOND));
-        }
-        secrets.push(rig.auth.create_api_key(new).await.unwrap().secret);
-    }
-    let (plain, limited) = (secrets[0].expose(), secrets[FLUSHED_KEYS].expose());
-    rig.auth
-        .verify_api_key(plain, Some("read"), None)
-        .await
-        .unwrap();
-    rig.auth
-        .verify_api_key(limited, Some("read"), None)
-        .await
-        .unwrap();
-    rig.auth.flush_key_usage().await.unwrap();
-    rig.wire.take().await;
-
-    rig.auth
-        .verify_api_key(plain, Some("read"), None)
-        .await
-        .unwrap();
-    assert_eq!(
-        rig.wire.take().await,
-        counts(1, 0, 1, 1),
-        "key without a limit"
-    );
-    rig.auth
-        .verify_api_key(limited, Some("read"), None)
-        .await
-        .unwrap();
-    let limited_counts = match rig.protocol {
-        Protocol::Postgres => counts(2, 0, 2, 2),
-        Protocol::MySql => counts(3, 0, 3, 3),
+    let expected = match rig.protocol {
+        Protocol::Postgres => KeyCounts {
+            unlimited: counts(1, 0, 1, 1),
+            limited: counts(2, 0, 2, 2),
+            flush: counts(1, 0, 1, 1),
+        },
+        Protocol::MySql => KeyCounts {
+            unlimited: counts(1, 0, 1, 1),
+            limited: counts(3, 0, 3, 3),
+            flush: counts(2, 2, 4, 1),
+        },
     };
-    assert_eq!(rig.wire.take().await, limited_counts, "rate-limited key");
-
-    // Twice: the first flush of this size prepares its statements.
-    for _ in 0..2 {
-        for secret in &secrets[1..FLUSHED_KEYS] {
-            rig.auth
-                .verify_api_key(secret.expose(), Some("read"), None)
-                .await
-                .unwrap();
-        }
-        rig.wire.take().await;
-        rig.auth.flush_key_usage().await.unwrap();
-    }
-    for secret in &secrets[1..FLUSHED_KEYS] {
-        rig.auth
-            .verify_api_key(secret.expose(), Some("read"), None)
-            .await
-            .unwrap();
-    }
-    rig.wire.take().await;
-    rig.auth.flush_key_usage().await.unwrap();
-    let flush = match rig.protocol {
-        Protocol::Postgres => counts(1, 0, 1, 1),
-        Protocol::MySql => counts(2, 2, 4, 1),
-    };
-    assert_eq!(
-        rig.wire.take().await,
-        flush,
-        "flushing the uses of {FLUSHED_KEYS} keys"
-    );
-    let first = rig
-        .auth
-        .verify_api_key(plain, Some("read"), None)
-        .await
-        .unwrap();
-    assert_eq!(first.usage_count, 2, "the flushed uses are stored");
+    assert_eq!(rig.paths.key_verification().await, expected);
 }
 
 /// Refresh rotation, as authkit-sqlx: in one transaction the locked read, then on
 /// PostgreSQL the consume and the insert in one statement (a data-modifying CTE), on
 /// MariaDB (no writing CTE) in two.
 async fn refresh_rotation(rig: Rig) {
-    let user = rig.auth.create_user("rotate@example.com").await.unwrap();
-    let pair = rig.auth.issue_token_pair(user.id).await.unwrap();
-    let pair = rig.auth.refresh(pair.refresh_token.expose()).await.unwrap();
-    rig.wire.take().await;
-    rig.auth.refresh(pair.refresh_token.expose()).await.unwrap();
     let rotation = match rig.protocol {
         Protocol::Postgres => counts(2, 2, 4, 1),
         Protocol::MySql => counts(3, 2, 5, 1),
     };
-    assert_eq!(rig.wire.take().await, rotation, "refresh rotation");
+    assert_eq!(rig.paths.refresh_rotation().await, rotation);
 }
 
 /// A user looked up by email (`Auth::login_password`: the lookup, then the password
 /// check off the database), as authkit-sqlx: one statement, on the indexed
 /// `lower(email)` on PostgreSQL and the stored `email_lower` column on MariaDB.
 async fn user_lookup_by_email(rig: Rig) {
-    let user = rig.auth.create_user("login@example.com").await.unwrap();
-    rig.auth.set_password(user.id, PASSWORD).await.unwrap();
-    rig.auth
-        .login_password("login@example.com", PASSWORD)
-        .await
-        .unwrap();
-    rig.wire.take().await;
-    let found = rig
-        .auth
-        .login_password("Login@Example.com", PASSWORD)
-        .await
-        .unwrap();
-    assert_eq!(
-        rig.wire.take().await,
-        counts(1, 0, 1, 1),
-        "user lookup by email"
-    );
-    assert_eq!(found.id, user.id, "the user found is the one created");
+    assert_eq!(rig.paths.user_lookup_by_email().await, counts(1, 0, 1, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //! The store's pool (one connection, built from the store's own `pool_options`) reaches
 //! the local PostgreSQL and MariaDB through the suite's counting proxy
 //! ([`authkit_conformance::wire`]). Each path runs once to warm the statement cache,
-//! then once counted.
+//! then once counted ([`HotPaths`]).
 //!
 //! Servers: `AUTHKIT_TEST_POSTGRES_URL`, `AUTHKIT_TEST_MYSQL_URL` (defaults: the local
 //! ones); unreachable is a failure, never a skip. Each test works in a schema
@@ -15,12 +15,11 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use authkit::{
-    Auth, Config, Environment, KeyType, ManualClock, NewApiKey, RateLimit, SigningKey, Stores,
-};
+use authkit::Stores;
 use authkit_conformance::Cleanup;
-use authkit_conformance::cases::flows::{FAST_PARAMS, PASSWORD};
-use authkit_conformance::wire::{Counts, Protocol, Wire, counting_proxy};
+use authkit_conformance::wire::{
+    Counts, HotPaths, KeyCounts, Protocol, SessionCounts, Wire, counting_proxy,
+};
 use authkit_sqlx::sqlx::mysql::MySqlConnectOptions;
 use authkit_sqlx::sqlx::postgres::{PgConnectOptions, PgSslMode};
 use authkit_sqlx::sqlx::{self, AssertSqlSafe, Connection};
@@ -34,14 +33,9 @@ const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MYSQL_VAR: &str = "AUTHKIT_TEST_MYSQL_URL";
 const MYSQL_DEFAULT: &str = "mysql://root@127.0.0.1:3306/test";
 
-/// Keys whose uses one flush writes.
-const FLUSHED_KEYS: usize = 150;
-
-/// What a test runs against: `Auth` on a store behind the proxy, its clock, the counts.
+/// The hot paths on a store behind the proxy, and what drops its schema or database.
 struct Rig {
-    auth: Auth,
-    clock: Arc<ManualClock>,
-    wire: Arc<Wire>,
+    paths: HotPaths,
     protocol: Protocol,
     _drop: Cleanup,
 }
@@ -112,17 +106,8 @@ async fn mysql_rig() -> Rig {
 }
 
 fn rig(stores: Stores, wire: Arc<Wire>, protocol: Protocol, drop: Cleanup) -> Rig {
-    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    let mut config = Config::new("https://rt.test", SigningKey::new([3; 32]));
-    config.password.params = FAST_PARAMS;
-    let auth = Auth::builder(stores, config)
-        .clock(clock.clone())
-        .build()
-        .unwrap();
     Rig {
-        auth,
-        clock,
-        wire,
+        paths: HotPaths::new(stores, wire),
         protocol,
         _drop: drop,
     }
@@ -141,168 +126,56 @@ fn counts(statements: usize, tx_control: usize, round_trips: usize, checkouts: u
 }
 
 /// Session authentication: one statement when no slide is due; when one is, one on
-/// PostgreSQL (a conditional `UPDATE … RETURNING`) and two elsewhere (MariaDB has no `UPDATE … RETURNING`).
+/// PostgreSQL (a conditional `UPDATE … RETURNING`) and two elsewhere (MariaDB has no
+/// `UPDATE … RETURNING`).
 async fn session_authentication(rig: Rig) {
-    let user = rig.auth.create_user("rt@example.com").await.unwrap();
-    let issued = rig.auth.issue_session(user.id).await.unwrap();
-    let secret = issued.secret.expose();
-    // Twice, so that the store has seen the session: on PostgreSQL its next due slide
-    // then takes the one-statement form.
-    rig.auth.authenticate_session(secret).await.unwrap();
-    rig.auth.authenticate_session(secret).await.unwrap();
-    rig.wire.take().await;
-    rig.auth.authenticate_session(secret).await.unwrap();
-    assert_eq!(
-        rig.wire.take().await,
-        counts(1, 0, 1, 1),
-        "session auth, no slide due"
-    );
-
-    rig.clock.advance(time::Duration::minutes(5));
-    rig.auth.authenticate_session(secret).await.unwrap();
-    rig.clock.advance(time::Duration::minutes(5));
-    rig.wire.take().await;
-    let slid = rig.auth.authenticate_session(secret).await.unwrap();
-    let due = match rig.protocol {
+    let slide_due = match rig.protocol {
         Protocol::Postgres => counts(1, 0, 1, 1),
         Protocol::MySql => counts(2, 0, 2, 1),
     };
-    assert_eq!(rig.wire.take().await, due, "session auth, slide due");
-    let stored = rig
-        .auth
-        .list_sessions(user.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.id == issued.session.id)
-        .unwrap();
-    assert_eq!(
-        stored.idle_expires_at, slid.idle_expires_at,
-        "the due slide was written"
-    );
+    let expected = SessionCounts {
+        nothing_due: counts(1, 0, 1, 1),
+        slide_due,
+    };
+    assert_eq!(rig.paths.session_authentication().await, expected);
 }
 
 /// API-key verification: one statement for a key without a limit, one more to count a
-/// limited key (two on MariaDB); the buffered uses of 150 keys in one statement on PostgreSQL, in one
-/// transaction of three (64 keys each) on MariaDB.
+/// limited key (two on MariaDB, which has no `UPDATE … RETURNING`: the count comes back
+/// through `LAST_INSERT_ID(…)` and the window's start takes a `SELECT` of its own); the
+/// buffered uses of 149 keys in one statement on PostgreSQL, in one transaction of three
+/// (64 keys each) on MariaDB.
 async fn key_verification(rig: Rig) {
-    let user = rig.auth.create_user("keys@example.com").await.unwrap();
-    let mut secrets = Vec::new();
-    for i in 0..=FLUSHED_KEYS {
-        let mut new = NewApiKey::new(KeyType::Secret, Environment::Live, Some(user.id), "k");
-        new.scopes = Some(vec!["read".into()]);
-        if i == FLUSHED_KEYS {
-            new.rate_limit = Some(RateLimit::new(100, time::Duration::SECOND));
-        }
-        secrets.push(rig.auth.create_api_key(new).await.unwrap().secret);
-    }
-    let (plain, limited) = (secrets[0].expose(), secrets[FLUSHED_KEYS].expose());
-    rig.auth
-        .verify_api_key(plain, Some("read"), None)
-        .await
-        .unwrap();
-    rig.auth
-        .verify_api_key(limited, Some("read"), None)
-        .await
-        .unwrap();
-    rig.auth.flush_key_usage().await.unwrap();
-    rig.wire.take().await;
-
-    rig.auth
-        .verify_api_key(plain, Some("read"), None)
-        .await
-        .unwrap();
-    assert_eq!(
-        rig.wire.take().await,
-        counts(1, 0, 1, 1),
-        "key without a limit"
-    );
-    rig.auth
-        .verify_api_key(limited, Some("read"), None)
-        .await
-        .unwrap();
-    // MariaDB has no `UPDATE … RETURNING`: the count comes back through
-    // `LAST_INSERT_ID(…)` and the window's start takes a `SELECT` of its own.
-    let limited_counts = match rig.protocol {
-        Protocol::Postgres => counts(2, 0, 2, 2),
-        Protocol::MySql => counts(3, 0, 3, 3),
+    let expected = match rig.protocol {
+        Protocol::Postgres => KeyCounts {
+            unlimited: counts(1, 0, 1, 1),
+            limited: counts(2, 0, 2, 2),
+            flush: counts(1, 0, 1, 1),
+        },
+        Protocol::MySql => KeyCounts {
+            unlimited: counts(1, 0, 1, 1),
+            limited: counts(3, 0, 3, 3),
+            flush: counts(3, 2, 5, 1),
+        },
     };
-    assert_eq!(rig.wire.take().await, limited_counts, "rate-limited key");
-
-    // Twice: the first flush of this size prepares its statements.
-    for _ in 0..2 {
-        for secret in &secrets[1..FLUSHED_KEYS] {
-            rig.auth
-                .verify_api_key(secret.expose(), Some("read"), None)
-                .await
-                .unwrap();
-        }
-        rig.wire.take().await;
-        rig.auth.flush_key_usage().await.unwrap();
-    }
-    for secret in &secrets[1..FLUSHED_KEYS] {
-        rig.auth
-            .verify_api_key(secret.expose(), Some("read"), None)
-            .await
-            .unwrap();
-    }
-    rig.wire.take().await;
-    rig.auth.flush_key_usage().await.unwrap();
-    let flush = match rig.protocol {
-        Protocol::Postgres => counts(1, 0, 1, 1),
-        Protocol::MySql => counts(3, 2, 5, 1),
-    };
-    assert_eq!(
-        rig.wire.take().await,
-        flush,
-        "flushing the uses of {FLUSHED_KEYS} keys"
-    );
-    let first = rig
-        .auth
-        .verify_api_key(plain, Some("read"), None)
-        .await
-        .unwrap();
-    assert_eq!(first.usage_count, 2, "the flushed uses are stored");
+    assert_eq!(rig.paths.key_verification().await, expected);
 }
 
 /// Refresh rotation: the locked read and the consume-and-insert, two statements in its
 /// transaction on PostgreSQL; MariaDB has no writing CTE, so the consume and the insert
 /// are two statements there.
 async fn refresh_rotation(rig: Rig) {
-    let user = rig.auth.create_user("rotate@example.com").await.unwrap();
-    let pair = rig.auth.issue_token_pair(user.id).await.unwrap();
-    let pair = rig.auth.refresh(pair.refresh_token.expose()).await.unwrap();
-    rig.wire.take().await;
-    rig.auth.refresh(pair.refresh_token.expose()).await.unwrap();
     let rotation = match rig.protocol {
         Protocol::Postgres => counts(2, 2, 4, 1),
         Protocol::MySql => counts(3, 2, 5, 1),
     };
-    assert_eq!(rig.wire.take().await, rotation, "refresh rotation");
+    assert_eq!(rig.paths.refresh_rotation().await, rotation);
 }
 
-/// A user looked up by email (`Auth::login_password`: the lookup, then the password
-/// check off the database): one statement, on the indexed `lower(email)` on PostgreSQL
-/// and the stored `email_lower` column on MariaDB.
+/// A user looked up by email: one statement, on the indexed `lower(email)` on
+/// PostgreSQL and the stored `email_lower` column on MariaDB.
 async fn user_lookup_by_email(rig: Rig) {
-    let user = rig.auth.create_user("login@example.com").await.unwrap();
-    rig.auth.set_password(user.id, PASSWORD).await.unwrap();
-    rig.auth
-        .login_password("login@example.com", PASSWORD)
-        .await
-        .unwrap();
-    rig.wire.take().await;
-    let found = rig
-        .auth
-        .login_password("Login@Example.com", PASSWORD)
-        .await
-        .unwrap();
-    assert_eq!(
-        rig.wire.take().await,
-        counts(1, 0, 1, 1),
-        "user lookup by email"
-    );
-    assert_eq!(found.id, user.id, "the user found is the one created");
+    assert_eq!(rig.paths.user_lookup_by_email().await, counts(1, 0, 1, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

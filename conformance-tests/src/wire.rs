@@ -7,12 +7,16 @@
 //! (a `COM_STMT_EXECUTE` or `COM_QUERY` is a statement; every command that gets an
 //! answer is a round trip). `BEGIN`, `COMMIT` and `ROLLBACK` sent as text are counted
 //! apart, and so are pings (a PostgreSQL `Sync` that ends no exchange, MySQL's
-//! `COM_PING`). [`Wire::take`] reads and resets the counts.
+//! `COM_PING`). [`Wire::take`] reads and resets the counts. [`HotPaths`] runs the hot
+//! paths whose counts a backend's test compares with its budget.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+mod paths;
+pub use paths::{FLUSHED_KEYS, HotPaths, KeyCounts, SessionCounts};
 
 /// The wire protocol the proxy reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
