@@ -16,6 +16,7 @@ use authkit_axum::{AuthLayer, Guard, HttpConfig};
 use authkit_memory::MemoryStore;
 use axum::Router;
 use axum::body::Body;
+use axum::handler::Handler;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::get;
 use criterion::Criterion;
@@ -24,11 +25,16 @@ use tower::ServiceExt;
 
 const TASKS: [usize; 2] = [1, 16];
 
+async fn pong() -> &'static str {
+    "pong"
+}
+
 fn app(auth: Arc<Auth>) -> Router {
     Router::new()
-        .route("/guarded", get(|| async { "pong" }))
+        .route("/guarded", get(pong))
         .route_layer(Guard::login())
-        .route("/open", get(|| async { "pong" }))
+        .route("/handler", get(pong.layer(Guard::login())))
+        .route("/open", get(pong))
         .layer(AuthLayer::new(auth, HttpConfig::default()))
 }
 
@@ -90,9 +96,9 @@ fn main() {
     let (app, cookie) = setup(&rt);
     let mut criterion = Criterion::default().configure_from_args().without_plots();
     let mut group = criterion.benchmark_group("guard");
-    for path in ["/open", "/guarded"] {
+    for path in ["/open", "/guarded", "/handler"] {
         for tasks in TASKS {
-            group.bench_function(format!("{path}/{tasks}"), |b| {
+            group.bench_function(format!("{}/{tasks}", &path[1..]), |b| {
                 b.to_async(&rt)
                     .iter_custom(|calls| batch(&app, &cookie, path, tasks, calls))
             });

@@ -211,6 +211,40 @@ impl RequestAuth {
             .principal
             .get_or_init(|| async { self.verify(credential).await.map_err(Arc::new) })
             .await;
+        self.answer(verified)
+    }
+
+    /// [`principal`](Self::principal) when it can be answered without awaiting: no
+    /// credential, a cross-origin cookie, a principal already verified for this request,
+    /// a bearer token (verified by signature alone), or a session the core's session
+    /// cache answers for ([`Auth::cached_session`]). `None`: only `principal` can tell.
+    pub(crate) fn principal_now(&self) -> Option<Result<Option<&Principal>, Rejection>> {
+        let Some(credential) = &self.inner.credential else {
+            return Some(Ok(None));
+        };
+        if self.inner.cross_origin {
+            return Some(Err(Rejection::cross_origin()));
+        }
+        let cell = &self.inner.principal;
+        if cell.get().is_none() {
+            let verified = match credential {
+                Credential::Bearer(token) => self.verify_bearer(token).map_err(Arc::new),
+                Credential::Cookie(secret) => {
+                    Ok(Principal::Session(self.auth().cached_session(secret)?))
+                }
+                Credential::ApiKey(_) => return None,
+            };
+            // Set by another caller meanwhile: the same credential, verified alike.
+            let _ = cell.set(verified);
+        }
+        cell.get().map(|verified| self.answer(verified))
+    }
+
+    /// What a verification comes to for the caller.
+    fn answer<'a>(
+        &self,
+        verified: &'a Result<Principal, Arc<Error>>,
+    ) -> Result<Option<&'a Principal>, Rejection> {
         match verified {
             Ok(principal) => Ok(Some(principal)),
             // A credential that does not even parse is an invalid one (RFC 6750 §3.1:

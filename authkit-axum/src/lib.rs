@@ -55,5 +55,5 @@ pub use extract::{
     Authenticated, CurrentUser, ExtractRejection, Key, MachineToken, UserSession, UserToken,
 };
 pub use flows::{Mail, MailKind, Mailer, flows};
-pub use guard::{Guard, GuardService};
+pub use guard::{Guard, GuardFuture, GuardService};
 pub use layer::{AuthLayer, AuthService, Principal, RequestAuth};

@@ -34,9 +34,15 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with_cache(Duration::ZERO).await
+}
+
+/// The rig with the core's session cache kept `cache_ttl`.
+async fn rig_with_cache(cache_ttl: Duration) -> Rig {
     let clock = Arc::new(ManualClock::new(datetime!(2030-01-01 00:00 UTC)));
     let mut config = Config::new("https://app.example", SigningKey::new([7; 32]));
     config.session.touch_step = Duration::ZERO;
+    config.session.cache_ttl = cache_ttl;
     let auth = Auth::builder(Stores::from_backend(MemoryStore::default()), config)
         .clock(clock.clone())
         .build()
@@ -177,6 +183,42 @@ async fn a_session_cookie_a_bearer_token_and_a_key_each_log_in() {
     }
     let response = send(&app, get_with("/token", ("authorization", &bearer))).await;
     assert_eq!(text(response).await, "bff");
+}
+
+/// The guard answers a session the cache holds without the store (a revocation made in
+/// the store alone is seen once the entry is stale), and a revocation through `Auth`
+/// at once.
+#[tokio::test]
+async fn a_cached_session_passes_until_stale_or_revoked() {
+    let rig = rig_with_cache(Duration::seconds(30)).await;
+    let app = app(&rig, HttpConfig::default());
+    let status = async |cookie: &str| {
+        let response = send(&app, get_with("/login-required", ("cookie", cookie))).await;
+        response.status()
+    };
+    let behind_its_back = rig.auth.issue_session(rig.user).await.unwrap();
+    let cookie = format!("{COOKIE}={}", behind_its_back.secret.expose());
+    assert_eq!(status(&cookie).await, StatusCode::OK, "read and cached");
+    let sessions = &rig.auth.stores().sessions;
+    assert!(
+        sessions
+            .revoke_session(behind_its_back.session.id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        status(&cookie).await,
+        StatusCode::OK,
+        "answered from the cache"
+    );
+    rig.clock.advance(Duration::seconds(31));
+    assert_eq!(status(&cookie).await, StatusCode::UNAUTHORIZED, "stale");
+
+    let revoked = rig.auth.issue_session(rig.user).await.unwrap();
+    let cookie = format!("{COOKIE}={}", revoked.secret.expose());
+    assert_eq!(status(&cookie).await, StatusCode::OK, "read and cached");
+    assert!(rig.auth.revoke_session(revoked.session.id).await.unwrap());
+    assert_eq!(status(&cookie).await, StatusCode::UNAUTHORIZED, "forgotten");
 }
 
 #[tokio::test]

@@ -82,6 +82,21 @@ impl Auth {
         Ok(session)
     }
 
+    /// The session `presented` names, when the session cache answers for it now (see
+    /// [`authenticate_session`](Self::authenticate_session)): verified in the store
+    /// less than `session.cache_ttl` ago and still live by the clock. `None` otherwise
+    /// (no cache, not cached, stale, or malformed), and the caller goes to
+    /// `authenticate_session`. For layers that answer a request without awaiting when
+    /// they can; it never touches the store.
+    pub fn cached_session(&self, presented: &str) -> Option<Session> {
+        let ttl = self.config.session.cache_ttl;
+        if ttl <= time::Duration::ZERO {
+            return None;
+        }
+        let hash = parse_token(TokenKind::Session, presented).ok()?;
+        self.session_cache.get(&hash, self.now(), ttl)
+    }
+
     /// The sliding rule in force.
     pub fn slide_policy(&self) -> SlidePolicy {
         SlidePolicy {
