@@ -4,7 +4,8 @@
 //! Types: `BINARY(16)` ids, `BINARY(32)` hashes (unique), `DATETIME(6)` times holding
 //! UTC, `BIGINT` counters, `TEXT` everywhere else. Emails are unique on the stored
 //! generated column `email_lower`. Read-then-write steps lock their row with
-//! `SELECT … FOR UPDATE`; MariaDB has no `UPDATE … RETURNING`, which no step here uses.
+//! `SELECT … FOR UPDATE`; MariaDB has no `UPDATE … RETURNING`, which no step here uses
+//! (a rate-limit count hands its value back through `LAST_INSERT_ID(…)` instead).
 
 use authkit_schema::Dialect;
 use diesel_async::AsyncMysqlConnection;
@@ -34,18 +35,17 @@ macro_rules! write_tx {
     };
 }
 
-/// Runs two statements of one step, one after the other (no pipelining here).
-macro_rules! execute_both {
-    ($conn:expr, $first:expr, $second:expr) => {{
-        $first.execute(&mut *$conn).await?;
-        $second.execute(&mut *$conn).await?;
-    }};
-}
-
-/// A usage batch as two statements per key (`usage_per_key`, in `store/api_keys.rs`).
+/// A usage batch in one transaction, one statement per 64 keys (`usage_chunks`, in
+/// `store/api_keys.rs`).
 macro_rules! write_usage {
-    ($conn:expr, $merged:expr) => {
-        usage_per_key($conn, $merged).await?
+    ($store:expr, $merged:expr) => {
+        $store
+            .transaction(
+                authkit::Entity::ApiKey,
+                authkit::Entity::ApiKey,
+                async |conn| usage_chunks(conn, $merged).await,
+            )
+            .await
     };
 }
 
@@ -90,8 +90,8 @@ impl diesel::expression::ValidGrouping<()> for EmailLower {
 
 // The store, written once for every database (see `store/shared.rs`).
 mount_store!();
-#[path = "store/count_locked.rs"]
-mod count_locked;
+#[path = "store/count_last_insert_id.rs"]
+mod count_last_insert_id;
 
 /// The pool type [`MysqlStore`] runs on (deadpool, through diesel-async).
 pub type MysqlPool = shared::Pool;
@@ -104,6 +104,8 @@ pub type MysqlPool = shared::Pool;
 #[derive(Clone)]
 pub struct MysqlStore {
     pool: MysqlPool,
+    /// None: PostgreSQL alone has a one-statement slide for slide hints to pick.
+    hints: Option<std::sync::Arc<authkit::SlideHints>>,
 }
 
 /// Connections to `url`, with no setup of their own (diesel-async sets

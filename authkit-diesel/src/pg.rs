@@ -31,21 +31,17 @@ macro_rules! write_tx {
     };
 }
 
-/// Runs two statements of one step in one round trip: diesel-async pipelines queries
-/// polled together on a shared `&AsyncPgConnection` (the server still runs them in
-/// order, inside the step's transaction).
-macro_rules! execute_both {
-    ($conn:expr, $first:expr, $second:expr) => {{
-        let shared: &diesel_async::AsyncPgConnection = &*$conn;
-        let (mut a, mut b) = (shared, shared);
-        tokio::try_join!($first.execute(&mut a), $second.execute(&mut b))?;
-    }};
-}
-
-/// A usage batch in one statement: `pg_usage` below.
+/// A usage batch in one statement, alone (`pg_usage` below): a single statement is
+/// atomic on its own.
 macro_rules! write_usage {
-    ($conn:expr, $merged:expr) => {
-        super::pg_usage($conn, $merged).await?
+    ($store:expr, $merged:expr) => {
+        $store
+            .step(
+                authkit::Entity::ApiKey,
+                authkit::Entity::ApiKey,
+                async |conn| super::pg_usage(conn, $merged).await,
+            )
+            .await
     };
 }
 
@@ -87,6 +83,8 @@ pub type PgPool = shared::Pool;
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The sessions last seen, to predict a due slide (see [`authkit::SlideHints`]).
+    hints: Option<std::sync::Arc<authkit::SlideHints>>,
 }
 
 /// Connections to `url`, with no setup of their own, recycled without a check query
@@ -99,8 +97,10 @@ fn manager(url: &str) -> AsyncDieselConnectionManager<Conn> {
 
 /// A usage batch in one statement, whatever its size (authkit-sqlx's): the entries as
 /// five arrays (`UNNEST`), the keys' rows locked first in id order by a `FOR UPDATE`
-/// CTE, then updated, adding each count and moving `last_used_at` (with its IP and user
-/// agent) only forward. Raw SQL: Diesel's DSL has no `UPDATE … FROM UNNEST(…)`.
+/// CTE (so two batches sharing keys cannot deadlock), then updated, adding each count
+/// and moving `last_used_at` (with its IP and user agent) only forward. Run again after
+/// a deadlock all the same, as every single statement here. Raw SQL: Diesel's DSL has
+/// no `UPDATE … FROM UNNEST(…)`.
 async fn pg_usage(
     conn: &mut Conn,
     merged: &[authkit::KeyUsage],
@@ -132,15 +132,14 @@ async fn pg_usage(
         .iter()
         .map(|u| u.last_used_user_agent.clone())
         .collect();
-    crate::conn::Cached(
+    let query = crate::conn::Cached(
         diesel::sql_query(SQL)
             .bind::<Array<Uuid>, _>(ids)
             .bind::<Array<BigInt>, _>(uses)
             .bind::<Array<Timestamptz>, _>(at)
             .bind::<Array<Nullable<Text>>, _>(ips)
             .bind::<Array<Nullable<Text>>, _>(agents),
-    )
-    .execute(conn)
-    .await?;
+    );
+    crate::error::retrying!(query.clone().execute(conn).await)?;
     Ok(())
 }

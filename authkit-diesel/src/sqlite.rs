@@ -46,18 +46,17 @@ macro_rules! write_tx {
     };
 }
 
-/// Runs two statements of one step, one after the other (no pipelining here).
-macro_rules! execute_both {
-    ($conn:expr, $first:expr, $second:expr) => {{
-        $first.execute(&mut *$conn).await?;
-        $second.execute(&mut *$conn).await?;
-    }};
-}
-
-/// A usage batch as two statements per key (`usage_per_key`, in `store/api_keys.rs`).
+/// A usage batch in one transaction, one statement per 64 keys (`usage_chunks`, in
+/// `store/api_keys.rs`).
 macro_rules! write_usage {
-    ($conn:expr, $merged:expr) => {
-        usage_per_key($conn, $merged).await?
+    ($store:expr, $merged:expr) => {
+        $store
+            .transaction(
+                authkit::Entity::ApiKey,
+                authkit::Entity::ApiKey,
+                async |conn| usage_chunks(conn, $merged).await,
+            )
+            .await
     };
 }
 
@@ -92,6 +91,8 @@ pub type SqlitePool = shared::Pool;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// None: PostgreSQL alone has a one-statement slide for slide hints to pick.
+    hints: Option<std::sync::Arc<authkit::SlideHints>>,
 }
 
 /// Per connection: WAL, `synchronous = NORMAL` (durable across application crashes,

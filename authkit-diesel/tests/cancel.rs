@@ -9,6 +9,8 @@
 mod common;
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use authkit::{RefreshToken, RotationDecision, RotationOutcome, Stores};
@@ -49,43 +51,75 @@ async fn rotates_after(stores: &Stores, token: &RefreshToken) {
     assert_eq!(rotated.consumed_at, Some(now));
 }
 
-/// Cancels a rotation after its locked read and rule, at its next statement (in
-/// flight on the server), then rotates the same token.
-async fn cancel_then_rotate(stores: Stores) {
+/// Another connection's transaction holding every user row: a rotation's insert of its
+/// successor (whose foreign key checks the user row) waits on the server for it.
+async fn users_locked<C>(url: &str) -> C
+where
+    C: diesel_async::AsyncConnection,
+{
+    let mut conn = C::establish(url).await.unwrap();
+    conn.batch_execute("BEGIN").await.unwrap();
+    conn.batch_execute("SELECT id FROM authkit_users FOR UPDATE")
+        .await
+        .unwrap();
+    conn
+}
+
+/// Cancels a rotation after its locked read and rule, while its write waits on the
+/// server for the user row that `holder` locked, then lets go of it and rotates the same
+/// token. (Without the lock, a client descheduled between statements can find each
+/// answer already there and reach its `COMMIT` before the cancellation: no point in a
+/// transaction is reliably in flight.)
+async fn cancel_then_rotate<C>(stores: Stores, url: &str)
+where
+    C: diesel_async::AsyncConnection,
+{
     let (token, next) = token(&stores).await;
-    let ruled = tokio::sync::Notify::new();
+    let mut holder = users_locked::<C>(url).await;
+    let ruled = AtomicBool::new(false);
     let rule = |_: &RefreshToken| {
-        ruled.notify_one();
+        ruled.store(true, Ordering::SeqCst);
         RotationDecision::Rotate(next.clone())
     };
-    // The rotation runs until its first statement after the rule is in flight (the
-    // rule's notification is then ready), and is dropped there, mid-transaction.
-    tokio::select! {
-        biased;
-        _ = stores.tokens.rotate_refresh(&token.token_hash, at(1_000), &rule) => {
-            panic!("the rotation was to be cancelled mid-transaction");
-        }
-        () = ruled.notified() => {}
-    }
+    let mut rotation = stores
+        .tokens
+        .rotate_refresh(&token.token_hash, at(1_000), &rule);
+    // Run until it waits for the lock (it cannot end before the holder lets go).
+    let stalled = std::future::poll_fn(|cx| match rotation.as_mut().poll(cx) {
+        Poll::Ready(_) => panic!("the rotation was to be cancelled mid-transaction"),
+        Poll::Pending => Poll::<()>::Pending,
+    });
+    let _ = tokio::time::timeout(Duration::from_millis(300), stalled).await;
+    assert!(
+        ruled.load(Ordering::SeqCst),
+        "the rotation reached its rule"
+    );
+    // The store's future, boxed (`async_trait`): dropping it cancels the rotation.
+    drop(rotation);
+    holder.batch_execute("ROLLBACK").await.unwrap();
     rotates_after(&stores, &token).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_cancelled_transaction() {
     let cases = Cases::default();
-    let pool = authkit_diesel::PgStore::build_pool(&cases.fresh(Server::Postgres).await, 1);
+    let url = cases.fresh(Server::Postgres).await;
+    let pool = authkit_diesel::PgStore::build_pool(&url, 1);
     let store = authkit_diesel::PgStore::new(pool.unwrap()).await.unwrap();
-    cancel_then_rotate(Stores::from_backend(store)).await;
+    let stores = Stores::from_backend(store);
+    cancel_then_rotate::<diesel_async::AsyncPgConnection>(stores, &url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_cancelled_transaction() {
     let cases = Cases::default();
-    let pool = authkit_diesel::MysqlStore::build_pool(&cases.fresh(Server::Mysql).await, 1);
+    let url = cases.fresh(Server::Mysql).await;
+    let pool = authkit_diesel::MysqlStore::build_pool(&url, 1);
     let store = authkit_diesel::MysqlStore::new(pool.unwrap())
         .await
         .unwrap();
-    cancel_then_rotate(Stores::from_backend(store)).await;
+    let stores = Stores::from_backend(store);
+    cancel_then_rotate::<diesel_async::AsyncMysqlConnection>(stores, &url).await;
 }
 
 /// SQLite runs each statement on a blocking thread, too fast to catch in flight: the

@@ -4,7 +4,7 @@
 //! The store's pool (the store's own `build_pool`, one connection) reaches the local
 //! PostgreSQL and MariaDB through the suite's counting proxy
 //! ([`authkit_conformance::wire`]), TLS off. Each path runs once to warm the statement
-//! cache, then once counted.
+//! cache, then once counted ([`HotPaths`]).
 //!
 //! Servers: `AUTHKIT_TEST_POSTGRES_URL`, `AUTHKIT_TEST_MYSQL_URL` (defaults: the local
 //! ones); unreachable is a failure, never a skip. Each test works in a schema
@@ -19,24 +19,18 @@ mod support;
 
 use std::sync::Arc;
 
-use authkit::{
-    Auth, Config, Environment, KeyType, ManualClock, NewApiKey, RateLimit, SigningKey, Stores,
+use authkit::Stores;
+use authkit_conformance::wire::{
+    Counts, FLUSHED_KEYS, HotPaths, KeyCounts, Protocol, SessionCounts, Wire, counting_proxy,
 };
-use authkit_conformance::cases::flows::{FAST_PARAMS, PASSWORD};
-use authkit_conformance::wire::{Counts, Protocol, Wire, counting_proxy};
 use authkit_diesel::{MysqlStore, PgStore};
 use support::{Cases, Server};
 
-/// Keys whose uses one flush writes.
-const FLUSHED_KEYS: usize = 150;
-
-/// What a test runs against: `Auth` on a store behind the proxy, its clock, the counts.
+/// The hot paths on a store behind the proxy, and what drops its schema or database
+/// when the test ends (after the store and its pool).
 struct Rig {
-    auth: Auth,
-    clock: Arc<ManualClock>,
-    wire: Arc<Wire>,
+    paths: HotPaths,
     protocol: Protocol,
-    /// Drops the schema or database when the test ends (after `auth` and its pool).
     _cases: Cases,
 }
 
@@ -110,17 +104,8 @@ async fn mysql_rig() -> Rig {
 }
 
 fn rig(stores: Stores, wire: Arc<Wire>, protocol: Protocol, cases: Cases) -> Rig {
-    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    let mut config = Config::new("https://rt.test", SigningKey::new([3; 32]));
-    config.password.params = FAST_PARAMS;
-    let auth = Auth::builder(stores, config)
-        .clock(clock.clone())
-        .build()
-        .unwrap();
     Rig {
-        auth,
-        clock,
-        wire,
+        paths: HotPaths::new(stores, wire),
         protocol,
         _cases: cases,
     }
@@ -157,52 +142,26 @@ fn counts(statements: usize, tx_control: usize, round_trips: usize) -> Counts {
 ///
 /// No slide due: one `SELECT` by the token's hash, as sqlx (sqlx: 1, 0, 1, 1 ping).
 ///
-/// Slide due: sqlx sends one statement on PostgreSQL (a conditional `UPDATE …
-/// RETURNING`, which it picks from an in-memory hint of the session's deadlines,
-/// `authkit-sqlx/src/hints.rs`; sqlx: 1, 0, 1, 1 ping) and two on MariaDB (2, 0, 2, 1
-/// ping). Diesel always sends the `SELECT`, then the conditional `UPDATE`
-/// (`touch_session` in `store/sessions.rs`): two statements on both databases, as sqlx
-/// on MariaDB, one more than sqlx on PostgreSQL. (Diesel caches no `UPDATE`'s prepared
-/// statement on its own, `UpdateStatement::walk_ast` marks every update unsafe to
-/// cache; the store wraps its fixed-text updates in `conn::Cached`, so none is prepared
-/// twice.)
+/// Slide due: on PostgreSQL one statement, the conditional `UPDATE … RETURNING`
+/// (`authkit_schema::statements::SLIDE_SESSION_RETURNING`), which the store picks from
+/// its in-memory hint of the session's deadlines (`authkit::SlideHints`), as sqlx (sqlx:
+/// 1, 0, 1, 1 ping). On MariaDB, which has no `UPDATE … RETURNING`, the `SELECT`, then
+/// the conditional `UPDATE` on the same connection, as sqlx (2, 0, 2, 1 ping).
+/// (`touch_session` in `store/sessions.rs`. Diesel caches no `UPDATE`'s or
+/// `sql_query`'s prepared statement on its own; the store wraps its fixed-text ones in
+/// `conn::Cached`, so none is prepared twice.)
 async fn session_authentication(rig: Rig) {
-    let user = rig.auth.create_user("rt@example.com").await.unwrap();
-    let issued = rig.auth.issue_session(user.id).await.unwrap();
-    let secret = issued.secret.expose();
-    // Twice, as sqlx's test does (there, so that its store has seen the session).
-    rig.auth.authenticate_session(secret).await.unwrap();
-    rig.auth.authenticate_session(secret).await.unwrap();
-    rig.wire.take().await;
-    rig.auth.authenticate_session(secret).await.unwrap();
-    assert_eq!(
-        rig.wire.take().await,
-        counts(1, 0, 1),
-        "session auth, no slide due"
-    );
-
-    rig.clock.advance(time::Duration::minutes(5));
-    rig.auth.authenticate_session(secret).await.unwrap();
-    rig.clock.advance(time::Duration::minutes(5));
-    rig.wire.take().await;
-    let slid = rig.auth.authenticate_session(secret).await.unwrap();
-    let due = match rig.protocol {
+    let slide_due = match rig.protocol {
+        // UPDATE … RETURNING (prepared once, on the warm-up's slide).
+        Protocol::Postgres => counts(1, 0, 1),
         // SELECT; the conditional UPDATE (prepared once, on the warm-up's slide).
-        Protocol::Postgres | Protocol::MySql => counts(2, 0, 2),
+        Protocol::MySql => counts(2, 0, 2),
     };
-    assert_eq!(rig.wire.take().await, due, "session auth, slide due");
-    let stored = rig
-        .auth
-        .list_sessions(user.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.id == issued.session.id)
-        .unwrap();
-    assert_eq!(
-        stored.idle_expires_at, slid.idle_expires_at,
-        "the due slide was written"
-    );
+    let expected = SessionCounts {
+        nothing_due: counts(1, 0, 1),
+        slide_due,
+    };
+    assert_eq!(rig.paths.session_authentication().await, expected);
 }
 
 /// API-key verification.
@@ -212,122 +171,53 @@ async fn session_authentication(rig: Rig) {
 ///
 /// A rate-limited key: the lookup, then the count, from two checkouts, as sqlx. On
 /// PostgreSQL the count is one `UPDATE … RETURNING`, as sqlx's (sqlx: 2, 0, 2, 2
-/// pings). On MariaDB sqlx counts without a transaction
-/// (`LAST_INSERT_ID(…)`, then a `SELECT` of the window's start; sqlx: 3, 0, 3, 3
-/// pings); Diesel runs a transaction, `BEGIN`, `SELECT … FOR UPDATE`, the `UPDATE`,
-/// `COMMIT` (`store/count_locked.rs`): two round trips more.
+/// pings). On MariaDB no transaction, as sqlx: one `UPDATE` hands the count to
+/// `LAST_INSERT_ID(…)`, then a `SELECT` on the same connection reads it and the
+/// window's start (`store/count_last_insert_id.rs`; sqlx, whose driver returns the OK
+/// packet's last-insert-id, reads only the start: 3, 0, 3, 3 pings).
 ///
-/// A flush of 149 keys' uses: on PostgreSQL one `UNNEST` statement, as sqlx, but in a
-/// transaction (`record_key_usage` wraps every database's batch in one; sqlx sends the
-/// one statement alone: 1, 0, 1, 1 ping). On MariaDB sqlx sends three multi-row
-/// statements (64 keys each) in a transaction (3, 2, 5, 1 ping); Diesel sends two
-/// `UPDATE`s per key (`usage_per_key` in `store/api_keys.rs`).
+/// A flush of [`FLUSHED_KEYS`] (149) keys' uses: on PostgreSQL one `UNNEST` statement alone, which locks
+/// the keys' rows in id order and updates them, as sqlx (1, 0, 1, 1 ping). On MariaDB
+/// three multi-row `UPDATE … WHERE id IN (…)` statements (64 keys each, the last padded
+/// to 32 with the nil id; `authkit_schema::statements::usage_chunk`) between `BEGIN`
+/// and `COMMIT`, as sqlx (3, 2, 5, 1 ping). (`record_key_usage` in
+/// `store/api_keys.rs`.)
 async fn key_verification(rig: Rig) {
-    let user = rig.auth.create_user("keys@example.com").await.unwrap();
-    let mut secrets = Vec::new();
-    for i in 0..=FLUSHED_KEYS {
-        let mut new = NewApiKey::new(KeyType::Secret, Environment::Live, Some(user.id), "k");
-        new.scopes = Some(vec!["read".into()]);
-        if i == FLUSHED_KEYS {
-            new.rate_limit = Some(RateLimit::new(100, time::Duration::SECOND));
-        }
-        secrets.push(rig.auth.create_api_key(new).await.unwrap().secret);
-    }
-    let (plain, limited) = (secrets[0].expose(), secrets[FLUSHED_KEYS].expose());
-    rig.auth
-        .verify_api_key(plain, Some("read"), None)
-        .await
-        .unwrap();
-    rig.auth
-        .verify_api_key(limited, Some("read"), None)
-        .await
-        .unwrap();
-    rig.auth.flush_key_usage().await.unwrap();
-    rig.wire.take().await;
-
-    rig.auth
-        .verify_api_key(plain, Some("read"), None)
-        .await
-        .unwrap();
-    assert_eq!(
-        rig.wire.take().await,
-        counts(1, 0, 1),
-        "key without a limit"
-    );
-    rig.auth
-        .verify_api_key(limited, Some("read"), None)
-        .await
-        .unwrap();
-    let limited_counts = match rig.protocol {
-        // SELECT; UPDATE … RETURNING.
-        Protocol::Postgres => counts(2, 0, 2),
-        // SELECT; BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT.
-        Protocol::MySql => counts(3, 2, 5),
+    let chunks = FLUSHED_KEYS.div_ceil(64);
+    let expected = match rig.protocol {
+        Protocol::Postgres => KeyCounts {
+            unlimited: counts(1, 0, 1),
+            // SELECT; UPDATE … RETURNING.
+            limited: counts(2, 0, 2),
+            // The UNNEST statement.
+            flush: counts(1, 0, 1),
+        },
+        Protocol::MySql => KeyCounts {
+            unlimited: counts(1, 0, 1),
+            // SELECT; UPDATE … LAST_INSERT_ID(…), SELECT LAST_INSERT_ID(), the start.
+            limited: counts(3, 0, 3),
+            // BEGIN, three UPDATEs (64 + 64 + 21 keys), COMMIT.
+            flush: counts(chunks, 2, chunks + 2),
+        },
     };
-    assert_eq!(rig.wire.take().await, limited_counts, "rate-limited key");
-
-    // Twice, as sqlx's test does (there, the first flush of this size prepares).
-    for _ in 0..2 {
-        for secret in &secrets[1..FLUSHED_KEYS] {
-            rig.auth
-                .verify_api_key(secret.expose(), Some("read"), None)
-                .await
-                .unwrap();
-        }
-        rig.wire.take().await;
-        rig.auth.flush_key_usage().await.unwrap();
-    }
-    for secret in &secrets[1..FLUSHED_KEYS] {
-        rig.auth
-            .verify_api_key(secret.expose(), Some("read"), None)
-            .await
-            .unwrap();
-    }
-    rig.wire.take().await;
-    rig.auth.flush_key_usage().await.unwrap();
-    let keys = FLUSHED_KEYS - 1;
-    let flush = match rig.protocol {
-        // BEGIN, the UNNEST statement, COMMIT.
-        Protocol::Postgres => counts(1, 2, 3),
-        // BEGIN, two UPDATEs per key, COMMIT.
-        Protocol::MySql => counts(2 * keys, 2, 2 * keys + 2),
-    };
-    assert_eq!(
-        rig.wire.take().await,
-        flush,
-        "flushing the uses of {keys} keys"
-    );
-    let first = rig
-        .auth
-        .verify_api_key(plain, Some("read"), None)
-        .await
-        .unwrap();
-    assert_eq!(first.usage_count, 2, "the flushed uses are stored");
+    assert_eq!(rig.paths.key_verification().await, expected);
 }
 
 /// Refresh rotation.
 ///
-/// sqlx: on PostgreSQL the locked read and one consume-and-insert statement (a writing
-/// CTE) between `BEGIN` and `COMMIT` (2, 2, 4, 1 ping); on MariaDB the consume and the
-/// insert apart (3, 2, 5, 1 ping).
-///
-/// Diesel: the locked read, then the consume (`UPDATE`) and the successor's `INSERT`,
-/// between `BEGIN` and `COMMIT` (`rotate_refresh` in `store/tokens.rs`): three
-/// statements on both databases, one more than sqlx on PostgreSQL. On PostgreSQL the
-/// two writes are pipelined (`execute_both!`), so the rotation waits on four exchanges
-/// as sqlx's does (`BEGIN`, the read, the two writes overlapping, `COMMIT`), though the
-/// proxy counts five requests.
+/// On PostgreSQL the locked read and one consume-and-insert statement (a writing CTE,
+/// `authkit_schema::statements::ROTATE_REFRESH`) between `BEGIN` and `COMMIT`, as sqlx
+/// (2, 2, 4, 1 ping). On MariaDB the locked read, then the consume (`UPDATE`) and the
+/// successor's `INSERT` apart, as sqlx (3, 2, 5, 1 ping). (`rotate_refresh` in
+/// `store/tokens.rs`.)
 async fn refresh_rotation(rig: Rig) {
-    let user = rig.auth.create_user("rotate@example.com").await.unwrap();
-    let pair = rig.auth.issue_token_pair(user.id).await.unwrap();
-    let pair = rig.auth.refresh(pair.refresh_token.expose()).await.unwrap();
-    rig.wire.take().await;
-    rig.auth.refresh(pair.refresh_token.expose()).await.unwrap();
     let rotation = match rig.protocol {
+        // BEGIN, SELECT … FOR UPDATE, WITH … UPDATE … INSERT, COMMIT.
+        Protocol::Postgres => counts(2, 2, 4),
         // BEGIN, SELECT … FOR UPDATE, UPDATE, INSERT, COMMIT.
-        Protocol::Postgres | Protocol::MySql => counts(3, 2, 5),
+        Protocol::MySql => counts(3, 2, 5),
     };
-    assert_eq!(rig.wire.take().await, rotation, "refresh rotation");
+    assert_eq!(rig.paths.refresh_rotation().await, rotation);
 }
 
 /// A user looked up by email: a password login (`Auth::login_password`: the lookup,
@@ -335,24 +225,7 @@ async fn refresh_rotation(rig: Rig) {
 /// `lower(email)` on PostgreSQL and the stored `email_lower` column on MariaDB, as sqlx
 /// (sqlx: 1, 0, 1, 1 ping).
 async fn user_lookup_by_email(rig: Rig) {
-    let user = rig.auth.create_user("login@example.com").await.unwrap();
-    rig.auth.set_password(user.id, PASSWORD).await.unwrap();
-    rig.auth
-        .login_password("login@example.com", PASSWORD)
-        .await
-        .unwrap();
-    rig.wire.take().await;
-    let found = rig
-        .auth
-        .login_password("Login@Example.com", PASSWORD)
-        .await
-        .unwrap();
-    assert_eq!(
-        rig.wire.take().await,
-        counts(1, 0, 1),
-        "user lookup by email"
-    );
-    assert_eq!(found.id, user.id, "the user found is the one created");
+    assert_eq!(rig.paths.user_lookup_by_email().await, counts(1, 0, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,12 +13,14 @@ use authkit::{
     ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, Entity, Environment, KeyType, KeyUsage, RateLimit,
     RateWindow, StoreError, Timestamp, TokenHash, UserId,
 };
+use authkit_schema::statements;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel_async::RunQueryDsl;
 
 use super::Store;
-use super::shared::{NO_KEY, count, hash_from};
-use crate::error::corrupt;
+use super::shared::{Db, NO_KEY, count, hash_from, render};
+use crate::error::{corrupt, retrying};
 use crate::schema::authkit_api_keys as keys;
 use crate::sql_types::{DbId, DbTs};
 
@@ -275,7 +277,7 @@ impl ApiKeyStore for Store {
                     keys::revoked_at.eq(DbTs(now)),
                     keys::revoked_reason.eq(reason),
                 ));
-                Ok(query.execute(conn).await?)
+                Ok(retrying!(query.clone().execute(conn).await)?)
             })
             .await?;
         if changed > 0 {
@@ -324,31 +326,28 @@ impl ApiKeyStore for Store {
         .await
     }
 
-    /// One transaction for the whole batch (all or nothing), two statements per key in
-    /// id order (so concurrent batches lock shared keys in one order); on PostgreSQL one
-    /// statement for the whole batch instead (`write_usage!`, in `pg.rs`): the count added
-    /// in the database (`usage_count = usage_count + n`), and `last_used_at` with its IP
-    /// and user agent moved only forward. Uses of one key are merged first
-    /// ([`KeyUsage::merge`]). Keys that no longer exist match no row.
+    /// Uses of one key are merged first ([`KeyUsage::merge`], which also sorts them by
+    /// id), since a statement below updates a row once. On PostgreSQL one statement for
+    /// the whole batch, alone (`write_usage!`, in `pg.rs`); elsewhere one transaction
+    /// for the whole batch (all or nothing), one statement per 64 keys in id order
+    /// (`usage_chunks`), so concurrent batches lock shared keys in one order. Each row's
+    /// change is atomic: the count is added in the database (`usage_count = usage_count
+    /// + n`), and `last_used_at` with its IP and user agent moves only forward. Keys that
+    /// no longer exist match no row. As authkit-sqlx.
     async fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
-        let mut merged = KeyUsage::merge(usage);
+        let merged = KeyUsage::merge(usage);
         if merged.is_empty() {
             return Ok(());
         }
-        merged.sort_by_key(|u| u.key_id.0);
         let merged = &merged;
-        self.transaction(Entity::ApiKey, Entity::ApiKey, async |conn| {
-            write_usage!(conn, merged);
-            Ok(())
-        })
-        .await
+        write_usage!(self, merged)
     }
 
     async fn delete_api_key(&self, id: ApiKeyId) -> Result<bool, StoreError> {
         let deleted = self
             .read(async |conn| {
                 let query = diesel::delete(keys::table.find(DbId(id.0)));
-                Ok(query.execute(conn).await?)
+                Ok(retrying!(query.clone().execute(conn).await)?)
             })
             .await?;
         Ok(deleted > 0)
@@ -370,39 +369,86 @@ impl ApiKeyStore for Store {
                 let doomed = keys::table
                     .filter(keys::id.eq_any(ids))
                     .filter(keys::expires_at.le(DbTs(now)));
-                Ok(diesel::delete(doomed).execute(conn).await?)
+                Ok(retrying!(diesel::delete(doomed.clone()).execute(conn).await)?)
             })
             .await?;
         Ok(deleted as u64)
     }
 }
 
-/// A usage batch as two statements per key, in the order given: the count added in the
-/// database, and `last_used_at` (with its IP and user agent) moved only forward.
+/// A usage batch in the order given, one statement per
+/// [`USAGE_CHUNK`](statements::USAGE_CHUNK) keys ([`statements::usage_chunk`], the text
+/// authkit-sqlx sends too), inside the caller's transaction.
 #[cfg_attr(
     feature = "postgres",
     allow(dead_code, reason = "PostgreSQL writes a batch in one UNNEST statement")
 )]
-pub(super) async fn usage_per_key(
+pub(super) async fn usage_chunks(
     conn: &mut super::Conn,
     merged: &[KeyUsage],
 ) -> Result<(), crate::error::TxError> {
-    for entry in merged {
-        let this = keys::table.find(DbId(entry.key_id.0));
-        crate::conn::Cached(diesel::update(this)
-            .set(keys::usage_count.eq(keys::usage_count + count(entry.uses))))
-            .execute(conn)
-            .await?;
-        let at = DbTs(entry.last_used_at);
-        let older = this.filter(keys::last_used_at.is_null().or(keys::last_used_at.lt(at)));
-        crate::conn::Cached(diesel::update(older)
-            .set((
-                keys::last_used_at.eq(at),
-                keys::last_used_ip.eq(entry.last_used_ip.map(|ip| ip.to_string())),
-                keys::last_used_user_agent.eq(&entry.last_used_user_agent),
-            )))
-            .execute(conn)
-            .await?;
+    for chunk in merged.chunks(statements::USAGE_CHUNK) {
+        usage_chunk(chunk).execute(conn).await?;
     }
     Ok(())
+}
+
+/// What pads a chunk of a usage batch: the nil id, which no key has (ids are UUIDv7).
+#[cfg_attr(
+    feature = "postgres",
+    allow(dead_code, reason = "PostgreSQL writes a batch in one UNNEST statement")
+)]
+static PADDING: KeyUsage = KeyUsage {
+    key_id: ApiKeyId(uuid::Uuid::nil()),
+    uses: 0,
+    last_used_at: time::OffsetDateTime::UNIX_EPOCH,
+    last_used_ip: None,
+    last_used_user_agent: None,
+};
+
+/// The statement of one chunk, padded to a power of two with [`PADDING`], so that a few
+/// texts serve every batch size and the connection keeps their prepared forms.
+#[cfg_attr(
+    feature = "postgres",
+    allow(dead_code, reason = "PostgreSQL writes a batch in one UNNEST statement")
+)]
+fn usage_chunk(chunk: &[KeyUsage]) -> crate::conn::Cached<BoxedSqlQuery<'static, Db, SqlQuery>> {
+    use crate::sql_types::{Id, Ts};
+    use diesel::sql_types::{BigInt, Nullable, Text};
+
+    let size = chunk.len().next_power_of_two();
+    let entries: Vec<&KeyUsage> = chunk
+        .iter()
+        .chain(std::iter::repeat_n(&PADDING, size - chunk.len()))
+        .collect();
+    let mut query = diesel::sql_query(render(&statements::usage_chunk(size))).into_boxed();
+    for e in &entries {
+        let ip = e.last_used_ip.map(|ip| ip.to_string());
+        query = query
+            .bind::<Id, _>(DbId(e.key_id.0))
+            .bind::<Ts, _>(DbTs(e.last_used_at))
+            .bind::<Nullable<Text>, _>(ip);
+    }
+    for e in &entries {
+        query = query
+            .bind::<Id, _>(DbId(e.key_id.0))
+            .bind::<Ts, _>(DbTs(e.last_used_at))
+            .bind::<Nullable<Text>, _>(e.last_used_user_agent.clone());
+    }
+    for e in &entries {
+        let at = DbTs(e.last_used_at);
+        query = query
+            .bind::<Id, _>(DbId(e.key_id.0))
+            .bind::<Ts, _>(at)
+            .bind::<Ts, _>(at);
+    }
+    for e in &entries {
+        query = query
+            .bind::<Id, _>(DbId(e.key_id.0))
+            .bind::<BigInt, _>(count(e.uses));
+    }
+    for e in &entries {
+        query = query.bind::<Id, _>(DbId(e.key_id.0));
+    }
+    crate::conn::Cached(query)
 }

@@ -1,6 +1,6 @@
 //! Counting a request against a key's rate limit in one statement, where
 //! `UPDATE … RETURNING` exists (PostgreSQL, SQLite). Mounted for those two;
-//! `count_locked.rs` is MySQL's.
+//! `count_last_insert_id.rs` is MySQL's.
 
 use authkit::{ApiKeyId, RateWindow, StoreError, Timestamp};
 use diesel::dsl::case_when;

@@ -46,7 +46,11 @@ impl Store {
     /// by the application's own tooling, say with
     /// [`migration_source`](crate::migration_source)). Nothing is checked.
     pub fn without_migrations(pool: Pool) -> Self {
-        Store { pool }
+        Store {
+            pool,
+            // PostgreSQL alone has a one-statement slide for the hints to pick.
+            hints: (DIALECT == authkit_schema::Dialect::Postgres).then(Default::default),
+        }
     }
 
     /// Applies authkit's pending migrations (the schema crate's frozen files, on the

@@ -13,7 +13,7 @@ use diesel_async::RunQueryDsl;
 
 use super::shared::{NO_KEY, NO_ROLE, NO_USER};
 use super::{Conn, Store};
-use crate::error::{TxError, corrupt};
+use crate::error::{TxError, corrupt, retrying};
 use crate::schema::authkit_api_key_roles as key_roles;
 use crate::schema::authkit_api_keys as api_keys;
 use crate::schema::authkit_rbac_items as items;
@@ -138,7 +138,7 @@ impl RbacStore for Store {
                 let query = items::table
                     .filter(items::kind.eq(kind.as_str()))
                     .filter(items::slug.eq(slug));
-                Ok(diesel::delete(query).execute(conn).await?)
+                Ok(retrying!(diesel::delete(query).execute(conn).await)?)
             })
             .await?;
         Ok(deleted > 0)
@@ -218,7 +218,7 @@ impl RbacStore for Store {
                 return Ok(false);
             };
             let grant = role_grants::table.find((role, item));
-            Ok(diesel::delete(grant).execute(conn).await? > 0)
+            Ok(retrying!(diesel::delete(grant).execute(conn).await)? > 0)
         })
         .await
     }
@@ -259,7 +259,7 @@ impl RbacStore for Store {
                 return Ok(false);
             };
             let held = user_roles::table.find((DbId(user.0), role));
-            Ok(diesel::delete(held).execute(conn).await? > 0)
+            Ok(retrying!(diesel::delete(held).execute(conn).await)? > 0)
         })
         .await
     }
@@ -299,7 +299,7 @@ impl RbacStore for Store {
                 return Ok(false);
             };
             let held = user_grants::table.find((DbId(user.0), item));
-            Ok(diesel::delete(held).execute(conn).await? > 0)
+            Ok(retrying!(diesel::delete(held).execute(conn).await)? > 0)
         })
         .await
     }
@@ -350,7 +350,7 @@ impl RbacStore for Store {
                 return Ok(false);
             };
             let held = key_roles::table.find((DbId(key.0), role));
-            Ok(diesel::delete(held).execute(conn).await? > 0)
+            Ok(retrying!(diesel::delete(held).execute(conn).await)? > 0)
         })
         .await
     }

@@ -1,23 +1,26 @@
 //! [`SessionStore`]: server-side sessions looked up by the SHA-256 of their secret.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use authkit::{
     Entity, Session, SessionId, SessionStore, SlidePolicy, StoreError, Timestamp, TokenHash, UserId,
 };
+use authkit_schema::Dialect;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::Store;
-use super::shared::hash_from;
+use super::shared::{hash_from, render};
+use super::{DIALECT, Store};
 use crate::error::{TxError, retrying};
 use crate::schema::authkit_sessions as sessions;
-use crate::sql_types::{DbId, DbTs};
+use crate::sql_types::{DbId, DbTs, Id, Ts};
 
 /// A row of `authkit_sessions`.
 ///
 /// `None` inserts `NULL` (the column's default), not `DEFAULT`: only then does Diesel
 /// cache the prepared `INSERT`.
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = sessions, treat_none_as_default_value = false)]
 struct SessionRow {
     id: DbId,
@@ -54,6 +57,102 @@ macro_rules! live_at {
     };
 }
 
+impl Store {
+    /// Slides the live session with `hash` when due, in one `UPDATE … RETURNING` of the
+    /// row as written (PostgreSQL only: the one database whose store keeps slide
+    /// hints). `None`: nothing was due, or nothing is live. The statement is
+    /// [`SlidePolicy::next_deadline`]'s rule in SQL, shared with authkit-sqlx and
+    /// authkit-seaorm ([`SLIDE_SESSION_RETURNING`](authkit_schema::statements::SLIDE_SESSION_RETURNING)).
+    /// Raw SQL: Diesel's DSL has no `LEAST(…)` of a value and a column.
+    async fn slide_in_one(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+        policy: SlidePolicy,
+    ) -> Result<Option<Session>, StoreError> {
+        use diesel::sql_types::{BigInt, Binary};
+
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| render(authkit_schema::statements::SLIDE_SESSION_RETURNING));
+        let target = DbTs(now + policy.idle_ttl);
+        let step = policy.min_step.max(time::Duration::ZERO);
+        let step_micros = i64::try_from(step.whole_microseconds()).unwrap_or(i64::MAX);
+        let slide = diesel::sql_query(sql.as_str())
+            .bind::<Ts, _>(target)
+            .bind::<Ts, _>(DbTs(now))
+            .bind::<Binary, _>(&hash.0[..])
+            .bind::<Ts, _>(DbTs(now))
+            .bind::<Ts, _>(DbTs(now))
+            .bind::<Ts, _>(target)
+            .bind::<BigInt, _>(step_micros);
+        let row = self
+            .read(async |conn| {
+                let query = || crate::conn::Cached(slide.clone());
+                Ok(retrying!(query().get_result::<SessionRow>(conn).await.optional())?)
+            })
+            .await?;
+        row.map(SessionRow::into_session).transpose()
+    }
+
+    /// The live session by its unique hash in a plain `SELECT`, then, only when
+    /// [`SlidePolicy::next_deadline`] asks for a write, the conditional `UPDATE` by id
+    /// on the same connection ([`slide_sql`]); the session is returned as the slide left
+    /// it.
+    async fn touch_in_two(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+        policy: SlidePolicy,
+    ) -> Result<Option<Session>, StoreError> {
+        self.read(async |conn| {
+            let query = sessions::table
+                .filter(sessions::token_hash.eq(&hash.0[..]))
+                .filter(live_at!(now))
+                .select(SessionRow::as_select());
+            let Some(row) = query.first(conn).await.optional()? else {
+                return Ok(None);
+            };
+            let mut session = row.into_session()?;
+            if let Some(deadline) = policy.next_deadline(&session, now) {
+                let slide = || {
+                    diesel::sql_query(slide_sql())
+                        .bind::<Ts, _>(DbTs(deadline))
+                        .bind::<Ts, _>(DbTs(now))
+                        .bind::<Id, _>(DbId(session.id.0))
+                        .bind::<Ts, _>(DbTs(deadline))
+                        .bind::<Ts, _>(DbTs(now))
+                };
+                retrying!(crate::conn::Cached(slide()).execute(conn).await)?;
+                session.idle_expires_at = deadline;
+                session.last_seen_at = now;
+            }
+            Ok::<_, TxError>(Some(session))
+        })
+        .await
+    }
+}
+
+/// The conditional slide of a session found by id, binds `deadline, now, id, deadline,
+/// now`: forward only, and only while the session is live. On MySQL by the primary key
+/// only (`FORCE INDEX (PRIMARY)`, as authkit-sqlx and authkit-seaorm): with the deadline
+/// conditions on an indexed column, InnoDB's optimizer may scan the deadline index
+/// instead (it does on small tables), locking every session whose deadline falls in the
+/// range, and deadlocking with a revocation that holds the row. Fixed text, so the
+/// connection keeps its prepared form.
+fn slide_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let index = match DIALECT {
+            Dialect::MySql => " FORCE INDEX (PRIMARY)",
+            Dialect::Postgres | Dialect::Sqlite => "",
+        };
+        render(&format!(
+            "UPDATE {{sessions}}{index} SET idle_expires_at = ?, last_seen_at = ? \
+             WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?"
+        ))
+    })
+}
+
 #[async_trait]
 impl SessionStore for Store {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
@@ -79,42 +178,40 @@ impl SessionStore for Store {
 
     /// The live session by its unique hash in a plain `SELECT` and, only when
     /// [`SlidePolicy::next_deadline`] asks for a write, a conditional `UPDATE` on the
-    /// same connection. The write moves the deadline forward only (`idle_expires_at <
-    /// new`) and only while the session is live, so concurrent touches never move it
-    /// back and never revive a session that died meanwhile.
+    /// same connection (`touch_in_two`). On PostgreSQL, a session this store last saw
+    /// close enough to its step that a slide is due now (its
+    /// [`SlideHints`](authkit::SlideHints)) takes one statement instead, the conditional
+    /// `UPDATE … RETURNING` (`slide_in_one`); should that find nothing to slide (the
+    /// session died, or another instance slid it first), the plain path runs after it
+    /// and says which. As authkit-sqlx and authkit-seaorm.
+    ///
+    /// Either way the write moves the deadline forward only (`idle_expires_at < new`)
+    /// and only while the session is live, so concurrent touches never move it back and
+    /// never revive a session that died meanwhile.
     async fn touch_session(
         &self,
         hash: &TokenHash,
         now: Timestamp,
         policy: SlidePolicy,
     ) -> Result<Option<Session>, StoreError> {
-        let row = self
-            .read(async |conn| {
-                let query = sessions::table
-                    .filter(sessions::token_hash.eq(&hash.0[..]))
-                    .filter(live_at!(now))
-                    .select(SessionRow::as_select());
-                let Some(row) = query.first(conn).await.optional()? else {
-                    return Ok(None);
-                };
-                let mut session = row.into_session()?;
-                if let Some(deadline) = policy.next_deadline(&session, now) {
-                    let forward = sessions::table
-                        .find(DbId(session.id.0))
-                        .filter(sessions::idle_expires_at.lt(DbTs(deadline)))
-                        .filter(sessions::idle_expires_at.gt(DbTs(now)));
-                    let slide = diesel::update(forward).set((
-                        sessions::idle_expires_at.eq(DbTs(deadline)),
-                        sessions::last_seen_at.eq(DbTs(now)),
-                    ));
-                    retrying!(crate::conn::Cached(slide.clone()).execute(conn).await)?;
-                    session.idle_expires_at = deadline;
-                    session.last_seen_at = now;
-                }
-                Ok::<_, TxError>(Some(session))
-            })
-            .await?;
-        Ok(row)
+        let hints = self.hints.as_deref();
+        let slid = match hints {
+            Some(hints) if hints.due(hash, now, policy) => {
+                self.slide_in_one(hash, now, policy).await?
+            }
+            _ => None,
+        };
+        let found = match slid {
+            Some(session) => Some(session),
+            None => self.touch_in_two(hash, now, policy).await?,
+        };
+        if let Some(hints) = hints {
+            match &found {
+                Some(session) => hints.saw(session),
+                None => hints.forget(hash),
+            }
+        }
+        Ok(found)
     }
 
     async fn session_by_id(

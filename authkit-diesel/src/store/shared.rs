@@ -4,16 +4,20 @@
 //! The files in `src/store/` are written once and mounted in each database's module
 //! (`pg`, `mysql`, `sqlite`) with `#[path = "store/…"] mod …;`, as authkit-sqlx does.
 //! The database's module supplies `Conn` (its diesel-async connection), `Store` (the
-//! store type, with a field `pool: Pool`), `DIALECT`, and two macros defined before
-//! the mounts: `lock!(query)` (`FOR UPDATE` where the database has row locks, the
-//! query unchanged on SQLite) and `write_tx!(conn, body)` (a transaction; `BEGIN
-//! IMMEDIATE` on SQLite).
+//! store type, with the fields `pool: Pool` and `hints`, the slide hints only
+//! PostgreSQL's sessions use), `DIALECT`, and macros defined before the mounts, among
+//! them `lock!(query)` (`FOR UPDATE` where the database has row locks, the query
+//! unchanged on SQLite) and `write_tx!(conn, body)` (a transaction; `BEGIN IMMEDIATE`
+//! on SQLite).
 
 use authkit::{Entity, StoreError, TokenHash};
 
-use super::{Conn, Store};
+use super::{Conn, DIALECT, Store};
 use crate::conn::AsyncStep;
 use crate::error::{PoolFailure, RETRIES, TxError, corrupt};
+
+/// The database's Diesel backend.
+pub(super) type Db = <Conn as diesel_async::AsyncConnectionCore>::Backend;
 
 /// The store's pool.
 pub(super) type Pool = diesel_async::pooled_connection::deadpool::Pool<Conn>;
@@ -109,6 +113,18 @@ impl Store {
                 out => return out.map_err(|e| e.into_store(conflict, missing)),
             }
         }
+    }
+}
+
+/// A statement template of [`authkit_schema::statements`] as this database runs it: the
+/// default table names (those of the `table!` schema) filled in, and on PostgreSQL the
+/// bind markers numbered.
+pub(super) fn render(template: &str) -> String {
+    let names = authkit_schema::TableNames::default();
+    let sql = authkit_schema::render(template, DIALECT, &names);
+    match DIALECT {
+        authkit_schema::Dialect::Postgres => authkit_schema::number_binds(&sql),
+        authkit_schema::Dialect::MySql | authkit_schema::Dialect::Sqlite => sql,
     }
 }
 

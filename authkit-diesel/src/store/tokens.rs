@@ -6,12 +6,15 @@ use authkit::{
     RefreshToken, RefreshTokenId, RotationDecision, RotationOutcome, RotationRule, StoreError,
     Timestamp, TokenHash, TokenStore, UserId,
 };
+use std::sync::OnceLock;
+
+use authkit_schema::Dialect;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::shared::{NO_USER, hash_from, u32_from};
-use super::{Conn, Store};
-use crate::error::{TxError, corrupt};
+use super::shared::{NO_USER, hash_from, render, u32_from};
+use super::{Conn, DIALECT, Store};
+use crate::error::{TxError, corrupt, retrying};
 use crate::schema::authkit_one_time_tokens as one_time;
 use crate::schema::authkit_refresh_tokens as refresh;
 use crate::schema::authkit_users as users;
@@ -159,6 +162,55 @@ async fn revoke_passes(
     Ok(total)
 }
 
+/// Consumes the presented token (by id; the row is locked, so its first consumption
+/// time stays) and stores its successor, inside the rotation's transaction. On
+/// PostgreSQL one statement does both, a writing CTE
+/// ([`ROTATE_REFRESH`](authkit_schema::statements::ROTATE_REFRESH), as authkit-sqlx and
+/// authkit-seaorm send it); elsewhere the `UPDATE`, then the `INSERT`.
+async fn consume_and_insert(
+    conn: &mut Conn,
+    presented: &RefreshToken,
+    next: &RefreshToken,
+    now: Timestamp,
+) -> Result<(), TxError> {
+    use crate::sql_types::{Id, Ts};
+    use diesel::sql_types::{BigInt, Binary, Nullable, Text};
+
+    let row = RefreshRow::new(next);
+    if DIALECT == Dialect::Postgres {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| render(authkit_schema::statements::ROTATE_REFRESH));
+        let rotate = diesel::sql_query(sql.as_str())
+            .bind::<Ts, _>(DbTs(now))
+            .bind::<Id, _>(DbId(presented.id.0))
+            .bind::<Id, _>(row.id)
+            .bind::<Id, _>(row.family_id)
+            .bind::<Id, _>(row.user_id)
+            .bind::<Binary, _>(row.token_hash)
+            .bind::<Text, _>(row.audience)
+            .bind::<Nullable<Text>, _>(row.profile)
+            .bind::<Ts, _>(row.chain_started_at)
+            .bind::<Ts, _>(row.created_at)
+            .bind::<Ts, _>(row.expires_at)
+            .bind::<Nullable<Ts>, _>(row.consumed_at)
+            .bind::<BigInt, _>(row.rotations)
+            .bind::<Nullable<Ts>, _>(row.revoked_at);
+        crate::conn::Cached(rotate).execute(conn).await?;
+        return Ok(());
+    }
+    let consumed_at = presented.consumed_at.unwrap_or(now);
+    let consume = diesel::update(refresh::table.find(DbId(presented.id.0))).set((
+        refresh::consumed_at.eq(DbTs(consumed_at)),
+        refresh::rotations.eq(refresh::rotations + 1),
+    ));
+    crate::conn::Cached(consume).execute(conn).await?;
+    diesel::insert_into(refresh::table)
+        .values(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl TokenStore for Store {
     async fn create_refresh(&self, token: &RefreshToken) -> Result<(), StoreError> {
@@ -177,8 +229,9 @@ impl TokenStore for Store {
     /// MySQL) or under SQLite's write lock (`BEGIN IMMEDIATE`), so concurrent rotations
     /// of one token queue on that row and each sees its predecessor's effect. `rule`
     /// runs once per attempt, after the locked read (a deadlock rolls the attempt back
-    /// and runs it again). The consume and the successor's insert go together
-    /// (`execute_both!`: pipelined on PostgreSQL, one round trip).
+    /// and runs it again). On PostgreSQL the consume and the successor's insert are one
+    /// statement (`consume_and_insert`), so a rotation is two statements inside the
+    /// transaction, as authkit-sqlx's.
     async fn rotate_refresh(
         &self,
         presented: &TokenHash,
@@ -197,14 +250,7 @@ impl TokenStore for Store {
             let decision = rule(&before);
             match &decision {
                 RotationDecision::Rotate(next) => {
-                    // The row is locked: its first consumption time stays.
-                    let consumed_at = before.consumed_at.unwrap_or(now);
-                    let consume = diesel::update(refresh::table.find(DbId(before.id.0))).set((
-                        refresh::consumed_at.eq(DbTs(consumed_at)),
-                        refresh::rotations.eq(refresh::rotations + 1),
-                    ));
-                    let insert = diesel::insert_into(refresh::table).values(RefreshRow::new(next));
-                    execute_both!(conn, crate::conn::Cached(consume), insert);
+                    consume_and_insert(conn, &before, next, now).await?;
                 }
                 RotationDecision::RevokeFamily => {
                     revoke_passes(conn, Some(before.family_id), None, now).await?;
@@ -254,7 +300,7 @@ impl TokenStore for Store {
                 let doomed = refresh::table
                     .filter(refresh::id.eq_any(ids))
                     .filter(refresh::expires_at.le(DbTs(now)));
-                Ok(diesel::delete(doomed).execute(conn).await?)
+                Ok(retrying!(diesel::delete(doomed.clone()).execute(conn).await)?)
             })
             .await?;
         Ok(deleted as u64)
@@ -382,7 +428,7 @@ impl TokenStore for Store {
                 let doomed = one_time::table
                     .filter(one_time::id.eq_any(ids))
                     .filter(spent());
-                Ok(diesel::delete(doomed).execute(conn).await?)
+                Ok(retrying!(diesel::delete(doomed.clone()).execute(conn).await)?)
             })
             .await?;
         Ok(deleted as u64)

@@ -10,6 +10,7 @@ use diesel_async::RunQueryDsl;
 
 use super::Store;
 use super::shared::NO_USER;
+use crate::error::retrying;
 use crate::schema::authkit_users as users;
 use crate::sql_types::{DbId, DbTs};
 
@@ -113,7 +114,7 @@ impl UserStore for Store {
                     users::password_hash.eq(hash),
                     users::updated_at.eq(DbTs(now)),
                 ));
-                Ok(query.execute(conn).await?)
+                Ok(retrying!(query.clone().execute(conn).await)?)
             })
             .await?;
         if changed == 0 {
@@ -132,7 +133,7 @@ impl UserStore for Store {
                     users::email_verified_at.eq(DbTs(now)),
                     users::updated_at.eq(DbTs(now)),
                 ));
-                Ok(query.execute(conn).await?)
+                Ok(retrying!(query.clone().execute(conn).await)?)
             })
             .await?;
         if changed == 0 && !self.user_exists(id).await? {
@@ -147,7 +148,7 @@ impl UserStore for Store {
         let deleted = self
             .read(async |conn| {
                 let query = diesel::delete(users::table.find(DbId(id.0)));
-                Ok(query.execute(conn).await?)
+                Ok(retrying!(query.clone().execute(conn).await)?)
             })
             .await?;
         Ok(deleted > 0)
