@@ -288,7 +288,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    /// Decides at once when it can ([`Guard::check_now`]): the request then goes to the
+    /// Decides at once when it can (the guard's `check_now`): the request then goes to the
     /// inner service as it is, or is answered. Otherwise the check is awaited first.
     fn call(&mut self, request: Request) -> Self::Future {
         let found = request.extensions().get::<RequestAuth>();
