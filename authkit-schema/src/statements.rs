@@ -3,6 +3,8 @@
 //! placeholders of [`render`](crate::render()); number the markers with
 //! [`number_binds`](crate::number_binds) for PostgreSQL.
 
+use crate::Dialect;
+
 /// PostgreSQL's one-statement slide of a live session found by its token hash:
 /// `SlidePolicy::next_deadline`'s rule in SQL. The new idle deadline is
 /// `min(now + idle_ttl, absolute_expires_at)`, written only while the session is live
@@ -19,6 +21,30 @@ pub const SLIDE_SESSION_RETURNING: &str = "UPDATE {sessions} \
      AND idle_expires_at < LEAST(?, absolute_expires_at) - ? * INTERVAL '1 microsecond' \
      RETURNING id, user_id, token_hash, created_at, last_seen_at, idle_expires_at, \
      absolute_expires_at, payload";
+
+/// The conditional slide of a session found by id, for databases that read the session
+/// before writing its slide (no `UPDATE … RETURNING` on MySQL; SQLite and the other
+/// PostgreSQL paths): the deadline computed by `SlidePolicy::next_deadline` is written
+/// only when it moves the stored one forward and while the session is live.
+///
+/// On MySQL by the primary key only (`FORCE INDEX (PRIMARY)`): with the deadline
+/// conditions on an indexed column, InnoDB's optimizer may scan the deadline index
+/// instead (it does on small tables), locking every session whose deadline falls in the
+/// range, and deadlocking with a revocation that holds the row.
+///
+/// Binds, in order: the new deadline, `now`, the session's id, the new deadline, `now`.
+pub const fn slide_session_by_id(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::MySql => {
+            "UPDATE {sessions} FORCE INDEX (PRIMARY) SET idle_expires_at = ?, last_seen_at = ? \
+             WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?"
+        }
+        Dialect::Postgres | Dialect::Sqlite => {
+            "UPDATE {sessions} SET idle_expires_at = ?, last_seen_at = ? \
+             WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?"
+        }
+    }
+}
 
 /// PostgreSQL's one-statement refresh rotation, inside the rotation's transaction and
 /// after the presented row's locked read: a writing CTE consumes the presented token by

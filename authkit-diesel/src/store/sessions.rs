@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use authkit::{
     Entity, Session, SessionId, SessionStore, SlidePolicy, StoreError, Timestamp, TokenHash, UserId,
 };
-use authkit_schema::Dialect;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -132,25 +131,11 @@ impl Store {
     }
 }
 
-/// The conditional slide of a session found by id, binds `deadline, now, id, deadline,
-/// now`: forward only, and only while the session is live. On MySQL by the primary key
-/// only (`FORCE INDEX (PRIMARY)`, as authkit-sqlx and authkit-seaorm): with the deadline
-/// conditions on an indexed column, InnoDB's optimizer may scan the deadline index
-/// instead (it does on small tables), locking every session whose deadline falls in the
-/// range, and deadlocking with a revocation that holds the row. Fixed text, so the
-/// connection keeps its prepared form.
+/// [`slide_session_by_id`](authkit_schema::statements::slide_session_by_id) rendered
+/// once: fixed text, so the connection keeps its prepared form.
 fn slide_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| {
-        let index = match DIALECT {
-            Dialect::MySql => " FORCE INDEX (PRIMARY)",
-            Dialect::Postgres | Dialect::Sqlite => "",
-        };
-        render(&format!(
-            "UPDATE {{sessions}}{index} SET idle_expires_at = ?, last_seen_at = ? \
-             WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?"
-        ))
-    })
+    SQL.get_or_init(|| render(authkit_schema::statements::slide_session_by_id(DIALECT)))
 }
 
 #[async_trait]

@@ -10,8 +10,8 @@ use authkit_schema::TableNames;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::sqlx::{self, AssertSqlSafe};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QueryTrait, Select, Statement, Value,
+    ActiveValue::Set, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QueryTrait, Select, Statement, Value,
 };
 
 use super::shared::{hash, t, ts};
@@ -137,21 +137,11 @@ impl Store {
         let Some(pool) = super::pool(&self.db) else {
             return self.touch_in_two_checkouts(hash, now, policy).await;
         };
-        // On MySQL, by the primary key only: with the deadline conditions on an indexed
-        // column, InnoDB's optimizer may scan the deadline index instead (it does on
-        // small tables), locking every session whose deadline falls in the range, and
-        // deadlocking with a revocation that holds the row (as authkit-sqlx).
         static SLIDE: OnceLock<String> = OnceLock::new();
         let slide = SLIDE.get_or_init(|| {
-            let index = match self.backend() {
-                DbBackend::MySql => " FORCE INDEX (PRIMARY)",
-                _ => "",
-            };
-            let template = format!(
-                "UPDATE {{sessions}}{index} SET idle_expires_at = ?, last_seen_at = ? \
-                 WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?"
-            );
-            crate::sql::render(&template, self.backend(), &TableNames::default())
+            let dialect = crate::migrate::dialect(self.backend());
+            let template = authkit_schema::statements::slide_session_by_id(dialect);
+            crate::sql::render(template, self.backend(), &TableNames::default())
         });
         let read = sqlx::query::<super::Db>(AssertSqlSafe(self.live_by_hash_sql()))
             .bind(hash.0.to_vec())

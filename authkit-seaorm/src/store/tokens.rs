@@ -119,11 +119,6 @@ async fn revoke_refresh_where<C: sea_orm::ConnectionTrait>(
 /// (a data-modifying CTE), one round trip fewer than an `UPDATE` and an `INSERT`, as
 /// authkit-sqlx does. The query builder has no `UPDATE` inside a `WITH`, hence raw SQL.
 fn rotate_statement(presented: &RefreshToken, next: &RefreshToken, now: Timestamp) -> Statement {
-    const ROTATE: &str = "WITH consumed AS (UPDATE {refresh_tokens} \
-         SET consumed_at = COALESCE(consumed_at, ?), rotations = rotations + 1 WHERE id = ?) \
-         INSERT INTO {refresh_tokens} (id, family_id, user_id, token_hash, audience, profile, \
-         chain_started_at, created_at, expires_at, consumed_at, rotations, revoked_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let values: [Value; 14] = [
         t(now).into(),
         presented.id.0.into(),
@@ -140,7 +135,11 @@ fn rotate_statement(presented: &RefreshToken, next: &RefreshToken, now: Timestam
         i64::from(next.rotations).into(),
         t_opt(next.revoked_at).into(),
     ];
-    let sql = crate::sql::render(ROTATE, DbBackend::Postgres, &TableNames::default());
+    let sql = crate::sql::render(
+        authkit_schema::statements::ROTATE_REFRESH,
+        DbBackend::Postgres,
+        &TableNames::default(),
+    );
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 

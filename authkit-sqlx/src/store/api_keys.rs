@@ -16,7 +16,7 @@ use authkit::{
     ApiKey, ApiKeyId, ApiKeyStore, ApiKeyUpdate, Entity, Environment, KeyType, KeyUsage, RateLimit,
     RateWindow, StoreError, Timestamp, TokenHash, UserId,
 };
-use authkit_schema::Dialect;
+use authkit_schema::{Dialect, statements};
 
 use super::shared::{
     NO_KEY, Query, commit, count, execute_in, get, get_hash, get_json, insert_in, json, rollback,
@@ -126,12 +126,9 @@ fn bind_key(query: Query, key: &ApiKey) -> Result<Query, StoreError> {
 /// before `now - rate_window_seconds`, restarts at `now` with a count of 1; otherwise
 /// the count goes up by one.
 ///
-/// `rate_count` is assigned first, so the text is right on every database: PostgreSQL
-/// and SQLite evaluate every assignment against the old row, MySQL assigns left to right
-/// and a later expression sees the earlier assigned values, but the count's test reads
-/// `rate_window_started_at` before it is assigned. On MySQL the count is also handed to
-/// `LAST_INSERT_ID(…)`, which the statement's result carries back (MariaDB has no
-/// `UPDATE … RETURNING`).
+/// `rate_count` is assigned first, as in MySQL's text
+/// ([`COUNT_WINDOW_LAST_INSERT_ID`](statements::COUNT_WINDOW_LAST_INSERT_ID)), though
+/// PostgreSQL and SQLite evaluate every assignment against the old row.
 macro_rules! count_set {
     (postgres) => {
         "rate_count = CASE WHEN rate_window_started_at IS NULL \
@@ -147,14 +144,6 @@ macro_rules! count_set {
          THEN 1 ELSE rate_count + 1 END, \
          rate_window_started_at = CASE WHEN rate_window_started_at IS NULL \
          OR rate_window_started_at <= ? - rate_window_seconds * 1000000 \
-         THEN ? ELSE rate_window_started_at END"
-    };
-    (mysql) => {
-        "rate_count = LAST_INSERT_ID(CASE WHEN rate_window_started_at IS NULL \
-         OR rate_window_started_at <= ? - INTERVAL rate_window_seconds SECOND \
-         THEN 1 ELSE rate_count + 1 END), \
-         rate_window_started_at = CASE WHEN rate_window_started_at IS NULL \
-         OR rate_window_started_at <= ? - INTERVAL rate_window_seconds SECOND \
          THEN ? ELSE rate_window_started_at END"
     };
 }
@@ -232,11 +221,7 @@ impl ApiKeyStore for Store {
                 count_set!(sqlite),
                 " WHERE id = ? AND rate_limit > 0 RETURNING rate_count, rate_window_started_at"
             ),
-            Dialect::MySql => concat!(
-                "UPDATE {api_keys} SET ",
-                count_set!(mysql),
-                " WHERE id = ? AND rate_limit > 0"
-            ),
+            Dialect::MySql => statements::COUNT_WINDOW_LAST_INSERT_ID,
         });
         let query = self
             .query(&SQL)
@@ -449,27 +434,17 @@ impl ApiKeyStore for Store {
     }
 }
 
-/// Keys per usage statement where a batch takes several (MySQL, SQLite).
-#[allow(
-    dead_code,
-    reason = "PostgreSQL writes a batch in one UNNEST statement"
-)]
-pub(super) const USAGE_CHUNK: usize = 64;
-
-/// Usage statements of the form every database takes: one per [`USAGE_CHUNK`] keys,
-/// each a single-table `UPDATE … WHERE id IN (…)` choosing each key's values with
-/// `CASE id WHEN …`. A chunk is padded to a power of two with entries for the nil id
-/// (no key has it: ids are UUIDv7), so a few statement texts serve every batch size and
-/// the prepared-statement cache stays small. MySQL applies single-table assignments left
-/// to right, reading values already assigned: the IP and the user agent go first, while
-/// `last_used_at` still holds the old value; SQLite reads old values throughout.
+/// Usage statements for MySQL and SQLite: one
+/// [`usage_chunk`](statements::usage_chunk) per
+/// [`USAGE_CHUNK`](statements::USAGE_CHUNK) keys, each padded to a power of two with
+/// entries for the nil id.
 #[allow(
     dead_code,
     reason = "PostgreSQL writes a batch in one UNNEST statement"
 )]
 pub(super) fn usage_chunks(store: &Store, merged: &[KeyUsage]) -> Vec<Query> {
     merged
-        .chunks(USAGE_CHUNK)
+        .chunks(statements::USAGE_CHUNK)
         .map(|chunk| usage_chunk(store, chunk))
         .collect()
 }
@@ -491,22 +466,7 @@ fn usage_chunk(store: &Store, chunk: &[KeyUsage]) -> Query {
         .iter()
         .chain(std::iter::repeat_n(&padding, size - chunk.len()))
         .collect();
-    let later = |col: &str| {
-        let arm = format!(
-            "WHEN ? THEN CASE WHEN last_used_at IS NULL OR last_used_at < ? \
-             THEN ? ELSE {col} END "
-        );
-        format!("{col} = CASE id {}ELSE {col} END", arm.repeat(size))
-    };
-    let sql = format!(
-        "UPDATE {{api_keys}} SET {}, {}, {}, \
-         usage_count = usage_count + CASE id {}ELSE 0 END WHERE id IN ({})",
-        later("last_used_ip"),
-        later("last_used_user_agent"),
-        later("last_used_at"),
-        "WHEN ? THEN ? ".repeat(size),
-        vec!["?"; size].join(", ")
-    );
+    let sql = statements::usage_chunk(size);
     let mut query = sqlx::query::<super::Db>(store.sql.sql(&sql));
     for e in &entries {
         let ip = e.last_used_ip.map(|ip| ip.to_string());

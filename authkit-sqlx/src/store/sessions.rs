@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use authkit::{
     Entity, Session, SessionId, SessionStore, SlidePolicy, StoreError, Timestamp, TokenHash, UserId,
 };
-use authkit_schema::Dialect;
+use authkit_schema::{Dialect, statements};
 use sqlx::Row as _;
 
 use super::shared::get_hash;
@@ -220,7 +220,7 @@ async fn slide_in_one(
     policy: SlidePolicy,
 ) -> Result<Option<Session>, StoreError> {
     // Its columns come back in `session_cols!`'s order, which `session_from` reads.
-    static SQL: Stmt = Stmt::new(authkit_schema::statements::SLIDE_SESSION_RETURNING);
+    static SQL: Stmt = Stmt::new(statements::SLIDE_SESSION_RETURNING);
     let target = conv::ts(now + policy.idle_ttl);
     let step = policy.min_step.max(time::Duration::ZERO);
     let step_micros = i64::try_from(step.whole_microseconds()).unwrap_or(i64::MAX);
@@ -251,20 +251,7 @@ async fn touch_in_two(
         " FROM {sessions} \
          WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?"
     ));
-    // On MySQL, by the primary key only: with the deadline conditions on an indexed
-    // column, InnoDB's optimizer may scan the deadline index instead (it does on small
-    // tables), locking every session whose deadline falls in the range, and deadlocking
-    // with a revocation that holds the row.
-    static SLIDE: Stmt = Stmt::new(match DIALECT {
-        Dialect::MySql => {
-            "UPDATE {sessions} FORCE INDEX (PRIMARY) SET idle_expires_at = ?, last_seen_at = ? \
-             WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?"
-        }
-        Dialect::Postgres | Dialect::Sqlite => {
-            "UPDATE {sessions} SET idle_expires_at = ?, last_seen_at = ? \
-             WHERE id = ? AND idle_expires_at < ? AND idle_expires_at > ?"
-        }
-    });
+    static SLIDE: Stmt = Stmt::new(statements::slide_session_by_id(DIALECT));
     let mut conn = store.pool.acquire().await.map_err(backend)?;
     let query = store
         .query(&LIVE_BY_HASH)

@@ -6,7 +6,7 @@ use authkit::{
     RefreshToken, RefreshTokenId, RotationDecision, RotationOutcome, RotationRule, StoreError,
     Timestamp, TokenHash, TokenStore, UserId,
 };
-use authkit_schema::Dialect;
+use authkit_schema::{Dialect, statements};
 
 use super::shared::{
     NO_USER, Query, Tx, commit, execute_in, fetch_optional_in, get, get_hash, get_u32, insert_in,
@@ -126,14 +126,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         if DIALECT == Dialect::Postgres {
-            static ROTATE: Stmt = Stmt::new(concat!(
-                "WITH consumed AS (UPDATE {refresh_tokens} \
-                 SET consumed_at = COALESCE(consumed_at, ?), rotations = rotations + 1 \
-                 WHERE id = ?) \
-                 INSERT INTO {refresh_tokens} (",
-                refresh_cols!(),
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ));
+            static ROTATE: Stmt = Stmt::new(statements::ROTATE_REFRESH);
             let query = self.query(&ROTATE).bind(conv::ts(now)).bind(presented.0);
             return insert_in(
                 tx,
