@@ -13,12 +13,15 @@
 //! - `session_auth`: `Auth::authenticate_session` with no slide due
 //!   (`session.touch_step` one hour), a bare sqlx `SELECT` of the same columns by hash and
 //!   liveness, and the peer: tower-sessions' sqlx store `load`, on its own sqlx 0.8 pool,
-//!   over as many records (1024) carrying a comparable payload;
+//!   over as many records (1024) carrying a comparable payload; beside them the bare
+//!   `SELECT` sent through the peer's sqlx 0.8 pool, which tells the driver's share of a
+//!   gap to the peer from the store's;
 //! - `session_slide_due`: `Auth::authenticate_session` with `session.touch_step` zero
 //!   and the system clock, so every call writes the slid deadline, beside a bare
 //!   `UPDATE … RETURNING` of the same row by hash (PostgreSQL); MariaDB has no
-//!   `UPDATE … RETURNING`, so there the floor is the bare `UPDATE` by hash alone and
-//!   reads nothing back;
+//!   `UPDATE … RETURNING`, so there the floor is the least that reads the session and
+//!   writes its slide, a bare `SELECT` by hash then an `UPDATE` by id on one connection,
+//!   and beside it the bare `UPDATE` by hash alone, which reads nothing back;
 //! - `api_key_verify`: `Auth::verify_api_key` round-robin over 1,000 keys, over 3 hot
 //!   keys, and over 1,000 keys limited to 10,000 a second (never reached), each with its
 //!   usage writes inside the timing (`Auth::flush_key_usage` closes every measured batch),
@@ -38,14 +41,24 @@
 //!   settings.
 //!
 //! Criterion reports each contender's throughput. At the end a plain summary follows: per
-//! group and task count, [`ROUNDS`] interleaved rounds of a fixed duration (every
-//! contender of the group in turn, each beside its floor), the median throughput of each
-//! contender and of its floor, and their ratio. `AUTHKIT_BENCH_ROUND_MS` sets a round's
-//! duration (default 300, which keeps the whole run, both databases, near 6 minutes with
-//! the flags above). The rounds follow criterion's filter: a contender is run in rounds
-//! only when criterion ran it, and not at all under `--test` or `--list`. Criterion's
-//! plots are off (they cost about 4 s a bench here); `--plotting-backend plotters` brings
-//! them back.
+//! group and task count, interleaved rounds of a fixed duration (every contender of the
+//! group in turn, each beside its floor), the median throughput of each contender and of
+//! its floor, and their ratio. `AUTHKIT_BENCH_ROUNDS` sets the number of rounds (default
+//! 5) and `AUTHKIT_BENCH_ROUND_MS` a round's duration (default 300, which keeps the whole
+//! run, both databases, near 6 minutes with the flags above).
+//!
+//! Round length matters for `api_key_verify`: every round ends with a flush of the usage
+//! it buffered, which writes a row per key used whatever the round's length. Over 1,000
+//! keys that flush is a few percent of a 300 ms round and under one percent of a 2 s one;
+//! in an application the flush runs every `usage_flush_interval` (10 s by default) or
+//! every `usage_flush_uses` uses (10,000), so the long rounds are the closer picture.
+//! Measure that group with `AUTHKIT_BENCH_ROUND_MS=2000 AUTHKIT_BENCH_ROUNDS=9 … --
+//! api_key_verify`.
+//!
+//! The rounds follow criterion's filter: a contender is run in rounds only when
+//! criterion ran it, and not at all under `--test` or `--list`. Criterion's plots are
+//! off (they cost about 4 s a bench here); `--plotting-backend plotters` brings them
+//! back.
 // Bench harness code: a failed unwrap is a failed run.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 // `hot_paths/backend.rs` is mounted once per database on purpose, each time over that
@@ -64,9 +77,6 @@ use tokio::runtime::Runtime;
 mod mysql;
 #[path = "hot_paths/postgres.rs"]
 mod postgres;
-
-/// Interleaved rounds per contender in the summary.
-const ROUNDS: usize = 5;
 
 type Call = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
@@ -194,6 +204,13 @@ fn measuring() -> bool {
     has("--bench") && !has("--test") && !has("--list")
 }
 
+/// Interleaved rounds per contender in the summary (`AUTHKIT_BENCH_ROUNDS`, default 5).
+fn rounds() -> usize {
+    std::env::var("AUTHKIT_BENCH_ROUNDS").map_or(5, |v| {
+        v.parse().expect("AUTHKIT_BENCH_ROUNDS: a number of rounds")
+    })
+}
+
 fn round_duration() -> Duration {
     let ms = std::env::var("AUTHKIT_BENCH_ROUND_MS").map_or(300, |v| {
         v.parse()
@@ -239,7 +256,7 @@ fn run_group(
         }
         let round = Budget::For(round_duration());
         let mut seen = vec![Vec::new(); ran.len()];
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds() {
             for &k in &in_rounds {
                 let (calls, took) = drive(rt, tasks, round, &group.contenders[k]);
                 seen[k].push(calls as f64 / took.as_secs_f64());
@@ -269,8 +286,9 @@ fn print_summary(summary: &[Line]) {
         return;
     }
     println!(
-        "\nInterleaved medians: {ROUNDS} rounds of {:?} per contender, each beside its \
+        "\nInterleaved medians: {} rounds of {:?} per contender, each beside its \
          floor; calls/s (ratio = contender / floor; [lowest, highest] round-by-round)",
+        rounds(),
         round_duration()
     );
     for l in summary {

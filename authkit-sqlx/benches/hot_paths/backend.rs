@@ -34,6 +34,10 @@ const POOL: u32 = 16;
 /// Bytes of payload in every session, authkit's and the peer's.
 const PAYLOAD: usize = 64;
 const TASKS: &[usize] = &[1, 16];
+/// The bench's schema (PostgreSQL) or database (MariaDB): one fixed name, dropped and
+/// made anew at the start, so a run killed before its end leaves nothing behind past the
+/// next run (two runs at once are not supported).
+const NS: &str = "akb_hot_paths";
 
 /// Set up once, then leaked so that every contender's call can borrow it.
 struct Bench {
@@ -69,10 +73,7 @@ fn auth(store: &Store, touch_step: Duration) -> Auth {
 /// Runs every group on this database, then the purge, and drops the namespace.
 pub(crate) fn run(criterion: &mut Criterion, rt: &Runtime, summary: &mut Vec<Line>) {
     let url = std::env::var(URL_VAR).unwrap_or_else(|_| DEFAULT_URL.to_owned());
-    // One fixed name, dropped and made anew at the start: a run killed before its end
-    // leaves nothing behind past the next run (two runs at once are not supported).
-    let ns = "akb_hot_paths";
-    let b: &'static Bench = Box::leak(Box::new(rt.block_on(setup(&url, ns))));
+    let b: &'static Bench = Box::leak(Box::new(rt.block_on(setup(&url, NS))));
     for group in [sessions(b), slides(b), api_keys(b), lookups(b)] {
         run_group(criterion, rt, NAME, group, summary);
     }
@@ -80,7 +81,7 @@ pub(crate) fn run(criterion: &mut Criterion, rt: &Runtime, summary: &mut Vec<Lin
         purge(b).await;
         b.pool.close().await;
         b.peer_pool.close().await;
-        drop_namespace(&url, ns).await;
+        drop_namespace(&url, NS).await;
     });
 }
 
@@ -191,6 +192,11 @@ fn sessions(b: &'static Bench) -> Group {
         "SELECT {SESSION_COLS} FROM authkit_sessions \
          WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?"
     ));
+    // The peer's pool is not in the bench's namespace, and sqlx 0.8 takes a `&str`.
+    let on_peer_pool = select
+        .as_str()
+        .replace("authkit_sessions", &format!("{NS}.authkit_sessions"));
+    let select_on_peer_pool: &'static str = Box::leak(on_peer_pool.into_boxed_str());
     let contenders = vec![
         Contender::new("Auth::authenticate_session", move |i| async move {
             let secret = b.secrets[i % SESSIONS].expose();
@@ -211,6 +217,18 @@ fn sessions(b: &'static Bench) -> Group {
                 assert!(row.is_some());
             }
         }),
+        Contender::new("the same SELECT on sqlx 0.8", move |i| async move {
+            let now = ts(OffsetDateTime::now_utc());
+            let row = tower_sessions_sqlx_store::sqlx::query(select_on_peer_pool)
+                .bind(&b.session_hashes[i % SESSIONS][..])
+                .bind(now)
+                .bind(now)
+                .fetch_optional(&b.peer_pool)
+                .await
+                .unwrap();
+            assert!(row.is_some());
+        })
+        .against(FLOOR),
         Contender::new("tower-sessions sqlx store load", move |i| async move {
             let record = b.peer.load(&b.peer_ids[i % SESSIONS]).await.unwrap();
             assert!(record.is_some());
@@ -224,33 +242,45 @@ fn sessions(b: &'static Bench) -> Group {
     }
 }
 
+/// A due slide through `Auth` beside the least the database allows for it: on
+/// PostgreSQL one `UPDATE … RETURNING`; on MariaDB, which has no `UPDATE … RETURNING`,
+/// a `SELECT` of the session then an `UPDATE` of its deadline by id on the same
+/// connection, and beside that floor the `UPDATE` alone (which reads nothing back), to
+/// show what the second statement costs.
 fn slides(b: &'static Bench) -> Group {
     const FLOOR: &str = if UPDATE_RETURNING {
         "bare sqlx UPDATE RETURNING"
     } else {
-        "bare sqlx UPDATE (no RETURNING)"
+        "bare sqlx SELECT, UPDATE by id"
     };
-    let returning = if UPDATE_RETURNING {
-        format!(" RETURNING {SESSION_COLS}")
-    } else {
-        String::new()
-    };
-    let slide = sql(&format!(
-        "UPDATE authkit_sessions SET idle_expires_at = ?, last_seen_at = ? \
-         WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?{returning}"
-    ));
     let idle_ttl = b.sliding.config().session.idle_ttl;
-    let contenders = vec![
+    let mut contenders = vec![
         Contender::new("Auth::authenticate_session", move |i| async move {
             let secret = b.secrets[i % SESSIONS].expose();
             b.sliding.authenticate_session(secret).await.unwrap();
         })
         .against(FLOOR),
-        Contender::new(FLOOR, move |i| {
-            let slide = slide.clone();
+    ];
+    let returning = if UPDATE_RETURNING {
+        format!(" RETURNING {SESSION_COLS}")
+    } else {
+        String::new()
+    };
+    let by_hash = sql(&format!(
+        "UPDATE authkit_sessions SET idle_expires_at = ?, last_seen_at = ? \
+         WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?{returning}"
+    ));
+    let update_by_hash = Contender::new(
+        if UPDATE_RETURNING {
+            FLOOR
+        } else {
+            "bare sqlx UPDATE (no RETURNING)"
+        },
+        move |i| {
+            let by_hash = by_hash.clone();
             async move {
                 let now = OffsetDateTime::now_utc();
-                let query = sqlx::query::<Db>(slide)
+                let query = sqlx::query::<Db>(by_hash)
                     .bind(ts(now + idle_ttl))
                     .bind(ts(now))
                     .bind(&b.session_hashes[i % SESSIONS][..])
@@ -263,13 +293,53 @@ fn slides(b: &'static Bench) -> Group {
                 };
                 assert!(found);
             }
-        }),
-    ];
+        },
+    );
+    if UPDATE_RETURNING {
+        contenders.push(update_by_hash);
+    } else {
+        contenders.push(update_by_hash.against(FLOOR));
+        contenders.push(read_then_slide(b, FLOOR, idle_ttl));
+    }
     Group {
         name: "session_slide_due",
         tasks: TASKS,
         contenders,
     }
+}
+
+/// A bare `SELECT` of the live session by hash, then the `UPDATE` of its deadline by
+/// id, on one connection: a due slide where there is no `UPDATE … RETURNING`.
+fn read_then_slide(b: &'static Bench, name: &'static str, idle_ttl: Duration) -> Contender {
+    let select = sql(&format!(
+        "SELECT {SESSION_COLS} FROM authkit_sessions \
+         WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?"
+    ));
+    let update =
+        sql("UPDATE authkit_sessions SET idle_expires_at = ?, last_seen_at = ? WHERE id = ?");
+    Contender::new(name, move |i| {
+        let (select, update) = (select.clone(), update.clone());
+        async move {
+            let now = OffsetDateTime::now_utc();
+            let mut conn = b.pool.acquire().await.unwrap();
+            let row = sqlx::query::<Db>(select)
+                .bind(&b.session_hashes[i % SESSIONS][..])
+                .bind(ts(now))
+                .bind(ts(now))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            let id: Vec<u8> = row.try_get("id").unwrap();
+            let done = sqlx::query::<Db>(update)
+                .bind(ts(now + idle_ttl))
+                .bind(ts(now))
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(done.rows_affected(), 1);
+        }
+    })
 }
 
 /// Verification through `Auth` (usage flushed at the end of every batch, inside the

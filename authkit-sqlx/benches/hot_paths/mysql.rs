@@ -18,7 +18,7 @@ type PeerPoolOptions = tower_sessions_sqlx_store::sqlx::mysql::MySqlPoolOptions;
 const NAME: &str = "mariadb";
 const URL_VAR: &str = "AUTHKIT_TEST_MYSQL_URL";
 const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
-/// MariaDB has no `UPDATE … RETURNING`: the slide floor is the `UPDATE` alone.
+/// MariaDB has no `UPDATE … RETURNING`: the slide floor is a `SELECT` then an `UPDATE`.
 const UPDATE_RETURNING: bool = false;
 
 /// `DATETIME(6)` holding UTC, as the store binds it.
