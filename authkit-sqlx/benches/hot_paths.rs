@@ -50,8 +50,9 @@
 //! Round length matters for `api_key_verify`: every round ends with a flush of the usage
 //! it buffered, which writes a row per key used whatever the round's length. Over 1,000
 //! keys that flush weighs on a 300 ms round (the ratio to the floor read 0.81–0.93 there,
-//! on both databases, and 0.92–1.05 in rounds of 1.5 s and 2 s); in an application the flush runs every `usage_flush_interval` (10 s by default) or
-//! every `usage_flush_uses` uses (10,000), so the long rounds are the closer picture.
+//! on both databases, and 0.92–1.05 in rounds of 1.5 s and 2 s); in an application the
+//! flush runs every `usage_flush_interval` (10 s by default) or every `usage_flush_uses`
+//! uses (10,000), so the long rounds are the closer picture.
 //! Measure that group with `AUTHKIT_BENCH_ROUND_MS=2000 AUTHKIT_BENCH_ROUNDS=9 … --
 //! api_key_verify`.
 //!

@@ -186,12 +186,17 @@ async fn setup(url: &str, ns: &str) -> Bench {
 const SESSION_COLS: &str = "id, user_id, token_hash, created_at, last_seen_at, \
                             idle_expires_at, absolute_expires_at, payload";
 
-fn sessions(b: &'static Bench) -> Group {
-    const FLOOR: &str = "bare sqlx SELECT";
-    let select = sql(&format!(
+/// A bare `SELECT` of the live session by hash, binds `hash, now, now`.
+fn select_live_by_hash() -> SqlStr {
+    sql(&format!(
         "SELECT {SESSION_COLS} FROM authkit_sessions \
          WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?"
-    ));
+    ))
+}
+
+fn sessions(b: &'static Bench) -> Group {
+    const FLOOR: &str = "bare sqlx SELECT";
+    let select = select_live_by_hash();
     // The peer's pool is not in the bench's namespace, and sqlx 0.8 takes a `&str`.
     let on_peer_pool = select
         .as_str()
@@ -311,10 +316,7 @@ fn slides(b: &'static Bench) -> Group {
 /// A bare `SELECT` of the live session by hash, then the `UPDATE` of its deadline by
 /// id, on one connection: a due slide where there is no `UPDATE … RETURNING`.
 fn read_then_slide(b: &'static Bench, name: &'static str, idle_ttl: Duration) -> Contender {
-    let select = sql(&format!(
-        "SELECT {SESSION_COLS} FROM authkit_sessions \
-         WHERE token_hash = ? AND idle_expires_at > ? AND absolute_expires_at > ?"
-    ));
+    let select = select_live_by_hash();
     let update =
         sql("UPDATE authkit_sessions SET idle_expires_at = ?, last_seen_at = ? WHERE id = ?");
     Contender::new(name, move |i| {
